@@ -1,0 +1,1 @@
+"""Pytest plugin: GGUF files converted from the tiny checkpoint (owned by the converter tests)."""
