@@ -66,6 +66,7 @@ class CheckpointSpec:
     architecture: str = "MistralForCausalLM"
     rope_style: str = "transformers4"  # or "rope_parameters" (transformers 5)
     rope_scaling: dict | None = None
+    fast_fill: bool = False  # benchmarks: tile one random block instead of drawing every value
 
 
 def mistral_tokenizer_model() -> Path:
@@ -111,8 +112,15 @@ def _tensor_bytes(name: str, dims: tuple[int, ...], spec: CheckpointSpec, rng) -
     rows = dims[0]
     cols = int(np.prod(dims[1:])) if len(dims) > 1 else 1
     step = max(1, (4 * 1024 * 1024) // max(cols, 1))
+    tile = None
     for start in range(0, rows, step):
         n = min(step, rows - start)
+        if spec.fast_fill and len(dims) > 1:
+            # Drawing 7 billion normals costs minutes; converters see the same work either way.
+            if tile is None:
+                tile = _encode(rng.standard_normal((step, cols), dtype=np.float32) * np.float32(0.05), spec.dtype)
+            yield tile[: n * cols * _DTYPE_BYTES[spec.dtype]]
+            continue
         if len(dims) == 1:
             block = 1.0 + 0.1 * rng.standard_normal(n, dtype=np.float32)
         else:
