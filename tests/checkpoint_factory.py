@@ -118,7 +118,10 @@ def _tensor_bytes(name: str, dims: tuple[int, ...], spec: CheckpointSpec, rng) -
         if spec.fast_fill and len(dims) > 1:
             # Drawing 7 billion normals costs minutes; converters see the same work either way.
             if tile is None:
-                tile = _encode(rng.standard_normal((step, cols), dtype=np.float32) * np.float32(0.05), spec.dtype)
+                tile = _encode(
+                    rng.standard_normal((step, cols), dtype=np.float32) * np.float32(0.05),
+                    spec.dtype,
+                )
             yield tile[: n * cols * _DTYPE_BYTES[spec.dtype]]
             continue
         if len(dims) == 1:
@@ -146,7 +149,11 @@ def _write_shard(path: Path, tensors, spec: CheckpointSpec, rng) -> None:
     offset = 0
     for name, dims in tensors:
         nbytes = int(np.prod(dims)) * _DTYPE_BYTES[spec.dtype]
-        header[name] = {"dtype": spec.dtype, "shape": list(dims), "data_offsets": [offset, offset + nbytes]}
+        header[name] = {
+            "dtype": spec.dtype,
+            "shape": list(dims),
+            "data_offsets": [offset, offset + nbytes],
+        }
         offset += nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
@@ -195,20 +202,51 @@ def _config(spec: CheckpointSpec) -> dict:
 
 def _tokenizer_files(folder: Path) -> None:
     shutil.copyfile(mistral_tokenizer_model(), folder / "tokenizer.model")
-    special = {"content": "", "lstrip": False, "normalized": False, "rstrip": False,
-               "single_word": False, "special": True}
-    decoder = {str(i): {**special, "content": c}
-               for i, c in [(0, "<unk>"), (1, "<s>"), (2, "</s>"), (32000, END_OF_TURN), (32001, PAD_0)]}
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "add_bos_token": True, "add_eos_token": False, "added_tokens_decoder": decoder,
-        "additional_special_tokens": [], "bos_token": "<s>", "chat_template": OPENCHAT_TEMPLATE,
-        "clean_up_tokenization_spaces": False, "eos_token": END_OF_TURN, "legacy": True,
-        "model_max_length": 1000000000000000019884624838656, "pad_token": END_OF_TURN,
-        "sp_model_kwargs": {}, "spaces_between_special_tokens": False,
-        "tokenizer_class": "LlamaTokenizer", "unk_token": "<unk>", "use_default_system_prompt": False,
-    }, indent=2))
-    (folder / "special_tokens_map.json").write_text(json.dumps({
-        "bos_token": "<s>", "eos_token": END_OF_TURN, "pad_token": END_OF_TURN, "unk_token": "<unk>"}))
+    special = {
+        "content": "",
+        "lstrip": False,
+        "normalized": False,
+        "rstrip": False,
+        "single_word": False,
+        "special": True,
+    }
+    decoder = {
+        str(i): {**special, "content": c}
+        for i, c in [(0, "<unk>"), (1, "<s>"), (2, "</s>"), (32000, END_OF_TURN), (32001, PAD_0)]
+    }
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "add_bos_token": True,
+                "add_eos_token": False,
+                "added_tokens_decoder": decoder,
+                "additional_special_tokens": [],
+                "bos_token": "<s>",
+                "chat_template": OPENCHAT_TEMPLATE,
+                "clean_up_tokenization_spaces": False,
+                "eos_token": END_OF_TURN,
+                "legacy": True,
+                "model_max_length": 1000000000000000019884624838656,
+                "pad_token": END_OF_TURN,
+                "sp_model_kwargs": {},
+                "spaces_between_special_tokens": False,
+                "tokenizer_class": "LlamaTokenizer",
+                "unk_token": "<unk>",
+                "use_default_system_prompt": False,
+            },
+            indent=2,
+        )
+    )
+    (folder / "special_tokens_map.json").write_text(
+        json.dumps(
+            {
+                "bos_token": "<s>",
+                "eos_token": END_OF_TURN,
+                "pad_token": END_OF_TURN,
+                "unk_token": "<unk>",
+            }
+        )
+    )
     (folder / "added_tokens.json").write_text(json.dumps({END_OF_TURN: 32000, PAD_0: 32001}))
 
 
@@ -227,10 +265,15 @@ def write_checkpoint(folder: Path, spec: CheckpointSpec | None = None) -> Path:
             weight_map[name] = fname
             total += int(np.prod(dims)) * _DTYPE_BYTES[spec.dtype]
     (folder / "model.safetensors.index.json").write_text(
-        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2))
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2)
+    )
     (folder / "config.json").write_text(json.dumps(_config(spec), indent=2))
-    (folder / "generation_config.json").write_text(json.dumps({"bos_token_id": 1, "eos_token_id": 32000}))
-    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny-starling\nTest fixture.\n")
+    (folder / "generation_config.json").write_text(
+        json.dumps({"bos_token_id": 1, "eos_token_id": 32000})
+    )
+    (folder / "README.md").write_text(
+        "---\nlicense: apache-2.0\n---\n# tiny-starling\nTest fixture.\n"
+    )
     _tokenizer_files(folder)
     return folder
 

@@ -6,14 +6,15 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
 from checkpoint_factory import CheckpointSpec, write_checkpoint
 
 pytest_plugins = ["model_fixtures"]
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Relocate all user data (config, history, models, cache) into a fresh temp folder."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("STARLING_TUI_HOME", str(home))

@@ -46,9 +46,16 @@ class FakeEngine:
         """Pretend to load ``options.model_path``."""
         name = options.model_path.rsplit("/", 1)[-1].removesuffix(".gguf")
         self._info = ModelInfo(
-            path=options.model_path, name=name, quant="Q4_K_M", n_ctx_train=self._n_ctx,
-            n_ctx=options.n_ctx or self._n_ctx, n_layers=32, n_gpu_layers=0, backend="CPU",
-            template="openchat", gpu_note="fake engine",
+            path=options.model_path,
+            name=name,
+            quant="Q4_K_M",
+            n_ctx_train=self._n_ctx,
+            n_ctx=options.n_ctx or self._n_ctx,
+            n_layers=32,
+            n_gpu_layers=0,
+            backend="CPU",
+            template="openchat",
+            gpu_note="fake engine",
         )
         return self._info
 
