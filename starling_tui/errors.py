@@ -1,0 +1,25 @@
+"""Errors the user sees as one line: ``starling-tui: error: <message>`` and exit status 1.
+
+Anything raised as (a subclass of) :class:`UserError` is an expected failure caused by input or
+environment (a bad model file, an unknown conversation id, a broken config file). The CLI prints
+its message without a traceback; the TUI shows it in a notification. Engine failures use
+:class:`starling_tui.engine.base.EngineError`, which the CLI treats the same way.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A failure caused by the user's input or files, explained in one line."""
+
+
+class ConfigError(UserError):
+    """The settings file, an environment variable or a flag holds an invalid value."""
+
+
+class ModelFileError(UserError):
+    """A model file is missing, not a GGUF, truncated, or cannot be resolved from a name."""
+
+
+class HistoryError(UserError):
+    """The history database is corrupt, locked, too new, or a conversation/message is unknown."""

@@ -1,0 +1,126 @@
+"""Opening the history database safely: checks, pragmas, migrations, transactions, errors.
+
+The rules: a file that is not SQLite, is corrupt, is locked, or has a schema newer than this
+version knows is refused with a :class:`HistoryError` and never written to. Before each
+migration of an existing database a copy is made with ``VACUUM INTO`` next to it. Writes use
+``BEGIN IMMEDIATE`` so two processes queue on the lock (up to the busy timeout) instead of
+failing half-way; WAL with ``synchronous=FULL`` makes every commit durable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from starling_tui.errors import HistoryError
+from starling_tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+DEFAULT_BUSY_TIMEOUT_S = 10.0
+
+
+def describe(error: sqlite3.Error, path: Path) -> HistoryError:
+    """Turn a SQLite error into a one-line :class:`HistoryError` naming the file."""
+    text = str(error)
+    if "locked" in text or "busy" in text:
+        return HistoryError(f"history database {path} is locked by another process; try again")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return HistoryError(f"history database {path} is corrupt ({text}); it was left untouched")
+    return HistoryError(f"history database {path}: {text}")
+
+
+@contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """Re-raise SQLite errors as :class:`HistoryError` (integrity errors stay bugs)."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.Error as error:
+        raise describe(error, path) from error
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that exists and is not SQLite, before SQLite gets a chance to touch it."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_MAGIC))
+    if header != SQLITE_MAGIC:
+        raise HistoryError(f"{path} is not a SQLite database (corrupt?); it was left untouched")
+
+
+def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """Open, check, configure and migrate the database at ``path``."""
+    check_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with translate_errors(path):
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves (BEGIN IMMEDIATE for writes).
+        conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            version = _read_version(conn, path)
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA journal_mode = WAL")
+            if version < SCHEMA_VERSION:
+                migrate(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def _read_version(conn: sqlite3.Connection, path: Path) -> int:
+    # Reading the schema forces SQLite to parse page 1: a damaged file fails here, read-only.
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise HistoryError(
+            f"history database {path} has schema version {version}, newer than this "
+            f"starling-tui supports ({SCHEMA_VERSION}); upgrade starling-tui (file left untouched)"
+        )
+    return version
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """Where the copy taken before migrating from ``version`` goes."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    return path.with_name(f"{path.name}.v{version}-{stamp}.bak")
+
+
+def migrate(conn: sqlite3.Connection, path: Path, target: int = SCHEMA_VERSION) -> None:
+    """Apply missing migrations one by one, each after a ``VACUUM INTO`` backup."""
+    while True:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version >= target:
+            return
+        if version > 0:
+            backup = backup_path(path, version)
+            if not backup.exists():
+                conn.execute("VACUUM INTO ?", (str(backup),))
+        with transaction(conn):
+            # Another process may have migrated while we waited for the write lock.
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if current != version:
+                continue
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that takes the lock up front and rolls back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
