@@ -69,7 +69,8 @@ class ReplyWriter:
             raise ValueError(f"unknown finish reason {reason!r}")
         figures: dict[str, Any] = {}
         if stats is not None:
-            figures = asdict(stats) if is_dataclass(stats) and not isinstance(stats, type) else dict(stats)
+            is_record = is_dataclass(stats) and not isinstance(stats, type)
+            figures = asdict(stats) if is_record else dict(stats)
         figures["finish_reason"] = reason
         self.store.save_reply(self.message_id, self.text, finish_reason=reason, stats=figures)
         self._saved_text = self.text

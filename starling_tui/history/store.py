@@ -134,7 +134,9 @@ class HistoryStore:
         if exact:
             return str(exact[0])
         if not rows:
-            raise HistoryError(f"no conversation {id_or_prefix!r} (see 'starling-tui history list')")
+            raise HistoryError(
+                f"no conversation {id_or_prefix!r} (see 'starling-tui history list')"
+            )
         if len(rows) > 1:
             raise HistoryError(f"conversation id {id_or_prefix!r} is ambiguous; give more of it")
         return str(rows[0]["id"])
@@ -251,7 +253,9 @@ class HistoryStore:
         assert cursor.lastrowid is not None
         return self.get_message(cursor.lastrowid)
 
-    def start_reply(self, conversation_id: str, *, parent_id: int | None = CURRENT_LEAF) -> ReplyWriter:
+    def start_reply(
+        self, conversation_id: str, *, parent_id: int | None = CURRENT_LEAF
+    ) -> ReplyWriter:
         """Insert an empty assistant reply marked ``incomplete`` and return its writer."""
         message = self.add_message(
             conversation_id, "assistant", "", parent_id=parent_id, finish_reason="incomplete"
@@ -302,10 +306,7 @@ class HistoryStore:
         the page before it. Oldest first; an empty list means the top was reached.
         """
         conv = self.get_conversation(conversation_id)
-        if before_id is None:
-            start = conv.current_leaf_id
-        else:
-            start = self.get_message(before_id).parent_id
+        start = conv.current_leaf_id if before_id is None else self.get_message(before_id).parent_id
         if start is None or limit == 0:
             return []
         with self._read() as conn:
