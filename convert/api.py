@@ -1,0 +1,166 @@
+"""``convert_checkpoint``: the whole conversion, from SRC to a verified GGUF in place.
+
+Steps: resolve the source, read and check config/weights/tokenizer, pick the output path,
+check free disk, write a GGUF (the final type, or a lossless intermediate that llama.cpp then
+quantizes), verify it, and ``os.replace`` it into place. Every file is written under a hidden
+temporary name next to the output and removed on any error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from convert.errors import ConvertError
+from convert.outtypes import DEFAULT_OUTTYPE, OutType, lookup
+from convert.progress import Progress
+
+
+@dataclass
+class Checkpoint:
+    """A checked checkpoint: where it came from, its converter and its vocabulary."""
+
+    source: Any
+    converter: Any
+    vocab: Any
+
+
+def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
+                       outfile: Path | None = None, *, progress: bool | None = None,
+                       quiet: bool = False, dry_run: bool = False) -> Path:
+    """Convert ``source`` (folder or Hub repo id) to GGUF; return the output path.
+
+    ``progress`` forces the progress bar on/off (default: on when stderr is a terminal);
+    ``quiet`` silences all output; ``dry_run`` checks everything and writes nothing.
+    Raises :class:`ConvertError` with a one-line message on bad input.
+    """
+    kind = lookup(outtype)
+    report = Progress.choose(progress, quiet)
+    checkpoint = open_checkpoint(source, quiet=quiet)
+    target = output_path(checkpoint, kind, outfile)
+    weight_type = kind.ggml_type or intermediate_type(checkpoint)
+    plan = checkpoint.converter.plan(weight_type)
+    needed = sum(t.nbytes for t in plan)
+    if not kind.direct:
+        needed += _estimate_quantized(plan, kind)
+    from convert.disk import check_free_space, human
+
+    check_free_space(target.parent, needed)
+    if dry_run:
+        report.message(f"dry run: would write {target} ({kind.label}, {len(plan)} tensors, "
+                       f"needs about {human(needed)})")
+        return target
+    _convert(checkpoint, kind, plan, target, report)
+    return target
+
+
+def open_checkpoint(source: str | Path, *, quiet: bool = True) -> Checkpoint:
+    """Resolve and fully check ``source``: config, architecture, weights, shapes, tokenizer."""
+    from convert.architectures import converter_for
+    from convert.source import resolve_source
+    from convert.vocab import read_json
+    from convert.weights import find_weights
+
+    src = resolve_source(source, quiet=quiet)
+    if not (src.folder / "config.json").is_file():
+        raise ConvertError(f"no config.json in {src.folder}")
+    config = read_json(src.folder / "config.json")
+    architectures = config.get("architectures") or [config.get("model_type") or "unknown"]
+    converter_cls = converter_for(str(architectures[0]))
+    converter = converter_cls(src.folder, config, find_weights(src.folder))
+    converter.check_tensors()
+    return Checkpoint(src, converter, converter.load_vocab())
+
+
+def intermediate_type(checkpoint: Checkpoint) -> str:
+    """A lossless GGUF type for the pre-quantization file: the checkpoint's own storage type."""
+    dtypes = {ref.dtype for ref in checkpoint.converter.weights.values() if len(ref.shape) > 1}
+    return dtypes.pop() if len(dtypes) == 1 else "F32"
+
+
+def output_path(checkpoint: Checkpoint, kind: OutType, outfile: Path | None) -> Path:
+    """``outfile``, or ``<models dir>/<model name>-<TYPE>.gguf``; its folder must be writable."""
+    if outfile is None:
+        from starling_tui.paths import app_paths
+
+        folder = app_paths().models_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConvertError(f"cannot create {folder}: {exc.strerror}") from None
+        target = folder / f"{checkpoint.source.name}-{kind.label}.gguf"
+    else:
+        target = Path(outfile).expanduser().absolute()
+    if target.is_dir():
+        raise ConvertError(f"output {target} is a folder; give a file name")
+    if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
+        raise ConvertError(f"cannot write to {target.parent}: not a writable folder")
+    return target
+
+
+def _estimate_quantized(plan: list[Any], kind: OutType) -> int:
+    elements = sum(t.nbytes // (4 if t.ggml_type == "F32" else 2) for t in plan)
+    return int(elements * kind.bits_per_weight / 8)
+
+
+def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[Any], target: Path,
+             report: Progress) -> None:
+    from convert.metadata import add_general
+    from convert.quantize import quantize_file
+    from convert.verify import verify_gguf
+    from convert.writer import write_gguf
+
+    converter, vocab = checkpoint.converter, checkpoint.vocab
+    file_type = kind.file_type if kind.direct else {"BF16": 32, "F16": 1}.get(plan_type(plan), 0)
+
+    def add_keys(writer: Any) -> None:
+        add_general(writer, checkpoint.source, file_type)
+        converter.add_hparams(writer)
+        vocab.add_to_gguf(writer)
+
+    with temporary_files(target) as temp:
+        first = temp()
+        report.message(f"converting {checkpoint.source.name} → {target.name}")
+        try:
+            write_gguf(first, converter.gguf_arch, add_keys, plan, report)
+        except OSError as exc:
+            raise ConvertError(f"cannot write {target}: {exc.strerror or exc}") from None
+        final = first
+        if not kind.direct:
+            report.message(f"quantizing to {kind.label} with llama.cpp")
+            final = temp()
+            quantize_file(first, final, str(kind.llama_ftype))
+            first.unlink()
+        report.message("verifying")
+        verify_gguf(final, plan, len(vocab.tokens), exact_types=kind.direct)
+        os.replace(final, target)
+    report.message(f"wrote {target}")
+
+
+def plan_type(plan: list[Any]) -> str:
+    """The type most 2-D tensors of ``plan`` have."""
+    types = [t.ggml_type for t in plan if len(t.shape) > 1]
+    return max(set(types), key=types.count) if types else "F32"
+
+
+@contextmanager
+def temporary_files(target: Path) -> Iterator[Any]:
+    """Yield a factory of hidden temp paths next to ``target``; remove them all at the end."""
+    made: list[Path] = []
+
+    def new() -> Path:
+        path = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+        made.append(path)
+        return path
+
+    try:
+        yield new
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+

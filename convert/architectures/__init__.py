@@ -1,0 +1,46 @@
+"""Registry of model converters, keyed on the Hugging Face architecture name.
+
+Each architecture lives in its own module that decorates its converter class with
+:func:`register`; adding an architecture is adding a module and naming it in ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from convert.errors import ConvertError
+
+if TYPE_CHECKING:
+    from convert.architectures.base import ModelConverter
+
+_MODULES = ("convert.architectures.llama",)
+_REGISTRY: dict[str, type[ModelConverter]] = {}
+
+
+def register(cls: type[ModelConverter]) -> type[ModelConverter]:
+    """Class decorator: make ``cls`` the converter for each of its ``hf_architectures``."""
+    for name in cls.hf_architectures:
+        _REGISTRY[name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    for module in _MODULES:
+        importlib.import_module(module)
+
+
+def supported_architectures() -> list[str]:
+    """Every HF architecture name some converter handles, sorted."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def converter_for(architecture: str) -> type[ModelConverter]:
+    """The converter class for ``architecture`` or a one-line error naming the supported ones."""
+    _load_all()
+    found = _REGISTRY.get(architecture)
+    if found is None:
+        raise ConvertError(f"unsupported architecture {architecture!r} "
+                           f"(supported: {', '.join(supported_architectures())})")
+    return found

@@ -1,0 +1,60 @@
+"""The ``starling-convert`` command line (also ``python -m convert``)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from convert import __version__
+from convert.outtypes import DEFAULT_OUTTYPE, OUTTYPES
+
+PROG = "starling-convert"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (kept separate so tests and docs can inspect it)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Convert a Hugging Face safetensors checkpoint (Mistral/Llama) into a "
+                    "verified GGUF file for llama.cpp.",
+    )
+    parser.add_argument("source", metavar="SRC", help="checkpoint folder or Hugging Face repo id")
+    parser.add_argument("--outtype", default=DEFAULT_OUTTYPE, type=str.lower,
+                        choices=list(OUTTYPES), metavar="TYPE",
+                        help=f"output type: {', '.join(OUTTYPES)} (default: {DEFAULT_OUTTYPE})")
+    parser.add_argument("--outfile", type=Path, metavar="PATH",
+                        help="output file (default: <data dir>/models/<name>-<TYPE>.gguf)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the checkpoint and the output location, write nothing")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the converter; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    from convert.api import convert_checkpoint
+    from convert.errors import ConvertError
+
+    # SIGTERM cleans up like Ctrl-C does: temp files are removed by the same code path.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        path = convert_checkpoint(args.source, args.outtype, args.outfile,
+                                  quiet=args.quiet, dry_run=args.dry_run)
+    except ConvertError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted, nothing written", file=sys.stderr)
+        return 130
+    if args.quiet or args.dry_run:
+        return 0
+    print(path)
+    return 0

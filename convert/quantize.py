@@ -1,0 +1,56 @@
+"""llama.cpp quantization (``llama_model_quantize``) run in a child process.
+
+A child process keeps a llama.cpp abort from killing the converter before it can clean up,
+and lets Ctrl-C stop a quantization that is deep inside C code (the child is killed). The
+child is ``python -m convert.quantize SRC DST FTYPE`` rather than multiprocessing, which would
+re-import the caller's ``__main__``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from convert.errors import ConvertError
+
+
+def quantize_file(source: Path, target: Path, llama_ftype: str) -> None:
+    """Quantize GGUF ``source`` into ``target`` with the LLAMA_FTYPE_* named ``llama_ftype``."""
+    command = [sys.executable, "-m", "convert.quantize", str(source), str(target), llama_ftype]
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    try:
+        _, stderr = child.communicate()
+    except BaseException:
+        child.kill()
+        child.wait()
+        raise
+    if child.returncode != 0:
+        lines = stderr.decode(errors="replace").strip().splitlines()
+        why = f": {lines[-1]}" if lines else f" (exit status {child.returncode})"
+        raise ConvertError(f"llama.cpp failed to quantize to "
+                           f"{llama_ftype.removeprefix('LLAMA_FTYPE_MOSTLY_')}{why}")
+
+
+def _main(argv: list[str]) -> int:
+    # The parent handles Ctrl-C (and kills this process); never die half-way on our own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    source, target, llama_ftype = argv
+    from starling_tui.llama_backend import llama
+
+    lc = llama()  # imports llama_cpp with native logging silenced
+    params = lc.llama_model_quantize_default_params()
+    params.ftype = getattr(lc, llama_ftype)
+    params.nthread = os.cpu_count() or 1
+    status = lc.llama_model_quantize(source.encode(), target.encode(), params)
+    if status != 0:
+        print(f"llama_model_quantize returned {status}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
