@@ -140,13 +140,16 @@ def inspect_model(path: str | os.PathLike[str]) -> ModelFile:
     path = Path(path)
     size = _precheck(path)
     try:
-        with path.open("rb") as handle:
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-                return _parse(path, size, view)
+        with path.open("rb") as handle, _map(handle) as view:
+            return _parse(path, size, view)
     except (struct.error, ValueError, OverflowError, MemoryError) as error:
         raise ModelFileError(f"{path} is truncated or corrupt (bad GGUF header: {error})") from None
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _map(handle: Any) -> mmap.mmap:
+    return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _parse(path: Path, size: int, buffer: Any) -> ModelFile:
