@@ -12,6 +12,7 @@ measured decode cost, so that is the default there.
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 from pathlib import Path
@@ -51,7 +52,7 @@ def default_extra_bufts() -> bool:
 
 @functools.cache
 def llama() -> Any:
-    """Import llama_cpp once, silencing its native logging unless ``STARLING_TUI_LLAMA_LOG`` is set."""
+    """Import llama_cpp once; its native logging is silenced unless ``STARLING_TUI_LLAMA_LOG``."""
     import llama_cpp
 
     if not os.environ.get("STARLING_TUI_LLAMA_LOG"):
@@ -61,6 +62,13 @@ def llama() -> Any:
 
 
 _LOG_CALLBACK: Any = None  # kept alive for as long as llama.cpp may call it
+_GGML_LOG_LEVEL_ERROR = 4
+_RECENT_ERRORS: collections.deque[str] = collections.deque(maxlen=8)
+
+
+def recent_errors() -> list[str]:
+    """llama.cpp's latest error lines (kept while its logging is silenced), oldest first."""
+    return list(_RECENT_ERRORS)
 
 
 def _silence_native_logs(llama_cpp: Any) -> None:
@@ -68,6 +76,9 @@ def _silence_native_logs(llama_cpp: Any) -> None:
 
     @llama_cpp.llama_log_callback
     def _drop(level: int, text: bytes, user_data: Any) -> None:
+        # Errors are kept so a failed load can say why in one line.
+        if level == _GGML_LOG_LEVEL_ERROR and text.strip():
+            _RECENT_ERRORS.append(text.decode("utf-8", "replace").strip())
         return None
 
     _LOG_CALLBACK = _drop

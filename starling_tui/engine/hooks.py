@@ -1,0 +1,32 @@
+"""Test-only crash injection for the worker process.
+
+Setting ``STARLING_TUI_TEST_CRASH=<point>:<how>`` in the environment makes the worker die at
+``point`` (``load``, ``prompt`` or ``token`` — after the first generated token) the way a
+llama.cpp failure would: ``abort`` (SIGABRT, like a GGML_ASSERT), ``segv`` (a real invalid
+memory read) or ``kill`` (SIGKILL, like the kernel's OOM killer). Tests use it to prove that
+the parent survives and reports :class:`~starling_tui.engine.base.EngineCrashed`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+
+CRASH_ENV = "STARLING_TUI_TEST_CRASH"
+
+
+def crash_point(point: str) -> None:
+    """Die here if the environment asks for a crash at ``point``; otherwise do nothing."""
+    spec = os.environ.get(CRASH_ENV, "")
+    if not spec:
+        return
+    where, _, how = spec.partition(":")
+    if where != point:
+        return
+    if how == "segv":
+        ctypes.string_at(0)  # reads address 0: a genuine segmentation fault
+    elif how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    else:
+        os.abort()

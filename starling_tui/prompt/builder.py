@@ -1,0 +1,39 @@
+"""Choose the prompt format for a model and build a request's prompt parts.
+
+``auto`` means OpenChat for Starling (a vocabulary with ``<|end_of_turn|>``) and the model's
+own embedded chat template otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from starling_tui.engine.base import ChatMessage, TemplateMode
+from starling_tui.prompt.chat_template import chat_template_parts
+from starling_tui.prompt.openchat import openchat_parts
+from starling_tui.prompt.parts import Part, PromptTokenizer
+
+PromptFormat = Literal["openchat", "code", "chat_template"]
+OPENCHAT_EOT = "<|end_of_turn|>"
+
+
+def resolve_format(
+    mode: TemplateMode, tok: PromptTokenizer, template: str | None
+) -> PromptFormat:
+    """The concrete format for ``mode`` on a model with this tokenizer and template."""
+    if mode in ("openchat", "code"):
+        return mode
+    specials = tok.special_ids or {}
+    if OPENCHAT_EOT in specials or not template:
+        return "openchat"
+    return "chat_template"
+
+
+def build_parts(
+    messages: Sequence[ChatMessage], fmt: PromptFormat, tok: PromptTokenizer, template: str | None
+) -> list[Part]:
+    """Prompt parts of ``messages`` in format ``fmt`` (ending with the assistant cue)."""
+    if fmt == "chat_template":
+        return chat_template_parts(template or "", messages, tok)
+    return openchat_parts(messages, fmt, tok)
