@@ -1,0 +1,82 @@
+"""Put a finished GGUF into the models folder and make it the default model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from starling_tui.pull.errors import PullError
+
+
+def check_gguf(path: Path, what: str) -> None:
+    """Refuse anything that is not a sound GGUF (magic bytes, then the whole header)."""
+    from starling_tui.errors import ModelFileError
+    from starling_tui.models import GGUF_MAGIC, inspect_model
+
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != GGUF_MAGIC:
+        raise PullError(
+            f"{what} is not a GGUF file (it starts with {head!r}); nothing was installed")
+    try:
+        inspect_model(path)
+    except ModelFileError as exc:
+        raise PullError(f"{what} is not a usable GGUF ({exc}); nothing was installed") from None
+
+
+def install_file(source: Path, target: Path) -> None:
+    """Place ``source`` at ``target`` atomically: a hard link when possible, else a copy.
+
+    The copy is made under a hidden ``.partial`` name and renamed into place, so the models
+    folder never holds a half-written model, even after Ctrl-C.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        try:
+            os.link(source.resolve(), temp)  # same disk as the cache: no second copy
+        except OSError:
+            shutil.copyfile(source, temp)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def make_default(target: Path, say: Callable[[str], None]) -> None:
+    """Record the model as ``model = "<name>"`` in config.toml."""
+    from starling_tui.config import ENV_PREFIX, update_config_file
+    from starling_tui.errors import UserError
+
+    try:
+        config = update_config_file(model=target.stem)
+    except (UserError, OSError) as exc:
+        raise PullError(f"{target} is ready, but it could not be made the default model: {exc}") \
+            from None
+    say(f"default model is now {target.stem} (in {config})")
+    if os.environ.get(ENV_PREFIX + "MODEL", "").strip():
+        say(f"note: {ENV_PREFIX}MODEL is set and takes precedence over the config file")
+
+
+@contextmanager
+def named_view(folder: Path, name: str, scratch: Path) -> Iterator[Path]:
+    """A folder called ``name`` whose entries link to ``folder``'s files.
+
+    The converter names the model after its source folder, and a Hugging Face snapshot folder is
+    named after a commit hash; this gives it the repo's name instead, without copying anything.
+    """
+    import tempfile
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="pull-") as temp:
+        view = Path(temp) / name
+        view.mkdir()
+        try:
+            for entry in folder.iterdir():
+                (view / entry.name).symlink_to(entry.absolute())
+        except OSError:  # no symlinks (some Windows setups): convert from the folder itself
+            yield folder
+            return
+        yield view
