@@ -1,0 +1,1 @@
+"""The ``starling-tui`` command line: ``main.py`` dispatches to one module per subcommand."""

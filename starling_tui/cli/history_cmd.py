@@ -1,0 +1,126 @@
+"""``starling-tui history``: list, show, search, export, rename and delete conversations.
+
+IDs may be shortened to any unique prefix. ``show`` and ``export`` use the active branch of a
+conversation (the one the app shows). ``export`` writes to stdout unless ``--output`` is given,
+in which case the file is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``history`` and its actions."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "history", help="list, show, search, export, rename or delete conversations",
+        description="Work with saved conversations. IDs may be shortened to a unique prefix.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="conversations, most recent first")
+    listing.add_argument("--limit", type=int, default=None, metavar="N", help="at most N")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = actions.add_parser("show", help="print a conversation")
+    show.add_argument("id", metavar="ID")
+    search = actions.add_parser("search", help="full-text search of all messages")
+    search.add_argument("query", metavar="QUERY", nargs="+")
+    search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N hits")
+    export = actions.add_parser("export", help="a conversation as Markdown or JSON")
+    export.add_argument("id", metavar="ID")
+    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    rename = actions.add_parser("rename", help="set a conversation's title")
+    rename.add_argument("id", metavar="ID")
+    rename.add_argument("title", metavar="TITLE")
+    delete = actions.add_parser("delete", help="delete a conversation and all its messages")
+    delete.add_argument("id", metavar="ID")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the chosen action."""
+    from starling_tui.factory import open_history
+
+    with open_history() as store:
+        handler = {
+            "list": _list, "show": _show, "search": _search, "export": _export,
+            "rename": _rename, "delete": _delete,
+        }[args.action]
+        return handler(store, args)
+
+
+def _list(store: Any, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from starling_tui.history.export import timestamp
+
+    for conv in store.list_conversations(limit=args.limit):
+        if args.json:
+            print(json.dumps(asdict(conv), ensure_ascii=False))
+        else:
+            title = conv.title or "(untitled)"
+            print(f"{conv.id}  {timestamp(conv.updated_at)}  {conv.message_count:>4} msgs  {title}")
+    return 0
+
+
+def _show(store: Any, args: argparse.Namespace) -> int:
+    from starling_tui.history.export import to_text
+
+    conv = store.get_conversation(args.id)
+    sys.stdout.write(to_text(conv, store.active_path(conv.id)))
+    return 0
+
+
+def _search(store: Any, args: argparse.Namespace) -> int:
+    hits = store.search(" ".join(args.query), limit=args.limit)
+    for hit in hits:
+        excerpt = " ".join(hit.snippet.split())
+        print(f"{hit.conversation_id}  [{hit.role}]  {hit.conversation_title}: {excerpt}")
+    return 0 if hits else 1
+
+
+def _export(store: Any, args: argparse.Namespace) -> int:
+    from starling_tui.history.export import to_json, to_markdown
+
+    conv = store.get_conversation(args.id)
+    render = to_json if args.format == "json" else to_markdown
+    text = render(conv, store.active_path(conv.id))
+    if args.output:
+        write_atomically(Path(args.output), text)
+        print(f"exported {conv.id} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _rename(store: Any, args: argparse.Namespace) -> int:
+    conv = store.rename(args.id, args.title)
+    print(f"{conv.id}  {conv.title}")
+    return 0
+
+
+def _delete(store: Any, args: argparse.Namespace) -> int:
+    conv = store.get_conversation(args.id)
+    store.delete_conversation(conv.id)
+    print(f"deleted {conv.id}  {conv.title}", file=sys.stderr)
+    return 0
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file next to ``path``, then rename it into place."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,124 @@
+"""``starling-tui tokens``: the exact prompt a request would evaluate.
+
+Prints the prompt token ids as one JSON line, then the rendered prompt with special tokens
+visible (``<s>``, ``<|end_of_turn|>``…), as the engine's ``preview`` reports them. The request is
+a single PROMPT, a saved conversation (``--conversation ID``, its active branch) or a JSON file
+of ``{"role", "content"}`` objects (``--messages FILE.json``, ``-`` for stdin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from starling_tui.cli import options
+
+ROLES = ("system", "user", "assistant")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``tokens``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "tokens", help="show the exact prompt token ids and the rendered prompt",
+        description="Print the prompt token ids (JSON) and the rendered prompt with special "
+        "tokens visible.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("prompt", nargs="?", metavar="PROMPT", help="a user message ('-': stdin)")
+    source.add_argument("--conversation", "-c", metavar="ID", help="a saved conversation")
+    source.add_argument("--messages", metavar="FILE.json",
+                        help='a JSON list of {"role", "content"} objects (- for stdin)')
+    parser.add_argument("--system", metavar="TEXT", default=None, help="system prompt")
+    parser.add_argument("--code", action="store_true", help="coding mode template")
+    options.add_model_option(parser)
+    options.add_engine_options(parser)
+    return parser
+
+
+def parse_messages(text: str, origin: str) -> list[Any]:
+    """Chat messages from JSON text; raises :class:`UserError` naming what is wrong."""
+    from starling_tui.engine.base import ChatMessage
+    from starling_tui.errors import UserError
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(f"{origin}: not valid JSON ({error})") from None
+    if not isinstance(data, list) or not data:
+        raise UserError(f"{origin}: expected a non-empty JSON list of messages")
+    messages = []
+    for index, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
+            raise UserError(f"{origin}: message {index} needs a string 'content'")
+        if item.get("role") not in ROLES:
+            raise UserError(f"{origin}: message {index} has role {item.get('role')!r}; "
+                            f"expected one of {', '.join(ROLES)}")
+        messages.append(ChatMessage(item["role"], item["content"]))
+    return messages
+
+
+def _read_messages_file(name: str) -> list[Any]:
+    from starling_tui.errors import UserError
+
+    if name == "-":
+        return parse_messages(sys.stdin.read(), "stdin")
+    try:
+        text = Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise UserError(f"cannot read {name}: {reason}") from None
+    return parse_messages(text, name)
+
+
+def _conversation_messages(ref: str) -> tuple[list[Any], str, str]:
+    from starling_tui.cli.turn import chat_messages
+    from starling_tui.factory import open_history
+
+    with open_history() as store:
+        conversation = store.get_conversation(ref)
+        path = store.active_path(conversation.id)
+    return chat_messages("", path), conversation.system_prompt, conversation.mode
+
+
+def build_request(args: argparse.Namespace, default_system: str) -> Any:
+    """The chat request described by the arguments."""
+    from starling_tui.cli.ask_cmd import read_prompt
+    from starling_tui.engine.base import ChatMessage, ChatRequest, TemplateMode
+
+    mode: TemplateMode = "code" if args.code else "auto"
+    system = default_system
+    if args.messages:
+        messages = _read_messages_file(args.messages)
+    elif args.conversation:
+        messages, system, saved_mode = _conversation_messages(args.conversation)
+        mode = "code" if args.code or saved_mode == "code" else "auto"
+    else:
+        messages = [ChatMessage("user", read_prompt(args.prompt))]
+    if args.system is not None:
+        system = args.system
+    if system and not any(m.role == "system" for m in messages):
+        messages.insert(0, ChatMessage("system", system))
+    return ChatRequest(messages=tuple(messages), mode=mode)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the prompt's ids and rendering."""
+    from starling_tui import factory
+
+    settings = options.settings_from_args(args)
+    model = factory.choose_model(settings, args.model)
+    request = build_request(args, settings.system_prompt)
+    engine, _info = factory.load_engine(settings, model)
+    try:
+        preview = engine.preview(request)
+    finally:
+        engine.close()
+    print(json.dumps(list(preview.token_ids)))
+    print(preview.rendered)
+    if preview.dropped_messages:
+        print(f"({preview.dropped_messages} oldest messages left out to fit the context)",
+              file=sys.stderr)
+    return 0
