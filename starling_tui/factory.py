@@ -20,10 +20,12 @@ from typing import Any
 
 from starling_tui.config import Settings
 from starling_tui.engine.base import (
+    ChatRequest,
     Engine,
     EngineOptions,
     GpuLayers,
     ModelInfo,
+    PromptPreview,
     SamplingOptions,
 )
 from starling_tui.errors import ConfigError, UserError
@@ -93,6 +95,22 @@ def load_engine(
         engine.close()
         raise
     return engine, info
+
+
+def preview_prompt(
+    settings: Settings, model: ModelFile, request: ChatRequest, engine: Engine | None = None
+) -> PromptPreview:
+    """The exact prompt of ``request``; the real engine loads only the vocabulary for it."""
+    engine = engine or _fake_engine_from_env()
+    if engine is None:
+        from starling_tui.engine.process import ProcessEngine
+
+        return ProcessEngine.preview_only(engine_options(settings, model.path), request)
+    engine, _info = load_engine(settings, model, engine)
+    try:
+        return engine.preview(request)
+    finally:
+        engine.close()
 
 
 def open_history(path: Path | None = None) -> HistoryStore:

@@ -111,11 +111,7 @@ def run(args: argparse.Namespace) -> int:
     settings = options.settings_from_args(args)
     model = factory.choose_model(settings, args.model)
     request = build_request(args, settings.system_prompt)
-    engine, _info = factory.load_engine(settings, model)
-    try:
-        preview = engine.preview(request)
-    finally:
-        engine.close()
+    preview = factory.preview_prompt(settings, model, request)
     print(json.dumps(list(preview.token_ids)))
     print(preview.rendered)
     if preview.dropped_messages:
