@@ -1,0 +1,55 @@
+"""The chat actions in one table: each gets a key binding and a command-palette entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+
+@dataclass(frozen=True)
+class ChatAction:
+    """One user action of the chat screen."""
+
+    key: str
+    action: str  # the chat screen's action (without ``action_``), with arguments if any
+    title: str  # the footer label and the palette title
+    help: str
+    show: bool = True  # shown in the footer
+    priority: bool = False  # wins over the focused widget's own binding for the key
+
+
+CHAT_ACTIONS: tuple[ChatAction, ...] = (
+    ChatAction("escape", "stop", "Stop", "Stop the reply being generated (keeps it, marked)"),
+    ChatAction("ctrl+n", "new_chat", "New chat", "Start a new conversation"),
+    ChatAction("ctrl+r", "regenerate", "Regenerate", "Generate the last reply again (a branch)"),
+    ChatAction("f3", "edit_message", "Edit", "Edit the selected (or last) message and resend it"),
+    ChatAction("alt+left", "branch(-1)", "Prev branch", "Show the previous sibling branch",
+               show=False),
+    ChatAction("alt+right", "branch(1)", "Next branch", "Show the next sibling branch",
+               show=False),
+    ChatAction("f5", "copy_message", "Copy", "Copy the selected (or last) reply to the clipboard"),
+    ChatAction("f6", "copy_code", "Copy code", "Copy the last code block of the selected reply",
+               show=False),
+    ChatAction("ctrl+t", "toggle_code_mode", "Code mode",
+               "Toggle coding mode (Code User:) for this conversation", show=False),
+    ChatAction("ctrl+g", "conversation_settings", "Chat settings",
+               "System prompt and sampling for this conversation", show=False),
+    ChatAction("f7", "inspect_prompt", "Inspect",
+               "Show the exact token ids and text of the next prompt", show=False),
+    ChatAction("f8", "export", "Export", "Export this conversation to Markdown", show=False),
+    ChatAction("f2", "rename_conversation", "Rename", "Rename the conversation", show=False),
+    ChatAction("ctrl+delete", "delete_conversation", "Delete chat",
+               "Delete the conversation (asks first; Delete in the sidebar)", show=False),
+    ChatAction("ctrl+f", "search", "Search", "Search all conversations", show=False),
+    ChatAction("ctrl+o", "open_model", "Model", "Open a model (GGUF)"),
+    ChatAction("f9", "settings", "Settings", "GPU layers, context, threads, sampling, theme"),
+)
+
+
+def chat_bindings() -> list[BindingType]:
+    """Key bindings of the chat screen, built from :data:`CHAT_ACTIONS`."""
+    return [
+        Binding(a.key, a.action, a.title, show=a.show, priority=a.priority, tooltip=a.help)
+        for a in CHAT_ACTIONS
+    ]

@@ -1,0 +1,112 @@
+"""One chat message: a header (role, branch position, marks) over a Markdown body.
+
+Assistant replies stream into the body through ``Markdown.get_stream()``, which batches
+fragments so a fast engine never forces a full re-render per token.
+"""
+
+from __future__ import annotations
+
+import re
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Markdown
+from textual.widgets.markdown import MarkdownStream
+
+FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+MARKS = {
+    "cancelled": "stopped",
+    "incomplete": "incomplete",
+    "error": "failed",
+    "length": "cut at max tokens",
+}
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The bodies of the fenced code blocks in ``markdown``, in order.
+
+    An unterminated fence at the end (a reply stopped mid-block) counts as a block too.
+    """
+    blocks = [m.group(2) for m in FENCE.finditer(markdown)]
+    tail = FENCE.sub("", markdown)
+    opened = re.search(r"^(```|~~~)[^\n]*\n(.*)\Z", tail, re.DOTALL | re.MULTILINE)
+    if opened:
+        blocks.append(opened.group(2))
+    return blocks
+
+
+class MessageView(Vertical, can_focus=True):
+    """A message in the chat log; focusable so actions can target it."""
+
+    DEFAULT_CSS = """
+    MessageView {
+        height: auto;
+        margin: 0 0 1 0;
+        padding: 0 1;
+        border-left: wide $primary-muted;
+    }
+    MessageView.user { border-left: wide $secondary; background: $boost; }
+    MessageView.assistant { border-left: wide $primary; }
+    MessageView:focus { border-left: wide $accent; background: $accent 10%; }
+    MessageView > .message-header { color: $text-muted; text-style: bold; width: 1fr; }
+    MessageView > Markdown { padding: 0; margin: 0; }
+    MessageView > Markdown > MarkdownBlock:last-child { margin-bottom: 0; }
+    """
+
+    def __init__(
+        self,
+        message_id: int,
+        role: str,
+        content: str,
+        *,
+        finish_reason: str | None = None,
+        branch: tuple[int, int] = (1, 1),
+    ) -> None:
+        super().__init__(classes=role)
+        self.message_id = message_id
+        self.role = role
+        self.content = content
+        self.finish_reason = finish_reason
+        self.branch = branch
+        self._stream: MarkdownStream | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.header_text(), classes="message-header")
+        yield Markdown(self.content)
+
+    def header_text(self) -> str:
+        """``You`` / ``Assistant``, then ``‹2/3›`` on a branch and a mark for unfinished replies."""
+        parts = ["You" if self.role == "user" else self.role.title()]
+        index, count = self.branch
+        if count > 1:
+            parts.append(f"‹{index}/{count}›")
+        mark = MARKS.get(self.finish_reason or "")
+        if mark:
+            parts.append(f"[{mark}]")
+        return " ".join(parts)
+
+    def _refresh_header(self) -> None:
+        if self.is_mounted:
+            self.query_one(".message-header", Label).update(self.header_text())
+
+    def set_finish_reason(self, reason: str | None) -> None:
+        """Mark the reply as stopped, incomplete, failed… (or clear the mark)."""
+        self.finish_reason = reason
+        self._refresh_header()
+
+    async def append(self, text: str) -> None:
+        """Stream more reply text into the body."""
+        self.content += text
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.query_one(Markdown))
+        await self._stream.write(text)
+
+    async def end_stream(self) -> None:
+        """Flush the stream; the body then holds the whole reply."""
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+
+    def code_blocks(self) -> list[str]:
+        """The fenced code blocks of this message."""
+        return code_blocks(self.content)

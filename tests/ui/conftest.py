@@ -1,0 +1,43 @@
+"""Fixtures for the UI tests: a real history store in the test's home and a scripted engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from starling_tui.engine.base import EngineOptions
+from starling_tui.engine.fake import FakeEngine
+from starling_tui.history.store import HistoryStore
+from starling_tui.ui.services import Services
+
+SIZE = (100, 32)  # terminal size of every Pilot and snapshot test
+
+
+@pytest.fixture
+def store(isolated_home: Path) -> Iterator[HistoryStore]:
+    """The history store of this test's home."""
+    with HistoryStore(isolated_home / "data" / "history.db", save_interval_s=0.0) as history:
+        yield history
+
+
+@pytest.fixture
+def make_services(store: HistoryStore, isolated_home: Path) -> Callable[..., Services]:
+    """Build the app's services around a :class:`FakeEngine`."""
+
+    def build(
+        replies: Sequence[str] = (), *, model: str = "/models/fake-starling.gguf",
+        engine: FakeEngine | None = None, **changes: object,
+    ) -> Services:
+        services = Services(
+            engine=engine or FakeEngine(replies), store=store,
+            engine_options=EngineOptions(model_path=model),
+            models_dir=isolated_home / "data" / "models",
+            export_dir=isolated_home / "exports",
+        )
+        for key, value in changes.items():
+            setattr(services, key, value)
+        return services
+
+    return build
