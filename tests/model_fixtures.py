@@ -7,9 +7,13 @@ returns the cached path on later calls. Files live in a session temp folder, not
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -44,3 +48,82 @@ def starling_f16_gguf(converted_gguf: Callable[[str], Path]) -> Path:
 def starling_q4km_gguf(converted_gguf: Callable[[str], Path]) -> Path:
     """The tiny Starling-shaped checkpoint as a Q4_K_M GGUF."""
     return converted_gguf("q4_k_m")
+
+
+def eval_logits(path: Path, tokens: list[int], *, n_ctx: int = 256) -> np.ndarray:
+    """Run ``tokens`` through llama.cpp in one batch; return logits for every position.
+
+    The KV cache is F32 and flash attention off (llama.cpp's CPU flash-attention kernel and
+    default KV cache work in F16), so an F32 model is computed at float32 precision.
+    Loads through ``starling_tui.llama_backend`` so extra buffer types are off on AMX CPUs.
+    """
+    from llama_cpp import _internals
+
+    from starling_tui.llama_backend import llama, load_model, model_params
+
+    lc = llama()
+    model = load_model(path, model_params())
+    params = lc.llama_context_default_params()
+    params.n_ctx = params.n_batch = params.n_ubatch = n_ctx
+    params.n_threads = params.n_threads_batch = 2
+    params.type_k = params.type_v = lc.GGML_TYPE_F32
+    params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_DISABLED
+    ctx = _internals.LlamaContext(model=model, params=params, verbose=False)
+    batch = _internals.LlamaBatch(n_tokens=n_ctx, embd=0, n_seq_max=1, verbose=False)
+    try:
+        batch.set_batch(tokens, n_past=0, logits_all=True)
+        ctx.decode(batch)
+        n_vocab = model.n_vocab()
+        rows = [np.ctypeslib.as_array(ctx.get_logits_ith(i), shape=(n_vocab,)).copy()
+                for i in range(len(tokens))]
+        return np.stack(rows)
+    finally:
+        batch.close()
+        ctx.close()
+        model.close()
+
+
+def greedy_generate(path: Path, prompt: list[int], n_new: int) -> list[int]:
+    """Greedy-decode ``n_new`` tokens after ``prompt`` with llama.cpp (one token per step)."""
+    from llama_cpp import _internals
+
+    from starling_tui.llama_backend import llama, load_model, model_params
+
+    lc = llama()
+    model = load_model(path, model_params())
+    params = lc.llama_context_default_params()
+    params.n_ctx = params.n_batch = params.n_ubatch = 128
+    params.n_threads = params.n_threads_batch = 2
+    ctx = _internals.LlamaContext(model=model, params=params, verbose=False)
+    batch = _internals.LlamaBatch(n_tokens=128, embd=0, n_seq_max=1, verbose=False)
+    out: list[int] = []
+    try:
+        batch.set_batch(prompt, n_past=0, logits_all=False)
+        ctx.decode(batch)
+        n_vocab, last = model.n_vocab(), len(prompt) - 1
+        for step in range(n_new):
+            logits = np.ctypeslib.as_array(ctx.get_logits_ith(last), shape=(n_vocab,))
+            assert np.isfinite(logits).all(), "llama.cpp produced non-finite logits"
+            token = int(np.argmax(logits))
+            out.append(token)
+            batch.set_batch([token], n_past=len(prompt) + step, logits_all=False)
+            ctx.decode(batch)
+            last = 0
+        return out
+    finally:
+        batch.close()
+        ctx.close()
+        model.close()
+
+
+def run_convert_cli(*args: str, env: dict[str, str] | None = None,
+                    timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``python -m convert`` in a subprocess (inherits STARLING_TUI_HOME)."""
+    return subprocess.run([sys.executable, "-m", "convert", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})},
+                          cwd=Path(__file__).resolve().parent.parent)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Every file under ``folder`` (to assert that nothing, not even a temp file, was left)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())

@@ -1,0 +1,67 @@
+"""The converted vocabulary: llama.cpp tokenizes the model card's strings to the card's ids."""
+
+from __future__ import annotations
+
+import gguf
+import pytest
+from checkpoint_factory import OPENCHAT_TEMPLATE
+
+from starling_tui.llama_backend import load_model, model_params
+
+# Model card reference ids (docs/TEAM.md) - must match exactly.
+CARD = [
+    ("GPT4 Correct User: Hello<|end_of_turn|>GPT4 Correct Assistant:",
+     [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000, 420, 6316, 28781, 3198, 3123,
+      21631, 28747]),
+    ("GPT4 Correct User: Hello<|end_of_turn|>GPT4 Correct Assistant: Hi<|end_of_turn|>"
+     "GPT4 Correct User: How are you today?<|end_of_turn|>GPT4 Correct Assistant:",
+     [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000, 420, 6316, 28781, 3198, 3123,
+      21631, 28747, 15359, 32000, 420, 6316, 28781, 3198, 3123, 1247, 28747, 1602, 460, 368, 3154,
+      28804, 32000, 420, 6316, 28781, 3198, 3123, 21631, 28747]),
+    ("Code User: Implement quicksort using C++<|end_of_turn|>Code Assistant:",
+     [1, 7596, 1247, 28747, 26256, 2936, 7653, 1413, 334, 1680, 32000, 7596, 21631, 28747]),
+]
+
+
+@pytest.fixture(scope="module")
+def vocab_model(starling_q4km_gguf):
+    model = load_model(starling_q4km_gguf, model_params(vocab_only=True))
+    yield model
+    model.close()
+
+
+@pytest.mark.parametrize(("text", "ids"), CARD)
+def test_card_reference_strings_tokenize_to_card_ids(vocab_model, text: str, ids: list[int]) -> None:
+    assert vocab_model.tokenize(text.encode(), add_bos=True, special=True) == ids
+
+
+def test_openchat_tokens_are_control_so_user_text_cannot_inject_them(vocab_model,
+                                                                     starling_f16_gguf) -> None:
+    reader = gguf.GGUFReader(starling_f16_gguf)
+    field = reader.fields["tokenizer.ggml.token_type"]
+    types = [int(field.parts[i][0]) for i in field.data]
+    assert types[32000] == gguf.TokenType.CONTROL
+    assert types[32001] == gguf.TokenType.CONTROL
+    assert types[0] == gguf.TokenType.UNKNOWN and types[1] == gguf.TokenType.CONTROL
+    # untrusted text (special parsing off) must not produce the end-of-turn token
+    typed = vocab_model.tokenize(b"Hi<|end_of_turn|>", add_bos=False, special=False)
+    assert 32000 not in typed
+
+
+def test_special_ids_flags_and_chat_template(starling_f16_gguf) -> None:
+    reader = gguf.GGUFReader(starling_f16_gguf)
+
+    def value(key: str):
+        return reader.fields[key].contents()
+
+    assert value("tokenizer.ggml.model") == "llama"
+    assert value("tokenizer.ggml.bos_token_id") == 1
+    assert value("tokenizer.ggml.eos_token_id") == 32000
+    assert value("tokenizer.ggml.padding_token_id") == 32000
+    assert value("tokenizer.ggml.unknown_token_id") == 0
+    assert value("tokenizer.ggml.add_bos_token") is True
+    assert value("tokenizer.ggml.add_eos_token") is False
+    assert value("tokenizer.chat_template") == OPENCHAT_TEMPLATE
+    tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    assert len(tokens) == 32002
+    assert tokens[32000] == "<|end_of_turn|>" and tokens[32001] == "<|pad_0|>"
