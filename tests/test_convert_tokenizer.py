@@ -31,7 +31,7 @@ def vocab_model(starling_q4km_gguf):
 
 
 @pytest.mark.parametrize(("text", "ids"), CARD)
-def test_card_reference_strings_tokenize_to_card_ids(vocab_model, text: str, ids: list[int]) -> None:
+def test_card_strings_tokenize_to_card_ids(vocab_model, text: str, ids: list[int]) -> None:
     assert vocab_model.tokenize(text.encode(), add_bos=True, special=True) == ids
 
 
