@@ -95,12 +95,16 @@ def backup_path(path: Path, version: int) -> Path:
 
 
 def migrate(conn: sqlite3.Connection, path: Path, target: int = SCHEMA_VERSION) -> None:
-    """Apply missing migrations one by one, each after a ``VACUUM INTO`` backup."""
+    """Apply missing migrations one by one, each after a ``VACUUM INTO`` backup.
+
+    A brand-new (version 0) database has nothing worth keeping, so it gets no backups.
+    """
+    had_data = int(conn.execute("PRAGMA user_version").fetchone()[0]) > 0
     while True:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version >= target:
             return
-        if version > 0:
+        if had_data:
             backup = backup_path(path, version)
             if not backup.exists():
                 conn.execute("VACUUM INTO ?", (str(backup),))
