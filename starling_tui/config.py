@@ -289,7 +289,8 @@ def update_config_file(path: Path | None = None, **changes: Any) -> Path:
     values = read_file_values(path)
     for name, value in changes.items():
         if value is None:
-            parse_value(name, None)
+            if name not in PARSERS:
+                raise ConfigError(f"unknown setting {name!r}")
             values.pop(name, None)
         else:
             values[name] = parse_value(name, value)
