@@ -20,7 +20,7 @@ means the default. Example with every key at its default::
     mmap = true                 # memory-map the model file
     mlock = false               # lock the model in RAM
     extra_bufts = "auto"        # llama.cpp extra buffer types; "auto" = off on Intel AMX CPUs
-    kv_cache_type = "f16"       # KV cache type: "f16", "q8_0", "q4_0"…
+    kv_cache_type = ""          # KV cache type: "" = f16, or "q8_0", "q4_0"…
     state_cache = true          # save each conversation's KV state to resume it instantly
     state_cache_budget_mb = 4096  # disk budget of saved states (oldest are evicted)
 
