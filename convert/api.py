@@ -42,7 +42,7 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
     kind = lookup(outtype)
     report = Progress.choose(progress, quiet)
     checkpoint = open_checkpoint(source, quiet=quiet)
-    target = output_path(checkpoint, kind, outfile)
+    target = output_path(checkpoint, kind, outfile, create=not dry_run)
     weight_type = kind.ggml_type or intermediate_type(checkpoint)
     plan = checkpoint.converter.plan(weight_type)
     needed = sum(t.nbytes for t in plan)
@@ -50,7 +50,7 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
         needed += _estimate_quantized(plan, kind)
     from convert.disk import check_free_space, human
 
-    check_free_space(target.parent, needed)
+    check_free_space(_existing_ancestor(target.parent), needed)
     if dry_run:
         report.message(f"dry run: would write {target} ({kind.label}, {len(plan)} tensors, "
                        f"needs about {human(needed)})")
@@ -83,24 +83,37 @@ def intermediate_type(checkpoint: Checkpoint) -> str:
     return dtypes.pop() if len(dtypes) == 1 else "F32"
 
 
-def output_path(checkpoint: Checkpoint, kind: OutType, outfile: Path | None) -> Path:
-    """``outfile``, or ``<models dir>/<model name>-<TYPE>.gguf``; its folder must be writable."""
+def output_path(checkpoint: Checkpoint, kind: OutType, outfile: Path | None,
+                *, create: bool = True) -> Path:
+    """``outfile``, or ``<models dir>/<model name>-<TYPE>.gguf``; its folder must be writable.
+
+    The default models folder is created (unless ``create`` is False, as for a dry run).
+    """
     if outfile is None:
         from starling_tui.paths import app_paths
 
         folder = app_paths().models_dir
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConvertError(f"cannot create {folder}: {exc.strerror}") from None
+        if create:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConvertError(f"cannot create {folder}: {exc.strerror}") from None
         target = folder / f"{checkpoint.source.name}-{kind.label}.gguf"
+        folder = _existing_ancestor(folder)
     else:
         target = Path(outfile).expanduser().absolute()
+        folder = target.parent
     if target.is_dir():
         raise ConvertError(f"output {target} is a folder; give a file name")
-    if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise ConvertError(f"cannot write to {target.parent}: not a writable folder")
     return target
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def _estimate_quantized(plan: list[Any], kind: OutType) -> int:
