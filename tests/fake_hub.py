@@ -85,6 +85,7 @@ class FakeHub:
     _faults: dict[tuple[str, str], _Fault] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+    _endpoint: str = ""
 
     # -- set-up -------------------------------------------------------------------------------
     def add_repo(self, repo_id: str, folder: Path, *, token: str | None = None,
@@ -133,9 +134,9 @@ class FakeHub:
     # -- server -------------------------------------------------------------------------------
     @property
     def endpoint(self) -> str:
-        assert self._server is not None, "FakeHub is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        """``http://127.0.0.1:<port>``; still valid (and refusing connections) once stopped."""
+        assert self._endpoint, "FakeHub was never started"
+        return self._endpoint
 
     def __enter__(self) -> FakeHub:
         hub = self
@@ -145,6 +146,8 @@ class FakeHub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        host, port = self._server.server_address[:2]
+        self._endpoint = f"http://{host}:{port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -44,8 +44,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the pull; errors are one line on stderr and a non-zero exit status."""
     # huggingface_hub reads its settings at import: no user-agent telemetry lookups from pull.
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from huggingface_hub.utils import logging as hub_logging
+
     from starling_tui.pull.errors import PullError
     from starling_tui.pull.service import pull_checkpoint, pull_gguf
+
+    # Its retry warnings are multi-line; our own lines report progress and errors.
+    hub_logging.set_verbosity_error()
 
     def say(line: str) -> None:
         print(line, flush=True)

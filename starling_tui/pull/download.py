@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from starling_tui.pull.disk import human
 from starling_tui.pull.errors import PullError
 
 
@@ -88,6 +89,7 @@ def bytes_present(cache_dir: Path, repo: str, remote: RemoteFile) -> int:
 
 def download_blob(cache_dir: Path, repo: str, remote: RemoteFile, *, progress: bool = True) -> Path:
     """Fetch a file into the cache's blobs, resuming a partial download; return the blob."""
+    import httpx2
     from huggingface_hub.file_download import http_get, repo_folder_name
     from huggingface_hub.utils import WeakFileLock, build_hf_headers
     from huggingface_hub.utils.tqdm import silent_tqdm
@@ -110,15 +112,21 @@ def download_blob(cache_dir: Path, repo: str, remote: RemoteFile, *, progress: b
             if remote.size is not None and have > remote.size:  # not ours to trust
                 have = f.seek(0)
                 f.truncate()
-            http_get(
-                remote.url,
-                f,
-                resume_size=have,
-                headers=headers,
-                expected_size=remote.size,
-                displayed_filename=remote.name,
-                tqdm_class=None if progress else silent_tqdm,
-            )
+            try:
+                http_get(
+                    remote.url,
+                    f,
+                    resume_size=have,
+                    headers=headers,
+                    expected_size=remote.size,
+                    displayed_filename=remote.name,
+                    tqdm_class=None if progress else silent_tqdm,
+                )
+            except httpx2.TransportError as exc:  # http_get has already retried a few times
+                raise PullError(
+                    f"downloading {remote.name} stopped after {human(f.tell())} "
+                    f"({exc or type(exc).__name__}); run the same pull again to resume"
+                ) from None
         os.replace(partial, blob)
     return blob
 
