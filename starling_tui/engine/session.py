@@ -27,6 +27,7 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
+from starling_tui.devices import backend_label
 from starling_tui.engine.hooks import crash_point
 from starling_tui.engine.sampling import PieceDecoder, build_sampler
 from starling_tui.engine.vocab import LlamaVocab
@@ -156,7 +157,7 @@ class Session:
             n_ctx_train=self.n_ctx_train, n_ctx=self.n_ctx,
             n_layers=n_layers,
             n_gpu_layers=min(self.n_gpu_layers, n_layers + 1),
-            backend="GPU" if self.n_gpu_layers else "CPU",
+            backend=backend_label(self.n_gpu_layers),
             template="chat_template" if fmt == "chat_template" else "openchat",
             gpu_note=self.gpu_note,
         )
