@@ -54,7 +54,7 @@ def _gpu_free_bytes() -> int:
 
 def _long_prompt(engine: ProcessEngine, target: int) -> str:
     """A user message whose prompt is about ``target`` tokens."""
-    words = "the quick brown fox jumps over the lazy dog while a rustic engine hums".split()
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "a", "rustic", "engine", "hums"]
     text = " ".join(words * (target // len(words) + 1))
     request = ChatRequest((ChatMessage("user", text),))
     n = len(engine.preview(request).token_ids)
@@ -78,7 +78,9 @@ def measure(model: Path, layers: int | str, pp_tokens: int, tg_tokens: int) -> d
     free_before = _gpu_free_bytes()
     engine = ProcessEngine()
     t0 = time.perf_counter()
-    info = engine.load(EngineOptions(str(model), n_gpu_layers=layers, n_ctx=N_CTX, state_cache=False))
+    info = engine.load(
+        EngineOptions(str(model), n_gpu_layers=layers, n_ctx=N_CTX, state_cache=False)
+    )
     load_s = time.perf_counter() - t0
     vram = max(free_before - _gpu_free_bytes(), 0)
     try:
@@ -111,11 +113,15 @@ def oom_check(model: Path) -> dict:
     engine = ProcessEngine()
     result: dict = {}
     try:
-        engine.load(EngineOptions(str(model), n_gpu_layers="all", n_ctx=4_000_000, state_cache=False))
+        engine.load(
+            EngineOptions(str(model), n_gpu_layers="all", n_ctx=4_000_000, state_cache=False)
+        )
         result["error"] = "no error: the card took a 4M-token context?"
     except EngineError as exc:  # EngineCrashed is an EngineError too: record which one
         result["error"] = f"{type(exc).__name__}: {exc}"
-    info = engine.load(EngineOptions(str(model), n_gpu_layers="all", n_ctx=N_CTX, state_cache=False))
+    info = engine.load(
+        EngineOptions(str(model), n_gpu_layers="all", n_ctx=N_CTX, state_cache=False)
+    )
     result["then_loaded_layers"] = info.n_gpu_layers
     engine.close()
     return result
@@ -133,7 +139,9 @@ def main() -> int:
     rows = [measure(args.model, layers, args.pp, args.tg) for layers in (0, 16, "all", "auto")]
     oom = oom_check(args.model)
     print(f"model: {args.model.name}, {size / 2**30:.2f} GiB")
-    print("| layers | reported | backend | VRAM MiB | pp tok/s | tg tok/s | TTFT short s | load s |")
+    print(
+        "| layers | reported | backend | VRAM MiB | pp tok/s | tg tok/s | TTFT short s | load s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
