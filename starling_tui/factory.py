@@ -4,7 +4,8 @@ One place turns settings into :class:`EngineOptions` / :class:`SamplingOptions`,
 the model file, creates the engine (the llama.cpp child process, or one the caller injects) and
 opens the history store. The TUI and its tests call the same functions with a ``FakeEngine``.
 
-Test hook: when ``STARLING_TUI_FAKE_ENGINE`` holds JSON (``{"replies": [...], "delay_s": 0.1}``)
+Test hook: when ``STARLING_TUI_FAKE_ENGINE`` holds JSON (``{"replies": [...], "delay_s": 0.1,
+"fail_on": "word"}``)
 *and* the process runs under pytest (``PYTEST_CURRENT_TEST`` is set, which child processes of a
 test inherit), :func:`create_engine` returns a scripted :class:`FakeEngine` instead of the real
 one. It lets end-to-end CLI tests (kill -9 mid-reply) control timing; outside pytest it is
@@ -133,6 +134,7 @@ def _fake_engine_from_env() -> Engine | None:
 
     try:
         spec = json.loads(raw)
-        return FakeEngine(spec.get("replies", ()), delay_s=float(spec.get("delay_s", 0.0)))
+        return FakeEngine(spec.get("replies", ()), delay_s=float(spec.get("delay_s", 0.0)),
+                          fail_on=spec.get("fail_on"))
     except (ValueError, AttributeError, TypeError) as error:
         raise ConfigError(f"{FAKE_ENGINE_ENV}: {error}") from None
