@@ -58,9 +58,22 @@ def build_services(args: argparse.Namespace) -> Any:
     )
 
 
+def prepare_child_processes() -> None:
+    """Start multiprocessing's resource tracker while ``sys.stderr`` is still the real one.
+
+    Textual swaps ``sys.stderr`` for an object whose ``fileno()`` is -1 while the app runs, and
+    the tracker (started lazily by the engine's first ``spawn``) passes that descriptor to its
+    child: "bad value(s) in fds_to_keep". Starting it before the app avoids that.
+    """
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the app until the user quits; close the engine and the store afterwards."""
     services = build_services(args)
+    prepare_child_processes()
     try:
         from starling_tui.ui.app import StarlingApp
 

@@ -61,6 +61,7 @@ class ChatTasks(Screen[None]):
         """Show a failed worker's error in a dialog; the app stays usable."""
         if event.state != WorkerState.ERROR:
             return
+        self._close_loading()
         error = event.worker.error
         if isinstance(error, EngineCrashed):
             self.engine_crashed(error)

@@ -70,8 +70,8 @@ class StatusLine(Horizontal):
         self._refresh_all()
 
     def _refresh_all(self) -> None:
-        if not self.is_mounted:
-            return
+        if not self.children:
+            return  # not composed yet; on_mount refreshes
         total = self.info.n_ctx if self.info else 0
         used = min(self.context_used, total) if total else self.context_used
         self.query_one("#status-model", Label).update(describe_model(self.info))
