@@ -54,7 +54,7 @@ def _gpu_free_bytes() -> int:
 
 def _long_prompt(engine: ProcessEngine, target: int) -> str:
     """A user message whose prompt is about ``target`` tokens."""
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "a", "rustic", "engine", "hums"]
+    words = "the quick brown fox jumps over the lazy dog while a rustic engine hums".split(" ")
     text = " ".join(words * (target // len(words) + 1))
     request = ChatRequest((ChatMessage("user", text),))
     n = len(engine.preview(request).token_ids)
@@ -146,7 +146,8 @@ def main() -> int:
     for r in rows:
         print(
             f"| {r['requested']} | {r['reported_layers']}/{r['n_layers']} | {r['backend']} | "
-            f"{r['vram_mib']} | {r['pp_tok_s']} | {r['tg_tok_s']} | {r['ttft_short_s']} | {r['load_s']} |"
+            f"{r['vram_mib']} | {r['pp_tok_s']} | {r['tg_tok_s']} | {r['ttft_short_s']} | "
+            f"{r['load_s']} |"
         )
     print("notes:", [r["gpu_note"] for r in rows])
     print("oversized context:", oom)
