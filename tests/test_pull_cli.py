@@ -56,16 +56,25 @@ def hf_home(tmp_path: Path) -> Path:
 
 
 def starling(*args: str, hub: FakeHub, hf_home: Path, offline: bool = False,
-             env: dict[str, str] | None = None, timeout: float = 300,
+             env: dict[str, str] | None = None, timeout: float = 300, free_disk: int = 0,
              ) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI (``python -m starling_tui.cli.main``) against the fake Hub."""
+    """Run the real CLI (``python -m starling_tui.cli.main``) against the fake Hub.
+
+    ``free_disk`` > 0 makes every disk report that many free bytes.
+    """
     full = {k: v for k, v in os.environ.items()
             if not k.startswith("HF_") and k != "TRANSFORMERS_OFFLINE"}
     full.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(hf_home), **(env or {}))
     if offline:
         full["HF_HUB_OFFLINE"] = "1"
-    return subprocess.run([sys.executable, "-m", "starling_tui.cli.main", *args], cwd=ROOT,
-                          env=full, capture_output=True, text=True, timeout=timeout)
+    command = [sys.executable, "-m", "starling_tui.cli.main", *args]
+    if free_disk:
+        command[1:3] = ["-c", (
+            "import shutil, sys; from starling_tui.cli.main import main; "
+            f"shutil.disk_usage = lambda p: shutil._ntuple_diskusage(10**15, 10**15, {free_disk}); "
+            "sys.exit(main())")]
+    return subprocess.run(command, cwd=ROOT, env=full, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def models_dir(home: Path) -> Path:
@@ -210,6 +219,16 @@ def test_ctrl_c_keeps_the_partial_download(
     second = starling("pull", "--quant", "q8_0", hub=hub, hf_home=hf_home)
     assert second.returncode == 0, second.stderr
     assert [g.range for g in hub.downloads_of(SHARD)[before:]] == [f"bytes={ON_DISK}-"]
+
+
+def test_too_little_free_disk_stops_before_downloading_weights(
+        hub: FakeHub, hf_home: Path, isolated_home: Path) -> None:
+    result = starling("pull", hub=hub, hf_home=hf_home, free_disk=40_000_000)
+    line = assert_one_line_error(result, "not enough free disk space in")
+    # cache and models folder share this disk: download + conversion add up (46.1 MB for Q4_K_M)
+    assert "need 81.2 MB (35.1 MB to download + 46.1 MB for the conversion), 40.0 MB free" in line
+    assert not any(s.path.endswith(".safetensors") for s in hub.file_gets())
+    assert_no_model_files(isolated_home)
 
 
 def test_a_repo_with_only_bin_weights_is_refused(
