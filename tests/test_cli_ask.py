@@ -1,0 +1,180 @@
+"""``ask`` with the scripted engine (in process) and the kill -9 guarantee (real process)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from test_cli_support import FAKE_ENGINE_ENV, cli_command, cli_env
+
+from starling_tui.cli.main import main
+from starling_tui.history import HistoryStore
+from starling_tui.paths import app_paths
+
+Fake = Callable[..., None]
+Capture = pytest.CaptureFixture[str]
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set the scripted engine's behaviour for ``main()`` calls in this test."""
+
+    def configure(**spec: object) -> None:
+        monkeypatch.setenv(FAKE_ENGINE_ENV, json.dumps(spec))
+
+    configure()
+    return configure
+
+
+def ask(capsys: Capture, *args: str) -> tuple[int, str, str]:
+    status = main(["ask", *args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def conv_id(err: str) -> str:
+    return next(ln for ln in err.splitlines() if ln.startswith("conversation: ")).split(": ")[1]
+
+
+def test_new_conversation_is_streamed_and_saved(
+    fake: Fake, capsys: Capture, smollm2_gguf: Path
+) -> None:
+    fake(replies=["Paris is the capital."])
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "Capital of France?")
+    assert status == 0 and out == "Paris is the capital.\n"
+    cid = conv_id(err)
+    with HistoryStore() as store:
+        conv = store.get_conversation(cid)
+        path = store.active_path(cid)
+    assert conv.title == "Capital of France?" and conv.model == smollm2_gguf.stem
+    assert conv.sampling["temperature"] == 0.0 and conv.mode == "auto"
+    assert [(m.role, m.content, m.finish_reason) for m in path] == [
+        ("user", "Capital of France?", None), ("assistant", "Paris is the capital.", "stop")]
+    assert path[1].completion_tokens == 4 and path[1].prompt_tokens
+
+
+def test_continue_and_conversation_send_the_whole_history(
+    fake: Fake, capsys: Capture, smollm2_gguf: Path
+) -> None:
+    model = str(smollm2_gguf)
+    status, _, err = ask(capsys, "--model", model, "--system", "Be brief.", "first")
+    cid = conv_id(err)
+    status, out, err = ask(capsys, "--model", model, "--continue", "second")
+    assert status == 0 and conv_id(err) == cid and out == "You said: second\n"
+    status, out, err = ask(capsys, "--model", model, "--conversation", cid[:4], "--code",
+                           "third")
+    assert conv_id(err) == cid
+    with HistoryStore() as store:
+        conv = store.get_conversation(cid)
+        contents = [m.content for m in store.active_path(cid)]
+    assert conv.system_prompt == "Be brief." and conv.mode == "code"
+    assert contents == ["first", "You said: first", "second", "You said: second", "third",
+                        "You said: third"]
+
+
+def test_engine_receives_system_prompt_and_mode(
+    capsys: Capture, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starling_tui import factory
+    from starling_tui.engine.fake import FakeEngine
+
+    engine = FakeEngine(["ok"])
+    monkeypatch.setattr(factory, "_fake_engine_from_env", lambda: engine)
+    ask(capsys, "--model", str(smollm2_gguf), "--system", "S", "--code", "--temperature", "0.5",
+        "--max-tokens", "9", "q")
+    request = engine.requests[0]
+    assert [(m.role, m.content) for m in request.messages] == [("system", "S"), ("user", "q")]
+    assert request.mode == "code" and request.conversation_id
+    assert request.sampling.temperature == 0.5 and request.sampling.max_tokens == 9
+
+
+def test_prompt_from_stdin_and_stats(
+    fake: Fake, capsys: Capture, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("from a pipe\n"))
+    fake(replies=["one two three four"])
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--stats", "--max-tokens", "2",
+                           "-")
+    assert status == 0 and out == "one two\n"
+    stats = json.loads(err.splitlines()[-1])
+    assert stats["finish_reason"] == "length" and stats["completion_tokens"] == 2
+    assert {"prompt_tokens", "evaluated_tokens", "ttft_s", "tokens_per_s"} <= set(stats)
+    with HistoryStore() as store:
+        path = store.active_path(conv_id(err))
+    assert [m.content for m in path] == ["from a pipe", "one two"]
+    assert path[1].finish_reason == "length"
+
+
+def test_engine_failure_is_saved_and_reported(
+    fake: Fake, capsys: Capture, smollm2_gguf: Path
+) -> None:
+    fake(replies=["this reply will crash"], fail_on="crash")
+    status, _out, err = ask(capsys, "--model", str(smollm2_gguf), "hello")
+    assert status == 1 and "starling-tui: error: the engine process died" in err
+    with HistoryStore() as store:
+        path = store.active_path(conv_id(err))
+    assert [(m.role, m.finish_reason) for m in path] == [("user", None), ("assistant", "error")]
+    assert "died" in path[1].stats["error"]
+
+
+def test_empty_prompt_and_unknown_conversation_write_nothing(
+    fake: Fake, capsys: Capture, smollm2_gguf: Path
+) -> None:
+    status, _, err = ask(capsys, "--model", str(smollm2_gguf), "  ")
+    assert status == 1 and "the prompt is empty" in err
+    status, _, err = ask(capsys, "--model", str(smollm2_gguf), "--conversation", "feedf00d", "x")
+    assert status == 1 and "no conversation 'feedf00d'" in err
+    with HistoryStore() as store:
+        assert store.list_conversations() == []
+
+
+def wait_for_partial_reply(db: Path, proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    """Poll the database (read-only) until the streaming reply has saved some text."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if db.exists():
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT content FROM messages WHERE role = 'assistant'"
+                                   " AND content != ''").fetchone()
+            except sqlite3.OperationalError:
+                row = None  # schema not created yet
+            finally:
+                conn.close()
+            if row:
+                return str(row[0])
+        time.sleep(0.05)
+    raise AssertionError("the reply was never saved while streaming")
+
+
+@pytest.mark.slow
+def test_kill_9_mid_reply_keeps_the_partial_reply(smollm2_gguf: Path) -> None:
+    words = [f"word{i}" for i in range(60)]
+    env = cli_env({"replies": [" ".join(words)], "delay_s": 0.1})
+    proc = subprocess.Popen([*cli_command(), "ask", "--model", str(smollm2_gguf), "tell me"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = app_paths().history_db
+    try:
+        seen = wait_for_partial_reply(db, proc)
+        time.sleep(1.2)  # let at least one more progressive save happen
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    with HistoryStore() as store:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        (conv,) = store.list_conversations()
+        user, reply = store.active_path(conv.id)
+    assert (user.content, reply.finish_reason) == ("tell me", "incomplete")
+    assert reply.content.startswith(seen) and len(reply.content) > len(seen)
+    assert " ".join(words).startswith(reply.content) and reply.content != " ".join(words)
