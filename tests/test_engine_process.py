@@ -1,0 +1,187 @@
+"""The llama.cpp worker-process engine on SmolLM2 (real text): streaming, KV reuse, cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from starling_tui.engine.base import (
+    ChatMessage,
+    ChatRequest,
+    EngineError,
+    EngineOptions,
+    SamplingOptions,
+)
+from starling_tui.engine.process import ProcessEngine
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smol_engine(smollm2_gguf: Path) -> Iterator[ProcessEngine]:
+    engine = ProcessEngine()
+    engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=4096, n_threads=2))
+    yield engine
+    engine.close()
+
+
+def ask(text: str, history: tuple[ChatMessage, ...] = (), max_tokens: int | None = 24,
+        **sampling) -> ChatRequest:
+    return ChatRequest((*history, ChatMessage("user", text)),
+                       sampling=SamplingOptions(max_tokens=max_tokens, **sampling))
+
+
+def test_info_describes_model_and_gpu_choice(smol_engine: ProcessEngine, smollm2_gguf) -> None:
+    from starling_tui.llama_backend import gpu_offload_supported
+
+    info = smol_engine.info
+    assert info is not None
+    assert info.path == str(smollm2_gguf) and info.quant == "Q4_1"
+    assert info.n_ctx == 4096 and info.n_ctx_train == 8192 and info.n_layers == 30
+    assert info.template == "chat_template"
+    if gpu_offload_supported():
+        assert info.n_gpu_layers == 31 and "offloaded" in info.gpu_note
+    else:
+        assert info.n_gpu_layers == 0 and "no GPU backend" in info.gpu_note
+
+
+def test_multi_turn_real_text_reuses_kv(smol_engine: ProcessEngine) -> None:
+    first = ask("What is the capital of France?")
+    pieces = list(smol_engine.generate(first))
+    reply = "".join(pieces)
+    stats = smol_engine.last_stats
+    assert len(pieces) > 1 and reply.strip()
+    assert stats.completion_tokens >= len([p for p in pieces if p])
+    assert stats.prompt_tokens == len(smol_engine.preview(first).token_ids)
+    assert stats.finish_reason in ("stop", "length") and stats.ttft_s > 0
+
+    history = (*first.messages, ChatMessage("assistant", reply))
+    second = ask("And what is the capital of Germany?", history)
+    prompt = smol_engine.preview(second).token_ids
+    first_ids = smol_engine.preview(first).token_ids
+    assert prompt[: len(first_ids)] == first_ids
+    reply2 = "".join(smol_engine.generate(second))
+    stats2 = smol_engine.last_stats
+    counters = smol_engine.counters()
+    assert reply2.strip()
+    # llama.cpp's own counter: only the tokens after the reused prefix were evaluated.
+    assert stats2.cached_tokens > stats.prompt_tokens
+    assert stats2.evaluated_tokens == stats2.prompt_tokens - stats2.cached_tokens
+    assert counters["n_p_eval"] + (1 if stats2.evaluated_tokens == 1 else 0) == (
+        stats2.evaluated_tokens
+    )
+    assert counters["n_p_eval"] < len(prompt) // 2
+
+
+def test_follow_up_matches_a_cold_evaluation(smol_engine: ProcessEngine, smollm2_gguf) -> None:
+    """The reused-KV reply equals what a fresh engine produces for the same prompt (greedy)."""
+    first = ask("Name three colors.")
+    reply = "".join(smol_engine.generate(first))
+    second = ask("Which one is warmest?", (*first.messages, ChatMessage("assistant", reply)))
+    warm = "".join(smol_engine.generate(second))
+    assert smol_engine.last_stats.cached_tokens > 0
+    cold_engine = ProcessEngine()
+    try:
+        cold_engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=4096, n_threads=2))
+        cold = "".join(cold_engine.generate(second))
+        assert cold_engine.last_stats.cached_tokens == 0
+        assert cold_engine.counters()["n_p_eval"] == cold_engine.last_stats.prompt_tokens
+    finally:
+        cold_engine.close()
+    assert warm == cold
+
+
+def test_cancel_stops_generation_within_a_token(smol_engine: ProcessEngine) -> None:
+    request = ask("Count from 1 to 300, separated by commas.", max_tokens=400)
+    received = 0
+    at_cancel = 0
+    for _piece in smol_engine.generate(request):
+        received += 1
+        if received == 5:
+            smol_engine.cancel()
+            at_cancel = received
+    stats = smol_engine.last_stats
+    assert stats.finish_reason == "cancelled"
+    # The worker checks the flag before every token: at most the token in flight follows.
+    assert stats.completion_tokens <= at_cancel + 1
+    assert received <= at_cancel + 2  # pieces already in the pipe, plus a final UTF-8 flush
+    # The engine is still usable and the KV cache consistent.
+    assert "".join(smol_engine.generate(ask("Say hi."))).strip()
+
+
+def test_cancel_interrupts_a_long_prompt(smol_engine: ProcessEngine, smollm2_gguf) -> None:
+    """One huge batch can only be stopped by llama.cpp's abort callback."""
+    text = "apple banana cherry " * 400
+    engine = ProcessEngine()
+    try:
+        engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=2048, n_batch=2048,
+                                  n_threads=2))
+        request = ask(f"Summarize: {text}", max_tokens=4)
+        n_prompt = len(engine.preview(request).token_ids)
+        start = time.perf_counter()
+        list(engine.generate(ask("warm up", max_tokens=1)))
+        timer = threading.Timer(0.3, engine.cancel)
+        timer.start()
+        pieces = list(engine.generate(request))
+        interrupted_after = time.perf_counter() - start
+        timer.join()
+        assert pieces == [] and engine.last_stats.finish_reason == "cancelled"
+        kept = engine.counters()["kv_tokens"]
+        assert kept < n_prompt
+        # A full evaluation takes much longer than the interrupted one did.
+        start = time.perf_counter()
+        list(engine.generate(request))
+        full = time.perf_counter() - start
+        assert engine.last_stats.finish_reason in ("stop", "length")
+        assert engine.last_stats.cached_tokens >= kept - 1
+        assert interrupted_after < full
+    finally:
+        engine.close()
+
+
+def test_context_overflow_drops_oldest_turns(smollm2_gguf) -> None:
+    engine = ProcessEngine()
+    try:
+        engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=256, n_threads=2))
+        history: tuple[ChatMessage, ...] = (ChatMessage("system", "Be brief."),)
+        for i in range(12):
+            history += (ChatMessage("user", f"Tell me fact number {i} about the sea."),
+                        ChatMessage("assistant", "The sea is large and deep. " * 3))
+        request = ask("One more?", history, max_tokens=32)
+        preview = engine.preview(request)
+        assert preview.dropped_messages > 0 and len(preview.token_ids) <= 256 - 32
+        assert "Be brief." in preview.rendered and "One more?" in preview.rendered
+        assert "fact number 0 " not in preview.rendered
+        reply = "".join(engine.generate(request))
+        assert engine.last_stats.dropped_messages == preview.dropped_messages
+        assert reply or engine.last_stats.finish_reason == "stop"
+        with pytest.raises(EngineError, match="last message needs"):
+            list(engine.generate(ask("word " * 400, max_tokens=32)))
+        assert engine.info is not None  # still loaded and usable
+        list(engine.generate(ask("hi", max_tokens=2)))
+    finally:
+        engine.close()
+
+
+def test_generate_without_model_is_an_error() -> None:
+    with pytest.raises(EngineError, match="no model"):
+        list(ProcessEngine().generate(ask("hi")))
+
+
+def test_utf8_is_never_split(smollm2_gguf) -> None:
+    """Multi-byte characters spread over several tokens come out whole."""
+    from starling_tui.engine.sampling import PieceDecoder
+    from starling_tui.llama_backend import load_model, model_params
+
+    model = load_model(smollm2_gguf, model_params(vocab_only=True))
+    text = "日本語 🦙 naïve ❤️"
+    ids = model.tokenize(text.encode(), False, False)
+    decoder = PieceDecoder(model.vocab)
+    pieces = [decoder.text(t) for t in ids] + [decoder.flush()]
+    assert len(ids) > len(text.split())  # the emoji really is split across tokens
+    assert "\ufffd" not in "".join(pieces)
+    assert "".join(pieces) == text
