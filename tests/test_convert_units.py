@@ -1,0 +1,178 @@
+"""Unit tests of the converter's parts: types, registry, RoPE, weights, progress, disk, Hub."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import struct
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+from model_fixtures import leftovers, run_convert_cli
+
+from convert import disk
+from convert.api import convert_checkpoint
+from convert.architectures import converter_for, supported_architectures
+from convert.architectures.llama import rope_settings
+from convert.encode import permute_heads
+from convert.errors import ConvertError
+from convert.outtypes import lookup
+from convert.progress import Progress
+from convert.weights import read_header
+from starling_tui.paths import app_paths
+
+
+def test_outtype_lookup_is_case_insensitive_and_errors_in_one_line() -> None:
+    assert lookup("Q4_K_M").label == "Q4_K_M"
+    with pytest.raises(ConvertError, match=r"unknown --outtype 'q9' \(choose from f32, "):
+        lookup("q9")
+
+
+def test_registry_is_keyed_on_hf_architecture() -> None:
+    assert supported_architectures() == ["LlamaForCausalLM", "MistralForCausalLM"]
+    assert converter_for("MistralForCausalLM") is converter_for("LlamaForCausalLM")
+    assert converter_for("MistralForCausalLM").gguf_arch == "llama"
+    with pytest.raises(ConvertError, match="unsupported architecture 'Phi3ForCausalLM'"):
+        converter_for("Phi3ForCausalLM")
+
+
+@pytest.mark.parametrize(("config", "theta", "kind"), [
+    ({"rope_theta": 1e6}, 1e6, None),
+    ({"rope_parameters": {"rope_type": "default", "rope_theta": 5e5}}, 5e5, None),
+    ({"rope_theta": 1e4, "rope_scaling": {"type": "linear", "factor": 2.0}}, 1e4, "linear"),
+    ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e4, "factor": 4.0}}, 1e4, "yarn"),
+    ({}, 1e4, None),
+])
+def test_rope_settings(config: dict, theta: float, kind: str | None) -> None:
+    got_theta, scaling = rope_settings(config)
+    assert got_theta == theta
+    assert (scaling or {}).get("rope_type") == kind
+
+
+def test_permute_heads_matches_llama_cpp_formula() -> None:
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4 * 8, 6)).astype(np.float32)
+    expected = w.reshape(4, 2, 4, 6).swapaxes(1, 2).reshape(w.shape)
+    np.testing.assert_array_equal(permute_heads(w, 8), expected)
+    # whole heads permute independently, so blocks of heads give the same result
+    np.testing.assert_array_equal(np.concatenate([permute_heads(w[:16], 8),
+                                                  permute_heads(w[16:], 8)]), expected)
+
+
+def _safetensors(path: Path, header: bytes, payload: bytes = b"") -> Path:
+    path.write_bytes(struct.pack("<Q", len(header)) + header + payload)
+    return path
+
+
+def test_corrupt_or_truncated_headers_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConvertError, match="corrupt safetensors header"):
+        read_header(_safetensors(tmp_path / "a.safetensors", b"{not json"))
+    (tmp_path / "c.safetensors").write_bytes(b"\x10\x00")
+    with pytest.raises(ConvertError, match="truncated"):
+        read_header(tmp_path / "c.safetensors")
+    entry = {"w": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}}
+    with pytest.raises(ConvertError, match="unsupported dtype I64"):
+        read_header(_safetensors(tmp_path / "d.safetensors", json.dumps(entry).encode(), b"0" * 8))
+    entry = {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}
+    with pytest.raises(ConvertError, match="tensor w needs"):
+        read_header(_safetensors(tmp_path / "e.safetensors", json.dumps(entry).encode(), b"0" * 8))
+
+
+def test_progress_modes() -> None:
+    plain, bar, quiet = io.StringIO(), io.StringIO(), io.StringIO()
+    for stream, mode in ((plain, "plain"), (bar, "bar"), (quiet, "quiet")):
+        report = Progress(mode, stream)
+        report.start("writing", 1000)
+        for _ in range(10):
+            report.advance(100)
+        report.finish()
+    lines = plain.getvalue().splitlines()
+    assert lines[0].startswith("writing: 10% (100 B of 1.0 KB), ETA")
+    assert lines[-1].startswith("writing: 100%") and len(lines) == 10
+    assert "\r" in bar.getvalue() and "[##############################] 100.0%" in bar.getvalue()
+    assert quiet.getvalue() == ""
+
+
+def test_progress_choose_follows_tty_and_quiet() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert Progress.choose(None, False, Tty()).mode == "bar"
+    assert Progress.choose(None, False, io.StringIO()).mode == "plain"
+    assert Progress.choose(True, True, Tty()).mode == "quiet"
+
+
+def test_low_disk_probe_monkeypatched_in_process(monkeypatch, tiny_checkpoint: Path,
+                                                 tmp_path: Path) -> None:
+    monkeypatch.setattr(disk, "free_bytes", lambda folder: 10_000_000)
+    with pytest.raises(ConvertError, match="not enough free disk space"):
+        convert_checkpoint(tiny_checkpoint, "f32", tmp_path / "m.gguf", quiet=True)
+    assert leftovers(tmp_path) == []
+
+
+def test_quantized_output_needs_room_for_the_intermediate(monkeypatch, tiny_checkpoint: Path,
+                                                          tmp_path: Path) -> None:
+    # the q4_k_m file is ~13 MB, but the bf16 intermediate needs ~36 MB on top of it
+    monkeypatch.setattr(disk, "free_bytes", lambda folder: 100_000_000)
+    with pytest.raises(ConvertError, match="not enough free disk space"):
+        convert_checkpoint(tiny_checkpoint, "q4_k_m", tmp_path / "m.gguf", quiet=True)
+
+
+def test_failed_verification_leaves_no_file(monkeypatch, tiny_checkpoint: Path,
+                                            tmp_path: Path) -> None:
+    import convert.verify
+
+    def fail(*args, **kwargs):
+        raise ConvertError("verification failed: simulated")
+
+    monkeypatch.setattr(convert.verify, "verify_gguf", fail)
+    with pytest.raises(ConvertError, match="simulated"):
+        convert_checkpoint(tiny_checkpoint, "q4_0", tmp_path / "m.gguf", quiet=True)
+    assert leftovers(tmp_path) == []
+
+
+def test_hub_repo_id_fetches_only_what_conversion_needs(monkeypatch, tiny_checkpoint: Path,
+                                                        tmp_path: Path) -> None:
+    """snapshot_download is replaced by a local fake that applies huggingface_hub's own
+    allow_patterns filtering (tests/fake_hub.py has no /tree endpoint for snapshot_download)."""
+    import huggingface_hub
+    from huggingface_hub.utils import filter_repo_objects
+
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_checkpoint, repo)
+    (repo / "pytorch_model.bin").write_bytes(b"pickle bytes that must never be fetched")
+    (repo / "notes.txt").write_text("not needed")
+    calls = []
+
+    def fake_snapshot_download(repo_id, *, allow_patterns, local_dir, **kwargs):
+        calls.append(repo_id)
+        names = [p.name for p in repo.iterdir()]
+        Path(local_dir).mkdir(parents=True)
+        for name in filter_repo_objects(names, allow_patterns=allow_patterns):
+            shutil.copy(repo / name, Path(local_dir) / name)
+        return str(local_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    out = convert_checkpoint("someone/tiny-starling", "f16", tmp_path / "m.gguf", quiet=True)
+    assert calls == ["someone/tiny-starling"]
+    fetched = set(os.listdir(next(app_paths().download_dir.iterdir())))
+    assert "pytorch_model.bin" not in fetched and "notes.txt" not in fetched
+    assert {"config.json", "tokenizer.model", "model.safetensors.index.json"} <= fetched
+    fields = gguf.GGUFReader(out).fields
+    assert fields["general.source.repo_url"].contents() == \
+        "https://huggingface.co/someone/tiny-starling"
+    assert fields["general.name"].contents() == "tiny-starling"
+
+
+def test_unreachable_hub_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run_convert_cli("someone/absent", "--outfile", str(tmp_path / "m.gguf"),
+                             env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"})
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot download someone/absent" in result.stderr
+    assert not os.path.exists(tmp_path / "m.gguf")
