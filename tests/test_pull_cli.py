@@ -266,6 +266,10 @@ def test_offline_without_the_cache_says_what_is_missing(
     result = starling("pull", hub=hub, hf_home=hf_home, offline=True)
     assert_one_line_error(result, "offline (HF_HUB_OFFLINE=1)", str(hf_home / "hub"),
                           f"no copy of {DEFAULT_REPO} at revision main")
+    elsewhere = hf_home.parent / "elsewhere"  # HF_HUB_CACHE wins over HF_HOME
+    result = starling("pull", "--revision", "v1", hub=hub, hf_home=hf_home, offline=True,
+                      env={"HF_HUB_CACHE": str(elsewhere)})
+    assert_one_line_error(result, f"cache {elsewhere} has no copy of {DEFAULT_REPO} at revision v1")
     assert hub.served == []
     assert_no_model_files(isolated_home)
 
@@ -334,6 +338,11 @@ def test_pull_gguf_refuses_a_file_that_is_not_gguf(
     assert_one_line_error(absent, "someone/tiny-gguf has no file 'nope.gguf'")
     assert_one_line_error(no_repo, "someone/else was not found on http://127.0.0.1:")
     assert_one_line_error(bad_rev, "someone/tiny-gguf has no revision 'v9'")
+    mixed = starling("pull", "other/repo", "--gguf", "someone/tiny-gguf", "x.gguf", hub=hub,
+                     hf_home=hf_home)
+    assert_one_line_error(mixed, "either REPO (to convert) or --gguf REPO FILE")
+    bad_quant = starling("pull", "--quant", "q9_z", hub=hub, hf_home=hf_home)
+    assert_one_line_error(bad_quant, "unknown --quant 'q9_z'")
     assert_no_model_files(isolated_home)
     assert default_model(isolated_home) is None
 

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     try:
+        _refuse_mixed_options(args)
         if args.gguf:
             repo, filename = args.gguf
             pull_gguf(repo, filename, revision=args.revision, say=say, progress=args.progress)
@@ -70,3 +71,14 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     return 0
+
+
+def _refuse_mixed_options(args: argparse.Namespace) -> None:
+    """``--gguf`` names its own repo and needs no conversion: REPO and --quant do not apply."""
+    from starling_tui.pull.errors import PullError
+    from starling_tui.pull.selection import DEFAULT_REPO
+
+    if args.gguf and args.repo != DEFAULT_REPO:
+        raise PullError("give either REPO (to convert) or --gguf REPO FILE, not both")
+    if args.gguf and args.quant != DEFAULT_QUANT:
+        raise PullError("--quant applies to conversions; --gguf fetches the file as it is")
