@@ -185,3 +185,11 @@ def test_utf8_is_never_split(smollm2_gguf) -> None:
     assert len(ids) > len(text.split())  # the emoji really is split across tokens
     assert "\ufffd" not in "".join(pieces)
     assert "".join(pieces) == text
+
+
+def test_stops_on_end_of_turn(smol_engine: ProcessEngine) -> None:
+    """Generation ends at the model's end-of-turn token, which is not part of the text."""
+    reply = "".join(smol_engine.generate(ask("Say only the word yes.", max_tokens=64)))
+    assert reply == "Yes."
+    assert smol_engine.last_stats.finish_reason == "stop"
+    assert smol_engine.last_stats.completion_tokens == 2

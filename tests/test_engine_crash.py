@@ -1,0 +1,130 @@
+"""Crash isolation and bad model files: the parent always survives with one clear line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from starling_tui.engine.base import (
+    ChatMessage,
+    ChatRequest,
+    EngineCrashed,
+    EngineError,
+    EngineOptions,
+    SamplingOptions,
+)
+from starling_tui.engine.hooks import CRASH_ENV
+from starling_tui.engine.process import ProcessEngine
+
+pytestmark = pytest.mark.slow
+
+HELLO = ChatRequest((ChatMessage("user", "Hello there, how are you?"),),
+                    sampling=SamplingOptions(max_tokens=8))
+
+
+def options(path: Path) -> EngineOptions:
+    return EngineOptions(model_path=str(path), n_ctx=512, n_threads=2)
+
+
+def assert_usable(engine: ProcessEngine, path: Path) -> None:
+    """The same engine object loads again and generates."""
+    engine.load(options(path))
+    assert "".join(engine.generate(HELLO)) or engine.last_stats.completion_tokens >= 0
+    assert engine.last_stats.finish_reason in ("stop", "length")
+
+
+@pytest.mark.parametrize(
+    ("point", "how", "signame"),
+    [("load", "segv", "SIGSEGV"), ("prompt", "abort", "SIGABRT"), ("token", "segv", "SIGSEGV"),
+     ("token", "kill", "SIGKILL")],
+)
+def test_worker_crash_becomes_engine_crashed(
+    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch, point: str, how: str, signame: str
+) -> None:
+    engine = ProcessEngine()
+    try:
+        monkeypatch.setenv(CRASH_ENV, f"{point}:{how}")
+        pieces: list[str] = []
+        with pytest.raises(EngineCrashed, match=signame) as caught:
+            engine.load(options(smollm2_gguf))
+            pieces.extend(engine.generate(HELLO))
+        message = str(caught.value)
+        assert "\n" not in message and "load the model again" in message
+        assert engine.info is None
+        if point == "token":
+            assert len(pieces) == 1 and engine.last_stats.finish_reason == "error"
+        monkeypatch.delenv(CRASH_ENV)
+        assert_usable(engine, smollm2_gguf)
+    finally:
+        engine.close()
+
+
+def test_worker_killed_from_outside_mid_reply(smollm2_gguf: Path) -> None:
+    """An OOM kill (SIGKILL from outside) mid-reply surfaces as EngineCrashed."""
+    engine = ProcessEngine()
+    try:
+        engine.load(options(smollm2_gguf))
+        pid = engine.worker_pid
+        assert pid is not None
+        long = ChatRequest((ChatMessage("user", "Count to 500."),),
+                           sampling=SamplingOptions(max_tokens=400))
+        with pytest.raises(EngineCrashed, match="SIGKILL"):
+            for n, _ in enumerate(engine.generate(long)):
+                if n == 2:
+                    threading.Thread(target=os.kill, args=(pid, signal.SIGKILL)).start()
+        assert_usable(engine, smollm2_gguf)
+    finally:
+        engine.close()
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def bad_files(tmp: Path, smollm2_gguf: Path, tiny_checkpoint: Path) -> dict[str, Path]:
+    good = smollm2_gguf.read_bytes()
+    shard = next(tiny_checkpoint.glob("*.safetensors"))
+    return {
+        "missing": tmp / "absent.gguf",
+        "random": _write(tmp / "random.gguf", os.urandom(64 * 1024)),
+        "lfs": _write(tmp / "lfs.gguf", b"version https://git-lfs.github.com/spec/v1\n"
+                      b"oid sha256:" + b"0" * 64 + b"\nsize 4368439584\n"),
+        "safetensors": shard,
+        "empty": _write(tmp / "empty.gguf", b""),
+        "header-only": _write(tmp / "header.gguf", good[:16]),
+        "truncated-metadata": _write(tmp / "meta.gguf", good[:200_000]),
+        "truncated-tensors": _write(tmp / "tensors.gguf", good[: len(good) // 2]),
+    }
+
+
+EXPECTED = {
+    "missing": "not found",
+    "random": "not a GGUF",
+    "lfs": "git-lfs pointer",
+    "safetensors": "not a GGUF",
+    "empty": "not a GGUF",
+    "header-only": "truncated|damaged|could not load",
+    "truncated-metadata": "could not load meta.gguf .*failed to read",
+    "truncated-tensors": "could not load tensors.gguf .*not within the file bounds",
+}
+
+
+def test_each_bad_model_file_is_one_clear_line(
+    tmp_path: Path, smollm2_gguf: Path, tiny_checkpoint: Path
+) -> None:
+    engine = ProcessEngine()
+    try:
+        for kind, path in bad_files(tmp_path, smollm2_gguf, tiny_checkpoint).items():
+            with pytest.raises(EngineError, match=EXPECTED[kind]) as caught:
+                engine.load(options(path))
+            message = str(caught.value)
+            assert ("\n" not in message and path.name in message) or kind == "missing", message
+            assert engine.info is None
+        assert_usable(engine, smollm2_gguf)
+    finally:
+        engine.close()
