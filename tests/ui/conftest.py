@@ -12,15 +12,12 @@ from starling_tui.engine.fake import FakeEngine
 from starling_tui.history.store import HistoryStore
 from starling_tui.ui.services import Services
 
-SIZE = (100, 32)  # terminal size of every Pilot and snapshot test
-
 
 @pytest.fixture
 def store(isolated_home: Path) -> Iterator[HistoryStore]:
     """The history store of this test's home."""
     with HistoryStore(isolated_home / "data" / "history.db", save_interval_s=0.0) as history:
         yield history
-
 
 @pytest.fixture
 def make_services(store: HistoryStore, isolated_home: Path) -> Callable[..., Services]:

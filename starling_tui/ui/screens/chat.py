@@ -137,7 +137,6 @@ class ChatScreen(ChatActions):
         status = self.query_one(StatusLine)
         status.info = message.info
         status.state = ""
-        self.notify(f"Loaded {message.info.name}", timeout=3)
 
     @on(ModelLoadFailed)
     def _model_load_failed(self, message: ModelLoadFailed) -> None:

@@ -1,0 +1,58 @@
+"""Helpers shared by the Pilot tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from starling_tui.ui.screens.chat import ChatScreen
+from starling_tui.ui.widgets.chat_log import ChatLog
+from starling_tui.ui.widgets.message_view import MessageView
+
+SIZE = (100, 32)  # terminal size of every Pilot and snapshot test
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 10.0,
+                   what: str = "condition") -> None:
+    """Let the app run until ``condition()`` is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def chat(pilot: Pilot[None]) -> ChatScreen:
+    """The chat screen (under any dialog)."""
+    return next(s for s in pilot.app.screen_stack if isinstance(s, ChatScreen))
+
+
+def shown(pilot: Pilot[None]) -> list[tuple[str, str]]:
+    """(role, text) of the mounted messages."""
+    return [(v.role, v.content) for v in chat(pilot).query_one(ChatLog).views()]
+
+
+def views(pilot: Pilot[None]) -> list[MessageView]:
+    """The mounted message widgets."""
+    return chat(pilot).query_one(ChatLog).views()
+
+
+async def ready(pilot: Pilot[None]) -> ChatScreen:
+    """Wait until the model is loaded and the chat screen is in front."""
+    await wait_for(pilot, lambda: chat(pilot).model_info is not None, what="model load")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ChatScreen), what="chat screen")
+    return chat(pilot)
+
+
+async def send(pilot: Pilot[None], text: str) -> None:
+    """Type ``text`` in the prompt box, press Enter and wait for the reply to finish."""
+    screen = chat(pilot)
+    screen.query_one("#prompt").focus()
+    before = len(screen.services.store.list_conversations())
+    count = len(views(pilot))
+    await pilot.press(*text, "enter")
+    await wait_for(pilot, lambda: len(views(pilot)) >= count + 2 and not screen.generating
+                   and screen.reply_id is None, what=f"reply to {text!r}")
+    assert len(screen.services.store.list_conversations()) >= before

@@ -1,0 +1,245 @@
+"""Pilot tests of the chat actions with the scripted FakeEngine and a real history store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pilot_helpers import SIZE, chat, ready, send, shown, views, wait_for
+
+from starling_tui.engine.fake import FakeEngine
+from starling_tui.history.store import HistoryStore
+from starling_tui.ui.app import StarlingApp
+from starling_tui.ui.services import Services
+from starling_tui.ui.widgets.chat_log import ChatLog
+from starling_tui.ui.widgets.prompt_input import PromptInput
+from starling_tui.ui.widgets.status_line import StatusLine
+
+MakeServices = Callable[..., Services]
+
+
+async def test_send_streams_markdown_and_saves_both_messages(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    app = StarlingApp(make_services(["Sure: **bold** and `code`"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "Hello there")
+        assert shown(pilot) == [("user", "Hello there"), ("assistant", "Sure: **bold** and `code`")]
+        (conv,) = store.list_conversations()
+        assert conv.title == "Hello there" and conv.model == "fake-starling"
+        path = store.active_path(conv.id)
+        assert [(m.role, m.content, m.finish_reason) for m in path] == [
+            ("user", "Hello there", None), ("assistant", "Sure: **bold** and `code`", "stop")]
+        status = screen.query_one(StatusLine)
+        assert status.stats is not None and status.stats.completion_tokens == 4
+        assert status.context_used == status.stats.prompt_tokens + 4
+        assert screen.query_one(PromptInput).text == ""
+        rendered = " ".join(str(b.render()) for b in views(pilot)[1].query("MarkdownBlock"))
+        assert "bold" in rendered and "**" not in rendered
+
+
+async def test_escape_stops_and_keeps_the_partial_reply_marked(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    engine = FakeEngine([" ".join(f"w{i}" for i in range(400))], delay_s=0.01)
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.query_one(PromptInput).focus()
+        await pilot.press(*"go", "enter")
+        await wait_for(pilot, lambda: len(views(pilot)) == 2 and len(views(pilot)[1].content) > 20)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen.reply_id is None and not screen.generating)
+        reply = views(pilot)[1]
+        assert reply.finish_reason == "cancelled" and "[stopped]" in reply.header_text()
+        saved = store.active_path(screen.conversation_id or "")[-1]
+        assert saved.finish_reason == "cancelled"
+        assert saved.content == reply.content and 0 < len(saved.content.split()) < 400
+
+
+async def test_regenerate_creates_a_sibling_reply_and_branch_keys_switch(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    app = StarlingApp(make_services(["first answer", "second answer"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "question")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: shown(pilot)[-1] == ("assistant", "second answer")
+                       and screen.reply_id is None)
+        assert len(views(pilot)) == 2 and views(pilot)[1].branch == (2, 2)
+        user_id = store.active_path(screen.conversation_id or "")[0].id
+        assert [m.content for m in store.children(user_id)] == ["first answer", "second answer"]
+        await pilot.press("alt+left")
+        await wait_for(pilot, lambda: shown(pilot)[-1] == ("assistant", "first answer"))
+        assert views(pilot)[1].branch == (1, 2)
+        await pilot.press("alt+right")
+        await wait_for(pilot, lambda: shown(pilot)[-1] == ("assistant", "second answer"))
+
+
+async def test_edit_an_earlier_message_resends_as_a_branch(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    app = StarlingApp(make_services(["A1", "A2", "A1 edited"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "Q1")
+        await send(pilot, "Q2")
+        # select the first user message in the log and edit it
+        log = screen.query_one(ChatLog)
+        log.views()[0].focus()
+        await pilot.press("e")
+        prompt = screen.query_one(PromptInput)
+        assert prompt.text == "Q1" and screen.editing_id == log.views()[0].message_id
+        assert screen.query_one("#edit-banner").has_class("-shown")
+        prompt.load_text("Q1 better")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: shown(pilot) == [("user", "Q1 better"),
+                                                       ("assistant", "A1 edited")]
+                       and screen.reply_id is None)
+        assert views(pilot)[0].branch == (2, 2)
+        assert [r.content for r in screen.services.engine.requests[-1].messages] == ["Q1 better"]  # type: ignore[attr-defined]
+        # the old branch is still there, whole
+        await pilot.press("alt+left")
+        await wait_for(pilot, lambda: [t for _, t in shown(pilot)] == ["Q1", "A1", "Q2", "A2"])
+        conv_id = screen.conversation_id or ""
+        assert [m.content for m in store.active_path(conv_id)] == ["Q1", "A1", "Q2", "A2"]
+
+
+async def test_copy_message_and_code_block_use_osc52(make_services: MakeServices) -> None:
+    reply = "Here:\n\n```python\nprint('hi')\n```\n\nand\n\n```sh\nls\n```"
+    app = StarlingApp(make_services([reply]))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        written: list[str] = []
+        driver = app._driver
+        assert driver is not None
+        original_write = driver.write
+        driver.write = lambda data: (written.append(data), original_write(data))[1]  # type: ignore[method-assign]
+        await send(pilot, "code please")
+        await pilot.press("f5")
+        assert app.clipboard == reply
+        await pilot.press("f6")
+        assert app.clipboard == "ls\n"
+        assert any(w.startswith("\x1b]52;c;") for w in written)
+        views(pilot)[1].focus()
+        await pilot.press("y")
+        assert app.clipboard == "ls\n"
+        views(pilot)[0].focus()
+        await pilot.press("c")
+        assert app.clipboard == "code please"
+
+
+async def test_new_chat_then_first_message_creates_a_second_conversation(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    app = StarlingApp(make_services(["one", "two"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "first chat")
+        first_id = screen.conversation_id
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: shown(pilot) == [] and screen.conversation_id is None)
+        assert len(store.list_conversations()) == 1  # nothing saved until a message is sent
+        await send(pilot, "second chat")
+        assert screen.conversation_id not in (None, first_id)
+        assert [c.title for c in store.list_conversations()] == ["second chat", "first chat"]
+
+
+async def test_export_writes_markdown(make_services: MakeServices, isolated_home) -> None:  # type: ignore[no-untyped-def]
+    app = StarlingApp(make_services(["An *answer*"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "Export me")
+        await pilot.press("f8")
+        folder = isolated_home / "exports"
+        await wait_for(pilot, lambda: folder.is_dir() and any(folder.iterdir()))
+        (path,) = folder.iterdir()
+        assert path.name == f"export-me-{screen.conversation_id}.md"
+        assert "## You\n\nExport me" in path.read_text()
+        assert "## Assistant\n\nAn *answer*" in path.read_text()
+
+
+async def test_coding_mode_is_per_conversation(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    engine = FakeEngine(["x", "y", "z"])
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("ctrl+t")
+        assert screen.query_one(PromptInput).border_title == "code mode"
+        await send(pilot, "write quicksort")
+        assert engine.requests[-1].mode == "code"
+        coded = screen.conversation_id or ""
+        assert store.get_conversation(coded).mode == "code"
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen.conversation_id is None)
+        await send(pilot, "hello")
+        assert engine.requests[-1].mode == "auto"
+        await pilot.press("ctrl+t")  # on an existing conversation: saved to it
+        await wait_for(pilot, lambda: store.get_conversation(screen.conversation_id or "").mode
+                       == "code")
+        assert store.get_conversation(coded).mode == "code"
+
+
+async def test_conversation_settings_set_system_prompt_and_sampling(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    engine = FakeEngine(["a", "b"])
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "hi")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConversationSettingsScreen")
+        dialog = app.screen
+        dialog.query_one("#system-prompt").load_text("You are a pirate.")  # type: ignore[attr-defined]
+        dialog.query_one("#sampling-temperature").value = "0.8"  # type: ignore[attr-defined]
+        dialog.query_one("#sampling-max_tokens").value = "64"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        conv_id = screen.conversation_id or ""
+        await wait_for(pilot, lambda: store.get_conversation(conv_id).system_prompt != "")
+        conv = store.get_conversation(conv_id)
+        assert conv.system_prompt == "You are a pirate."
+        assert conv.sampling == {"temperature": 0.8, "max_tokens": 64}
+        await send(pilot, "again")
+        request = engine.requests[-1]
+        assert request.messages[0].role == "system"
+        assert request.messages[0].content == "You are a pirate."
+        assert (request.sampling.temperature, request.sampling.max_tokens) == (0.8, 64)
+
+
+async def test_conversation_settings_reject_bad_values(make_services: MakeServices) -> None:
+    app = StarlingApp(make_services(["a"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "hi")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConversationSettingsScreen")
+        app.screen.query_one("#sampling-top_p").value = "7"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConversationSettingsScreen"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is chat(pilot))
+
+
+async def test_prompt_inspector_shows_the_engine_preview(make_services: MakeServices) -> None:
+    engine = FakeEngine(["a"])
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "hi")
+        screen.query_one(PromptInput).load_text("next question")
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "InspectorScreen")
+        preview = app.screen.preview  # type: ignore[attr-defined]
+        request = engine.requests[-1]
+        assert preview.rendered.endswith(
+            "GPT4 Correct User: next question<|end_of_turn|>GPT4 Correct Assistant:")
+        assert "GPT4 Correct User: hi<|end_of_turn|>" in preview.rendered
+        assert str(app.screen.query_one("#inspector-ids").render()) == str(list(preview.token_ids))
+        assert len(request.messages) == 1  # the inspector asked the engine, generated nothing
+        await pilot.press("escape")
+        assert screen.query_one(PromptInput).text == "next question"
