@@ -178,20 +178,44 @@ def _as_probability(value: Any) -> float:
 
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
-    "model": _as_optional_str, "theme": _as_str, "system_prompt": _as_str,
-    "n_gpu_layers": _as_gpu_layers, "ctx": _as_optional_count, "threads": _as_optional_count,
-    "batch": _as_positive, "flash_attn": _as_auto_bool, "mmap": _as_bool, "mlock": _as_bool,
-    "extra_bufts": _as_auto_bool, "kv_cache_type": _as_optional_str, "state_cache": _as_bool,
-    "state_cache_budget_mb": _as_count, "temperature": _as_float, "top_p": _as_probability,
-    "top_k": _as_count, "min_p": _as_probability, "repeat_penalty": _as_float, "seed": _as_int,
+    "model": _as_optional_str,
+    "theme": _as_str,
+    "system_prompt": _as_str,
+    "n_gpu_layers": _as_gpu_layers,
+    "ctx": _as_optional_count,
+    "threads": _as_optional_count,
+    "batch": _as_positive,
+    "flash_attn": _as_auto_bool,
+    "mmap": _as_bool,
+    "mlock": _as_bool,
+    "extra_bufts": _as_auto_bool,
+    "kv_cache_type": _as_optional_str,
+    "state_cache": _as_bool,
+    "state_cache_budget_mb": _as_count,
+    "temperature": _as_float,
+    "top_p": _as_probability,
+    "top_k": _as_count,
+    "min_p": _as_probability,
+    "repeat_penalty": _as_float,
+    "seed": _as_int,
     "max_tokens": _as_optional_count,
 }
 SECTIONS: dict[str, tuple[str, ...]] = {
     "": ("model", "theme", "system_prompt"),
-    "engine": ("n_gpu_layers", "ctx", "threads", "batch", "flash_attn", "mmap", "mlock",
-               "extra_bufts", "kv_cache_type", "state_cache", "state_cache_budget_mb"),
-    "sampling": ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed",
-                 "max_tokens"),
+    "engine": (
+        "n_gpu_layers",
+        "ctx",
+        "threads",
+        "batch",
+        "flash_attn",
+        "mmap",
+        "mlock",
+        "extra_bufts",
+        "kv_cache_type",
+        "state_cache",
+        "state_cache_budget_mb",
+    ),
+    "sampling": ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "max_tokens"),
 }
 
 
@@ -279,8 +303,11 @@ def load_settings(
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write every non-default setting to the TOML file, atomically; returns the path."""
     defaults = Settings()
-    changed = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)
-               if getattr(settings, f.name) != getattr(defaults, f.name)}
+    changed = {
+        f.name: getattr(settings, f.name)
+        for f in dataclasses.fields(Settings)
+        if getattr(settings, f.name) != getattr(defaults, f.name)
+    }
     return write_file_values(changed, path)
 
 

@@ -39,10 +39,16 @@ FAKE_ENGINE_ENV = "STARLING_TUI_FAKE_ENGINE"
 def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") -> EngineOptions:
     """How to load ``model_path`` with these settings."""
     return EngineOptions(
-        model_path=os.fspath(model_path), n_gpu_layers=gpu_layers(settings.n_gpu_layers),
-        n_ctx=settings.ctx, n_threads=settings.threads, n_batch=settings.batch,
-        flash_attn=settings.flash_attn, use_mmap=settings.mmap, use_mlock=settings.mlock,
-        extra_bufts=settings.extra_bufts, kv_cache_type=settings.kv_cache_type,
+        model_path=os.fspath(model_path),
+        n_gpu_layers=gpu_layers(settings.n_gpu_layers),
+        n_ctx=settings.ctx,
+        n_threads=settings.threads,
+        n_batch=settings.batch,
+        flash_attn=settings.flash_attn,
+        use_mmap=settings.mmap,
+        use_mlock=settings.mlock,
+        extra_bufts=settings.extra_bufts,
+        kv_cache_type=settings.kv_cache_type,
         state_cache=settings.state_cache,
     )
 
@@ -59,8 +65,12 @@ def gpu_layers(value: int | str) -> GpuLayers:
 def sampling_options(settings: Settings) -> SamplingOptions:
     """How to pick tokens with these settings."""
     return SamplingOptions(
-        temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-        min_p=settings.min_p, repeat_penalty=settings.repeat_penalty, seed=settings.seed,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        top_k=settings.top_k,
+        min_p=settings.min_p,
+        repeat_penalty=settings.repeat_penalty,
+        seed=settings.seed,
         max_tokens=settings.max_tokens,
     )
 
@@ -134,7 +144,10 @@ def _fake_engine_from_env() -> Engine | None:
 
     try:
         spec = json.loads(raw)
-        return FakeEngine(spec.get("replies", ()), delay_s=float(spec.get("delay_s", 0.0)),
-                          fail_on=spec.get("fail_on"))
+        return FakeEngine(
+            spec.get("replies", ()),
+            delay_s=float(spec.get("delay_s", 0.0)),
+            fail_on=spec.get("fail_on"),
+        )
     except (ValueError, AttributeError, TypeError) as error:
         raise ConfigError(f"{FAKE_ENGINE_ENV}: {error}") from None

@@ -25,8 +25,19 @@ LFS_POINTER_PREFIX = b"version https://git-lfs"
 _MAX_KEY = 1 << 16
 _MAX_COUNT = 1 << 40
 # Value types of GGUF metadata (gguf.GGUFValueType): struct format of fixed-size types.
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-            10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 
 
@@ -205,9 +216,14 @@ def _describe(
     else:
         kind = "none"
     return ModelFile(
-        path=path, size=size, architecture=arch, name=path.stem,
-        title=str(meta.get("general.name") or ""), quant=_quant_name(meta, types),
-        context_length=int(meta.get(f"{arch}.context_length") or 0), template=kind,
+        path=path,
+        size=size,
+        architecture=arch,
+        name=path.stem,
+        title=str(meta.get("general.name") or ""),
+        quant=_quant_name(meta, types),
+        context_length=int(meta.get(f"{arch}.context_length") or 0),
+        template=kind,
         tensor_count=tensor_count,
     )
 
@@ -277,7 +293,7 @@ def resolve_model(spec: str | None, default: str | None = None, folder: Path | N
     names = ", ".join(p.stem for p in files)
     raise ModelFileError(
         f"several models in {folder} ({names}); pick one with --model NAME or set model = "
-        "\"NAME\" in config.toml"
+        '"NAME" in config.toml'
     )
 
 

@@ -57,7 +57,9 @@ def test_new_conversation_is_streamed_and_saved(
     assert conv.title == "Capital of France?" and conv.model == smollm2_gguf.stem
     assert conv.sampling["temperature"] == 0.0 and conv.mode == "auto"
     assert [(m.role, m.content, m.finish_reason) for m in path] == [
-        ("user", "Capital of France?", None), ("assistant", "Paris is the capital.", "stop")]
+        ("user", "Capital of France?", None),
+        ("assistant", "Paris is the capital.", "stop"),
+    ]
     assert path[1].completion_tokens == 4 and path[1].prompt_tokens
 
 
@@ -69,15 +71,20 @@ def test_continue_and_conversation_send_the_whole_history(
     cid = conv_id(err)
     status, out, err = ask(capsys, "--model", model, "--continue", "second")
     assert status == 0 and conv_id(err) == cid and out == "You said: second\n"
-    status, out, err = ask(capsys, "--model", model, "--conversation", cid[:4], "--code",
-                           "third")
+    status, out, err = ask(capsys, "--model", model, "--conversation", cid[:4], "--code", "third")
     assert conv_id(err) == cid
     with HistoryStore() as store:
         conv = store.get_conversation(cid)
         contents = [m.content for m in store.active_path(cid)]
     assert conv.system_prompt == "Be brief." and conv.mode == "code"
-    assert contents == ["first", "You said: first", "second", "You said: second", "third",
-                        "You said: third"]
+    assert contents == [
+        "first",
+        "You said: first",
+        "second",
+        "You said: second",
+        "third",
+        "You said: third",
+    ]
 
 
 def test_engine_receives_system_prompt_and_mode(
@@ -88,8 +95,19 @@ def test_engine_receives_system_prompt_and_mode(
 
     engine = FakeEngine(["ok"])
     monkeypatch.setattr(factory, "_fake_engine_from_env", lambda: engine)
-    ask(capsys, "--model", str(smollm2_gguf), "--system", "S", "--code", "--temperature", "0.5",
-        "--max-tokens", "9", "q")
+    ask(
+        capsys,
+        "--model",
+        str(smollm2_gguf),
+        "--system",
+        "S",
+        "--code",
+        "--temperature",
+        "0.5",
+        "--max-tokens",
+        "9",
+        "q",
+    )
     request = engine.requests[0]
     assert [(m.role, m.content) for m in request.messages] == [("system", "S"), ("user", "q")]
     assert request.mode == "code" and request.conversation_id
@@ -101,8 +119,9 @@ def test_prompt_from_stdin_and_stats(
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("from a pipe\n"))
     fake(replies=["one two three four"])
-    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--stats", "--max-tokens", "2",
-                           "-")
+    status, out, err = ask(
+        capsys, "--model", str(smollm2_gguf), "--stats", "--max-tokens", "2", "-"
+    )
     assert status == 0 and out == "one two\n"
     stats = json.loads(err.splitlines()[-1])
     assert stats["finish_reason"] == "length" and stats["completion_tokens"] == 2
@@ -144,8 +163,9 @@ def wait_for_partial_reply(db: Path, proc: subprocess.Popen[str], timeout: float
         if db.exists():
             conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
             try:
-                row = conn.execute("SELECT content FROM messages WHERE role = 'assistant'"
-                                   " AND content != ''").fetchone()
+                row = conn.execute(
+                    "SELECT content FROM messages WHERE role = 'assistant' AND content != ''"
+                ).fetchone()
             except sqlite3.OperationalError:
                 row = None  # schema not created yet
             finally:
@@ -160,8 +180,13 @@ def wait_for_partial_reply(db: Path, proc: subprocess.Popen[str], timeout: float
 def test_kill_9_mid_reply_keeps_the_partial_reply(smollm2_gguf: Path) -> None:
     words = [f"word{i}" for i in range(60)]
     env = cli_env({"replies": [" ".join(words)], "delay_s": 0.1})
-    proc = subprocess.Popen([*cli_command(), "ask", "--model", str(smollm2_gguf), "tell me"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*cli_command(), "ask", "--model", str(smollm2_gguf), "tell me"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     db = app_paths().history_db
     try:
         seen = wait_for_partial_reply(db, proc)

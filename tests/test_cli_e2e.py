@@ -15,12 +15,66 @@ from test_models import BAD_KINDS, make_bad_model
 from starling_tui.history import HistoryStore
 from starling_tui.paths import app_paths
 
-HELLO_IDS = [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000, 420, 6316, 28781, 3198,
-             3123, 21631, 28747]
-MULTI_TURN_IDS = [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000, 420, 6316, 28781,
-                  3198, 3123, 21631, 28747, 15359, 32000, 420, 6316, 28781, 3198, 3123, 1247,
-                  28747, 1602, 460, 368, 3154, 28804, 32000, 420, 6316, 28781, 3198, 3123, 21631,
-                  28747]
+HELLO_IDS = [
+    1,
+    420,
+    6316,
+    28781,
+    3198,
+    3123,
+    1247,
+    28747,
+    22557,
+    32000,
+    420,
+    6316,
+    28781,
+    3198,
+    3123,
+    21631,
+    28747,
+]
+MULTI_TURN_IDS = [
+    1,
+    420,
+    6316,
+    28781,
+    3198,
+    3123,
+    1247,
+    28747,
+    22557,
+    32000,
+    420,
+    6316,
+    28781,
+    3198,
+    3123,
+    21631,
+    28747,
+    15359,
+    32000,
+    420,
+    6316,
+    28781,
+    3198,
+    3123,
+    1247,
+    28747,
+    1602,
+    460,
+    368,
+    3154,
+    28804,
+    32000,
+    420,
+    6316,
+    28781,
+    3198,
+    3123,
+    21631,
+    28747,
+]
 CODE_IDS = [1, 7596, 1247, 28747, 26256, 2936, 7653, 1413, 334, 1680, 32000, 7596, 21631, 28747]
 END_OF_TURN = 32000
 
@@ -29,24 +83,38 @@ pytestmark = pytest.mark.slow
 
 def two_turns(model: Path) -> tuple[str, list[dict[str, Any]], list[str]]:
     """Ask twice in separate processes, the second continuing the first conversation."""
-    first = run_cli("ask", "--model", str(model), "--max-tokens", "24", "--stats",
-                    "What is the capital of France?")
+    first = run_cli(
+        "ask",
+        "--model",
+        str(model),
+        "--max-tokens",
+        "24",
+        "--stats",
+        "What is the capital of France?",
+    )
     assert first.returncode == 0, first.stderr
     cid = conversation_id(first.stderr)
-    second = run_cli("ask", "--model", str(model), "--max-tokens", "24", "--stats",
-                     "--conversation", cid, "And of Italy?")
+    second = run_cli(
+        "ask",
+        "--model",
+        str(model),
+        "--max-tokens",
+        "24",
+        "--stats",
+        "--conversation",
+        cid,
+        "And of Italy?",
+    )
     assert second.returncode == 0, second.stderr
     assert conversation_id(second.stderr) == cid
-    return cid, [stats_line(first.stderr), stats_line(second.stderr)], [first.stdout,
-                                                                        second.stdout]
+    return cid, [stats_line(first.stderr), stats_line(second.stderr)], [first.stdout, second.stdout]
 
 
 def check_saved(cid: str, outputs: list[str], stats: list[dict[str, Any]]) -> None:
     with HistoryStore() as store:
         path = store.active_path(cid)
     assert [m.role for m in path] == ["user", "assistant", "user", "assistant"]
-    assert [path[0].content, path[2].content] == ["What is the capital of France?",
-                                                  "And of Italy?"]
+    assert [path[0].content, path[2].content] == ["What is the capital of France?", "And of Italy?"]
     for reply, out, figures in zip((path[1], path[3]), outputs, stats, strict=True):
         # text-mode pipes read "\r" as "\n"; the database keeps the model's exact text
         saved = reply.content.replace("\r\n", "\n").replace("\r", "\n")
@@ -79,17 +147,22 @@ def tokens(model: Path, *args: str, stdin: str | None = None) -> tuple[list[int]
 def test_tokens_match_the_model_card(starling_q4km_gguf: Path, tmp_path: Path) -> None:
     ids, rendered = tokens(starling_q4km_gguf, "Hello")
     assert ids == HELLO_IDS
-    assert rendered.rstrip("\n") == ("<s>GPT4 Correct User: Hello<|end_of_turn|>"
-                                     "GPT4 Correct Assistant:")
+    assert rendered.rstrip("\n") == (
+        "<s>GPT4 Correct User: Hello<|end_of_turn|>GPT4 Correct Assistant:"
+    )
     ids, _ = tokens(starling_q4km_gguf, "--code", "Implement quicksort using C++")
     assert ids == CODE_IDS
-    messages = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi"},
-                {"role": "user", "content": "How are you today?"}]
+    messages = [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi"},
+        {"role": "user", "content": "How are you today?"},
+    ]
     file = tmp_path / "messages.json"
     file.write_text(json.dumps(messages))
     assert tokens(starling_q4km_gguf, "--messages", str(file))[0] == MULTI_TURN_IDS
     assert tokens(starling_q4km_gguf, "--messages", "-", stdin=json.dumps(messages))[0] == (
-        MULTI_TURN_IDS)
+        MULTI_TURN_IDS
+    )
 
 
 def test_tokens_of_a_saved_conversation(starling_q4km_gguf: Path) -> None:
@@ -127,16 +200,19 @@ def db_state() -> tuple[bytes, list[tuple[object, ...]]] | None:
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
-def test_bad_model_file_is_one_line_and_history_untouched(kind: str, smollm2_gguf: Path,
-                                                          tmp_path: Path) -> None:
+def test_bad_model_file_is_one_line_and_history_untouched(
+    kind: str, smollm2_gguf: Path, tmp_path: Path
+) -> None:
     with HistoryStore() as store:
         conv = store.create_conversation()
         store.add_message(conv.id, "user", "earlier")
     before = db_state()
     bad = make_bad_model(kind, tmp_path, smollm2_gguf)
-    for args in (("ask", "--model", str(bad), "hello"),
-                 ("ask", "--model", str(bad), "--continue", "hello"),
-                 ("tokens", "--model", str(bad), "hello")):
+    for args in (
+        ("ask", "--model", str(bad), "hello"),
+        ("ask", "--model", str(bad), "--continue", "hello"),
+        ("tokens", "--model", str(bad), "hello"),
+    ):
         assert_one_line_error(run_cli(*args), bad.name)
     assert db_state() == before
 
@@ -163,4 +239,7 @@ def test_models_listing(smollm2_gguf: Path, starling_q4km_gguf: Path) -> None:
     assert re.match(r"\* starling  .* Q4_K_M  ctx \d+  openchat$", lines[2]), lines[2]
     records = [json.loads(line) for line in run_cli("models", "--json").stdout.splitlines()]
     assert [(r["name"], r["default"], r["error"] is None) for r in records] == [
-        ("bad-truncated_header", False, False), ("smol", False, True), ("starling", True, True)]
+        ("bad-truncated_header", False, False),
+        ("smol", False, True),
+        ("starling", True, True),
+    ]

@@ -68,12 +68,10 @@ def test_export_markdown_and_json(conv_ids: list[str], capsys: Capture, tmp_path
     assert status == 0 and out.startswith("# Tell me about penguins\n")
     assert "## Assistant\n\nPenguins are flightless birds." in out
     target = tmp_path / "out" / "chat.json"
-    status, out, err = history(capsys, "export", conv_ids[1], "--format", "json", "-o",
-                               str(target))
+    status, out, err = history(capsys, "export", conv_ids[1], "--format", "json", "-o", str(target))
     assert status == 0 and out == "" and str(target) in err
     document = json.loads(target.read_text())
-    assert [m["content"] for m in document["messages"]] == ["What is an okapi?",
-                                                            "A forest giraffe"]
+    assert [m["content"] for m in document["messages"]] == ["What is an okapi?", "A forest giraffe"]
     assert document["messages"][1]["finish_reason"] == "cancelled"
     assert sorted(p.name for p in target.parent.iterdir()) == ["chat.json"]
 
@@ -89,10 +87,15 @@ def test_rename_and_delete(conv_ids: list[str], capsys: Capture) -> None:
 
 
 def test_unknown_id_is_one_line(conv_ids: list[str], capsys: Capture) -> None:
-    for action in (["show", "zzzz"], ["export", "zzzz"], ["rename", "zzzz", "x"],
-                   ["delete", "zzzz"]):
+    for action in (
+        ["show", "zzzz"],
+        ["export", "zzzz"],
+        ["rename", "zzzz", "x"],
+        ["delete", "zzzz"],
+    ):
         status, out, err = history(capsys, *action)
         assert (status, out) == (1, "") and err == (
-            "starling-tui: error: no conversation 'zzzz' (see 'starling-tui history list')\n")
+            "starling-tui: error: no conversation 'zzzz' (see 'starling-tui history list')\n"
+        )
     with HistoryStore() as store:
         assert len(store.list_conversations()) == 2

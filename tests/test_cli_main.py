@@ -20,8 +20,9 @@ def test_help_lists_the_subcommands() -> None:
         assert f"\n    {name} " in result.stdout
 
 
-def test_missing_command_module_is_not_offered(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_command_module_is_not_offered(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(cli_main.COMMANDS, "ghost", "a command whose module does not exist")
     assert "ghost" not in cli_main.available_commands()
     assert "ask" in cli_main.available_commands()
@@ -49,25 +50,36 @@ def install_command(monkeypatch: pytest.MonkeyPatch, behaviour: BaseException | 
     monkeypatch.setattr(cli_main, "available_commands", lambda: ["boom"])
 
 
-@pytest.mark.parametrize(("error", "shown"), [
-    (UserError("bad input\nsecond line"), "starling-tui: error: bad input\n"),
-    (HistoryError("database is locked"), "starling-tui: error: database is locked\n"),
-    (EngineCrashed("the engine process died (SIGSEGV)"),
-     "starling-tui: error: the engine process died (SIGSEGV)\n"),
-    (PermissionError(13, "Permission denied", "/x"),
-     "starling-tui: error: Permission denied: /x\n"),
-])
-def test_known_errors_become_one_line(error: BaseException, shown: str,
-                                      monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (UserError("bad input\nsecond line"), "starling-tui: error: bad input\n"),
+        (HistoryError("database is locked"), "starling-tui: error: database is locked\n"),
+        (
+            EngineCrashed("the engine process died (SIGSEGV)"),
+            "starling-tui: error: the engine process died (SIGSEGV)\n",
+        ),
+        (
+            PermissionError(13, "Permission denied", "/x"),
+            "starling-tui: error: Permission denied: /x\n",
+        ),
+    ],
+)
+def test_known_errors_become_one_line(
+    error: BaseException,
+    shown: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     install_command(monkeypatch, error)
     assert cli_main.main(["boom"]) == 1
     captured = capsys.readouterr()
     assert captured.err == shown and captured.out == ""
 
 
-def test_ctrl_c_exits_130_quietly(monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_ctrl_c_exits_130_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     install_command(monkeypatch, KeyboardInterrupt())
     assert cli_main.main(["boom"]) == 130
     assert "Traceback" not in capsys.readouterr().err

@@ -32,8 +32,13 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``starling-tui ARGS`` to completion, capturing text output."""
     return subprocess.run(
-        [*cli_command(), *args], input=stdin, capture_output=True, text=True,
-        env=cli_env(fake), timeout=timeout, check=False,
+        [*cli_command(), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=cli_env(fake),
+        timeout=timeout,
+        check=False,
     )
 
 

@@ -21,10 +21,14 @@ def make_v1_database(path: Path) -> None:
     """A database as the first schema version left it, with one conversation in it."""
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, path, target=1)
-    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at)"
-                 " VALUES ('abc12345', 'old chat', 1, 1)")
-    conn.execute("INSERT INTO messages (conversation_id, role, content, created_at, updated_at)"
-                 " VALUES ('abc12345', 'user', 'an ancient zebra question', 1, 1)")
+    conn.execute(
+        "INSERT INTO conversations (id, title, created_at, updated_at)"
+        " VALUES ('abc12345', 'old chat', 1, 1)"
+    )
+    conn.execute(
+        "INSERT INTO messages (conversation_id, role, content, created_at, updated_at)"
+        " VALUES ('abc12345', 'user', 'an ancient zebra question', 1, 1)"
+    )
     conn.execute("UPDATE conversations SET current_leaf_id = 1")
     conn.close()
 
@@ -36,15 +40,16 @@ def test_migration_from_v1_backs_up_first(tmp_path: Path) -> None:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         hits = store.search("zebra")  # the FTS table added by v2 was filled from old rows
         assert [(h.conversation_id, h.conversation_title) for h in hits] == [
-            ("abc12345", "old chat")]
-        assert [m.content for m in store.active_path("abc12345")] == [
-            "an ancient zebra question"]
+            ("abc12345", "old chat")
+        ]
+        assert [m.content for m in store.active_path("abc12345")] == ["an ancient zebra question"]
     backups = list(tmp_path.glob("history.db.v1-*.bak"))
     assert len(backups) == 1
     backup = sqlite3.connect(backups[0])
     assert backup.execute("PRAGMA user_version").fetchone()[0] == 1
     assert backup.execute("SELECT content FROM messages").fetchall() == [
-        ("an ancient zebra question",)]
+        ("an ancient zebra question",)
+    ]
     assert backup.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     backup.close()
     with HistoryStore(path):  # already current: no further backup
@@ -136,17 +141,21 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     with HistoryStore(path):
         pass  # create and migrate once, so both writers start from the same schema
     go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, str(go)])
-             for name in ("first", "second")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, str(go)])
+        for name in ("first", "second")
+    ]
     go.touch()
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")  # raises
-    rows = conn.execute("SELECT c.title, count(*), sum(m.role = 'assistant'),"
-                        " sum(m.content = ' alpha beta gamma') FROM messages m"
-                        " JOIN conversations c ON c.id = m.conversation_id GROUP BY c.title"
-                        " ORDER BY c.title").fetchall()
+    rows = conn.execute(
+        "SELECT c.title, count(*), sum(m.role = 'assistant'),"
+        " sum(m.content = ' alpha beta gamma') FROM messages m"
+        " JOIN conversations c ON c.id = m.conversation_id GROUP BY c.title"
+        " ORDER BY c.title"
+    ).fetchall()
     assert rows == [("first", 300, 150, 150), ("second", 300, 150, 150)]
     conn.close()
     with HistoryStore(path) as store:

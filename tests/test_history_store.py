@@ -38,8 +38,9 @@ def test_pragmas_are_set(store: HistoryStore) -> None:
 
 
 def test_conversation_crud_and_prefix_ids(store: HistoryStore) -> None:
-    conv = store.create_conversation(model="m", mode="code", system_prompt="be brief",
-                                     sampling={"temperature": 0.5})
+    conv = store.create_conversation(
+        model="m", mode="code", system_prompt="be brief", sampling={"temperature": 0.5}
+    )
     assert len(conv.id) == 8
     again = store.get_conversation(conv.id[:5])
     assert again.id == conv.id and again.mode == "code" and again.sampling == {"temperature": 0.5}
@@ -84,7 +85,10 @@ def test_branching_edit_siblings_and_switch(store: HistoryStore) -> None:
     edited = store.edit_message(q2.id, "question two, edited")
     assert edited.parent_id == a1.id and edited.depth == q2.depth
     assert [m.content for m in store.active_path(conv.id)] == [
-        "question one", "answer one", "question two, edited"]
+        "question one",
+        "answer one",
+        "question two, edited",
+    ]
     assert [m.id for m in store.siblings(q2.id)] == [q2.id, edited.id]
     leaf = store.switch_branch(q2.id)
     assert leaf.content == "answer two"
@@ -134,8 +138,14 @@ def test_reply_writer_saves_at_most_once_per_interval(store: HistoryStore) -> No
     now[0] += 0.5
     assert writer.append(" world") is False
     assert writer.saves == 1
-    stats = GenerationStats(prompt_tokens=7, evaluated_tokens=5, completion_tokens=3,
-                            ttft_s=0.25, tokens_per_s=12.5, finish_reason="stop")
+    stats = GenerationStats(
+        prompt_tokens=7,
+        evaluated_tokens=5,
+        completion_tokens=3,
+        ttft_s=0.25,
+        tokens_per_s=12.5,
+        finish_reason="stop",
+    )
     final = writer.finish("stop", stats)
     assert (final.content, final.finish_reason) == ("Hello world", "stop")
     assert (final.prompt_tokens, final.evaluated_tokens, final.completion_tokens) == (7, 5, 3)
@@ -150,8 +160,11 @@ def test_start_reply_is_incomplete_until_finished(store: HistoryStore) -> None:
     user = store.add_message(conv.id, "user", "hi")
     writer = store.start_reply(conv.id)
     reply = store.get_message(writer.message_id)
-    assert (reply.role, reply.parent_id, reply.finish_reason) == ("assistant", user.id,
-                                                                  "incomplete")
+    assert (reply.role, reply.parent_id, reply.finish_reason) == (
+        "assistant",
+        user.id,
+        "incomplete",
+    )
     writer.update("partial")
     writer.flush()
     assert store.get_message(writer.message_id).content == "partial"

@@ -11,11 +11,20 @@ from starling_tui.errors import ModelFileError
 from starling_tui.models import inspect_model, list_models, model_files, resolve_model
 from starling_tui.paths import app_paths
 
-LFS_POINTER = (b"version https://git-lfs.github.com/spec/v1\n"
-               b"oid sha256:4d6f1c0a4a7b3f4f0b1a7c1a2f1e1d3c5b7a9e0f1d2c3b4a5968778695a4b3c2\n"
-               b"size 4368439584\n")
-BAD_KINDS = ("truncated", "truncated_header", "random", "lfs_pointer", "safetensors", "empty",
-             "gguf_magic_garbage")
+LFS_POINTER = (
+    b"version https://git-lfs.github.com/spec/v1\n"
+    b"oid sha256:4d6f1c0a4a7b3f4f0b1a7c1a2f1e1d3c5b7a9e0f1d2c3b4a5968778695a4b3c2\n"
+    b"size 4368439584\n"
+)
+BAD_KINDS = (
+    "truncated",
+    "truncated_header",
+    "random",
+    "lfs_pointer",
+    "safetensors",
+    "empty",
+    "gguf_magic_garbage",
+)
 
 
 def make_bad_model(kind: str, folder: Path, good: Path) -> Path:
@@ -61,9 +70,13 @@ def test_inspect_starling_q4km(starling_q4km_gguf: Path) -> None:
 def test_bad_files_give_one_line(kind: str, tmp_path: Path, smollm2_gguf: Path) -> None:
     path = make_bad_model(kind, tmp_path, smollm2_gguf)
     expected = {
-        "truncated": "is truncated: ", "truncated_header": "truncated or corrupt",
-        "random": "not a GGUF", "lfs_pointer": "git-lfs pointer", "safetensors": "not a GGUF",
-        "empty": "is empty", "gguf_magic_garbage": "GGUF",
+        "truncated": "is truncated: ",
+        "truncated_header": "truncated or corrupt",
+        "random": "not a GGUF",
+        "lfs_pointer": "git-lfs pointer",
+        "safetensors": "not a GGUF",
+        "empty": "is empty",
+        "gguf_magic_garbage": "GGUF",
     }[kind]
     with pytest.raises(ModelFileError, match=expected) as raised:
         inspect_model(path)
@@ -120,6 +133,8 @@ def test_resolution_rules(tmp_path: Path) -> None:
     assert resolve_model(str(outside)) == outside
     with pytest.raises(ModelFileError, match="not found"):
         resolve_model(str(tmp_path / "missing.gguf"))
-    assert [p.name for p in model_files()] == ["SmolLM2-135M.gguf",
-                                               "Starling-LM-7B-Q4_K_M.gguf",
-                                               "Starling-LM-7B-Q8_0.gguf"]
+    assert [p.name for p in model_files()] == [
+        "SmolLM2-135M.gguf",
+        "Starling-LM-7B-Q4_K_M.gguf",
+        "Starling-LM-7B-Q8_0.gguf",
+    ]

@@ -20,22 +20,39 @@ from starling_tui.cli import options
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``ask`` and its options."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "ask", help="ask a question from the shell, streaming the reply (saved to history)",
+        "ask",
+        help="ask a question from the shell, streaming the reply (saved to history)",
         description="Send PROMPT to the model, stream the reply to stdout and save both to the "
         "history. The conversation id is printed on stderr.",
     )
     parser.add_argument("prompt", metavar="PROMPT", help="the message; '-' reads it from stdin")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--conversation", "-c", metavar="ID",
-                       help="continue this conversation (an id or a unique prefix of one)")
-    which.add_argument("--continue", dest="continue_latest", action="store_true",
-                       help="continue the most recently updated conversation")
-    parser.add_argument("--system", metavar="TEXT", default=None,
-                        help="system prompt (for a continued conversation: replaces its own)")
-    parser.add_argument("--code", action="store_true",
-                        help="coding mode (Starling's 'Code User:' / 'Code Assistant:' template)")
-    parser.add_argument("--stats", action="store_true",
-                        help="print the reply's figures as one JSON line on stderr")
+    which.add_argument(
+        "--conversation",
+        "-c",
+        metavar="ID",
+        help="continue this conversation (an id or a unique prefix of one)",
+    )
+    which.add_argument(
+        "--continue",
+        dest="continue_latest",
+        action="store_true",
+        help="continue the most recently updated conversation",
+    )
+    parser.add_argument(
+        "--system",
+        metavar="TEXT",
+        default=None,
+        help="system prompt (for a continued conversation: replaces its own)",
+    )
+    parser.add_argument(
+        "--code",
+        action="store_true",
+        help="coding mode (Starling's 'Code User:' / 'Code Assistant:' template)",
+    )
+    parser.add_argument(
+        "--stats", action="store_true", help="print the reply's figures as one JSON line on stderr"
+    )
     options.add_all(parser)
     return parser
 
@@ -68,9 +85,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             turn = Turn(store, engine, settings, model)
             stats = turn.run(
-                conversation, text, system=args.system, code=args.code, out=sys.stdout,
-                on_conversation=lambda cid: print(f"conversation: {cid}", file=sys.stderr,
-                                                  flush=True),
+                conversation,
+                text,
+                system=args.system,
+                code=args.code,
+                out=sys.stdout,
+                on_conversation=lambda cid: print(
+                    f"conversation: {cid}", file=sys.stderr, flush=True
+                ),
             )
         finally:
             engine.close()

@@ -17,7 +17,8 @@ from typing import Any
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``history`` and its actions."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "history", help="list, show, search, export, rename or delete conversations",
+        "history",
+        help="list, show, search, export, rename or delete conversations",
         description="Work with saved conversations. IDs may be shortened to a unique prefix.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -47,8 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
     with open_history() as store:
         handler = {
-            "list": _list, "show": _show, "search": _search, "export": _export,
-            "rename": _rename, "delete": _delete,
+            "list": _list,
+            "show": _show,
+            "search": _search,
+            "export": _export,
+            "rename": _rename,
+            "delete": _delete,
         }[args.action]
         return handler(store, args)
 

@@ -15,7 +15,8 @@ from typing import Any
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``models``."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "models", help="list the GGUF models in the models folder",
+        "models",
+        help="list the GGUF models in the models folder",
         description="List the GGUF files in the models folder with size, quantization, "
         "context length and template.",
     )
@@ -57,15 +58,26 @@ def run(args: argparse.Namespace) -> int:
         mark = "*" if default is not None and entry.path.resolve() == default else " "
         model = entry.model
         if args.json:
-            record: dict[str, Any] = {"path": str(entry.path), "name": entry.path.stem,
-                                      "default": mark == "*", "error": entry.error or None}
+            record: dict[str, Any] = {
+                "path": str(entry.path),
+                "name": entry.path.stem,
+                "default": mark == "*",
+                "error": entry.error or None,
+            }
             if model is not None:
-                record.update(size=model.size, quant=model.quant, architecture=model.architecture,
-                              context_length=model.context_length, template=model.template)
+                record.update(
+                    size=model.size,
+                    quant=model.quant,
+                    architecture=model.architecture,
+                    context_length=model.context_length,
+                    template=model.template,
+                )
             print(json.dumps(record))
         elif model is None:
             print(f"{mark} {entry.path.stem}  unusable: {entry.error}")
         else:
-            print(f"{mark} {model.name}  {human_size(model.size)}  {model.quant}  "
-                  f"ctx {model.context_length}  {model.template}")
+            print(
+                f"{mark} {model.name}  {human_size(model.size)}  {model.quant}  "
+                f"ctx {model.context_length}  {model.template}"
+            )
     return 0

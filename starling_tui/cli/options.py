@@ -54,7 +54,11 @@ def checked(field: str) -> Callable[[str], str]:
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     """``--model``: a GGUF path or a name from the models folder."""
     parser.add_argument(
-        "--model", "-m", dest="model", metavar="MODEL", default=None,
+        "--model",
+        "-m",
+        dest="model",
+        metavar="MODEL",
+        default=None,
         help="GGUF file, or a model name from the models folder (default: the configured "
         "model, or the only one there)",
     )
@@ -62,8 +66,9 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
 
 def _add_flags(group: Any, flags: dict[str, tuple[str, str, str]]) -> None:
     for flag, (field, metavar, text) in flags.items():
-        group.add_argument(flag, dest=field, metavar=metavar, type=checked(field), default=None,
-                           help=text)
+        group.add_argument(
+            flag, dest=field, metavar=metavar, type=checked(field), default=None, help=text
+        )
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:

@@ -22,15 +22,19 @@ ROLES = ("system", "user", "assistant")
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``tokens``."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "tokens", help="show the exact prompt token ids and the rendered prompt",
+        "tokens",
+        help="show the exact prompt token ids and the rendered prompt",
         description="Print the prompt token ids (JSON) and the rendered prompt with special "
         "tokens visible.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("prompt", nargs="?", metavar="PROMPT", help="a user message ('-': stdin)")
     source.add_argument("--conversation", "-c", metavar="ID", help="a saved conversation")
-    source.add_argument("--messages", metavar="FILE.json",
-                        help='a JSON list of {"role", "content"} objects (- for stdin)')
+    source.add_argument(
+        "--messages",
+        metavar="FILE.json",
+        help='a JSON list of {"role", "content"} objects (- for stdin)',
+    )
     parser.add_argument("--system", metavar="TEXT", default=None, help="system prompt")
     parser.add_argument("--code", action="store_true", help="coding mode template")
     options.add_model_option(parser)
@@ -54,8 +58,10 @@ def parse_messages(text: str, origin: str) -> list[Any]:
         if not isinstance(item, dict) or not isinstance(item.get("content"), str):
             raise UserError(f"{origin}: message {index} needs a string 'content'")
         if item.get("role") not in ROLES:
-            raise UserError(f"{origin}: message {index} has role {item.get('role')!r}; "
-                            f"expected one of {', '.join(ROLES)}")
+            raise UserError(
+                f"{origin}: message {index} has role {item.get('role')!r}; "
+                f"expected one of {', '.join(ROLES)}"
+            )
         messages.append(ChatMessage(item["role"], item["content"]))
     return messages
 
@@ -115,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(list(preview.token_ids)))
     print(preview.rendered)
     if preview.dropped_messages:
-        print(f"({preview.dropped_messages} oldest messages left out to fit the context)",
-              file=sys.stderr)
+        print(
+            f"({preview.dropped_messages} oldest messages left out to fit the context)",
+            file=sys.stderr,
+        )
     return 0

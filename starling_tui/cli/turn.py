@@ -45,7 +45,8 @@ class Turn:
         sampling = asdict(sampling_options(self.settings))
         if conversation is None:
             return self.store.create_conversation(
-                model=self.model.name, mode="code" if code else "auto",
+                model=self.model.name,
+                mode="code" if code else "auto",
                 system_prompt=self.settings.system_prompt if system is None else system,
                 sampling=sampling,
             )
@@ -74,10 +75,13 @@ class Turn:
         history = self.store.active_path(conversation.id)
         self.store.add_message(conversation.id, "user", text)
         request = ChatRequest(
-            messages=(*chat_messages(conversation.system_prompt, history),
-                      ChatMessage("user", text)),
+            messages=(
+                *chat_messages(conversation.system_prompt, history),
+                ChatMessage("user", text),
+            ),
             mode="code" if conversation.mode == "code" else "auto",
-            sampling=sampling_options(self.settings), conversation_id=conversation.id,
+            sampling=sampling_options(self.settings),
+            conversation_id=conversation.id,
         )
         writer = self.store.start_reply(conversation.id)
         pieces = self.engine.generate(request)

@@ -52,8 +52,10 @@ def to_json(conversation: Conversation, messages: list[Message]) -> str:
 def to_text(conversation: Conversation, messages: list[Message]) -> str:
     """A plain terminal view: a header, then each message under its role."""
     header = f"{conversation.id}  {conversation.title or '(untitled)'}"
-    details = [f"created {timestamp(conversation.created_at)}",
-               f"updated {timestamp(conversation.updated_at)}"]
+    details = [
+        f"created {timestamp(conversation.created_at)}",
+        f"updated {timestamp(conversation.updated_at)}",
+    ]
     if conversation.model:
         details.append(f"model {conversation.model}")
     if conversation.mode != "auto":

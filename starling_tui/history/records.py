@@ -28,9 +28,14 @@ class Conversation:
         """Build from a ``conversations`` row (``message_count`` when the query has it)."""
         keys = row.keys()
         return cls(
-            id=row["id"], title=row["title"], created_at=row["created_at"],
-            updated_at=row["updated_at"], model=row["model"], mode=row["mode"],
-            system_prompt=row["system_prompt"], sampling=json.loads(row["sampling_json"] or "{}"),
+            id=row["id"],
+            title=row["title"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            model=row["model"],
+            mode=row["mode"],
+            system_prompt=row["system_prompt"],
+            sampling=json.loads(row["sampling_json"] or "{}"),
             current_leaf_id=row["current_leaf_id"],
             message_count=row["message_count"] if "message_count" in keys else 0,
         )
@@ -60,12 +65,21 @@ class Message:
     def from_row(cls, row: sqlite3.Row) -> Message:
         """Build from a ``messages`` row."""
         return cls(
-            id=row["id"], conversation_id=row["conversation_id"], parent_id=row["parent_id"],
-            role=row["role"], content=row["content"], created_at=row["created_at"],
-            updated_at=row["updated_at"], depth=row["depth"], finish_reason=row["finish_reason"],
-            prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
-            evaluated_tokens=row["evaluated_tokens"], ttft_s=row["ttft_s"],
-            tokens_per_s=row["tokens_per_s"], stats=json.loads(row["stats_json"] or "{}"),
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            parent_id=row["parent_id"],
+            role=row["role"],
+            content=row["content"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            depth=row["depth"],
+            finish_reason=row["finish_reason"],
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=row["completion_tokens"],
+            evaluated_tokens=row["evaluated_tokens"],
+            ttft_s=row["ttft_s"],
+            tokens_per_s=row["tokens_per_s"],
+            stats=json.loads(row["stats_json"] or "{}"),
         )
 
 

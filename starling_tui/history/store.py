@@ -113,8 +113,16 @@ class HistoryStore:
                     conn.execute(
                         "INSERT INTO conversations (id, title, created_at, updated_at, model, mode,"
                         " system_prompt, sampling_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (conv_id, title, now, now, model, mode, system_prompt,
-                         json.dumps(sampling or {}, sort_keys=True)),
+                        (
+                            conv_id,
+                            title,
+                            now,
+                            now,
+                            model,
+                            mode,
+                            system_prompt,
+                            json.dumps(sampling or {}, sort_keys=True),
+                        ),
                     )
             except sqlite3.IntegrityError:
                 continue  # id collision: draw another
@@ -147,7 +155,8 @@ class HistoryStore:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
-                " AS message_count FROM conversations c WHERE c.id = ?", (conv_id,)
+                " AS message_count FROM conversations c WHERE c.id = ?",
+                (conv_id,),
             ).fetchone()
         if row is None:
             raise HistoryError(f"no conversation {id_or_prefix!r}")
@@ -167,7 +176,8 @@ class HistoryStore:
             rows = conn.execute(
                 "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
                 " AS message_count FROM conversations c ORDER BY c.updated_at DESC, c.rowid DESC"
-                " LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset),
+                " LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset),
             ).fetchall()
         return [Conversation.from_row(r) for r in rows]
 
@@ -178,9 +188,12 @@ class HistoryStore:
         if unknown:
             raise TypeError(f"unknown conversation fields: {sorted(unknown)}")
         conv_id = self.resolve_id(id_or_prefix)
-        columns = {("sampling_json" if k == "sampling" else k):
-                   (json.dumps(v, sort_keys=True) if k == "sampling" else v)
-                   for k, v in changes.items()}
+        columns = {
+            ("sampling_json" if k == "sampling" else k): (
+                json.dumps(v, sort_keys=True) if k == "sampling" else v
+            )
+            for k, v in changes.items()
+        }
         if columns:
             assignments = ", ".join(f"{name} = ?" for name in columns)
             with self._write() as conn:
@@ -281,14 +294,23 @@ class HistoryStore:
                 " evaluated_tokens = coalesce(?, evaluated_tokens),"
                 " ttft_s = coalesce(?, ttft_s), tokens_per_s = coalesce(?, tokens_per_s),"
                 " stats_json = ? WHERE id = ?",
-                (content, finish_reason, now, figures.get("prompt_tokens"),
-                 figures.get("completion_tokens"), figures.get("evaluated_tokens"),
-                 figures.get("ttft_s"), figures.get("tokens_per_s"),
-                 json.dumps(figures, sort_keys=True), message_id),
+                (
+                    content,
+                    finish_reason,
+                    now,
+                    figures.get("prompt_tokens"),
+                    figures.get("completion_tokens"),
+                    figures.get("evaluated_tokens"),
+                    figures.get("ttft_s"),
+                    figures.get("tokens_per_s"),
+                    json.dumps(figures, sort_keys=True),
+                    message_id,
+                ),
             )
             conn.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id ="
-                " (SELECT conversation_id FROM messages WHERE id = ?)", (now, message_id),
+                " (SELECT conversation_id FROM messages WHERE id = ?)",
+                (now, message_id),
             )
 
     # -- the active path and branches ---------------------------------------------------------
@@ -374,8 +396,12 @@ class HistoryStore:
                 " WHERE messages_fts MATCH ? ORDER BY bm25(messages_fts), m.id DESC LIMIT ?",
                 (fts_query, limit),
             ).fetchall()
-        return [SearchHit(r["conversation_id"], r["title"], r["id"], r["role"], r["excerpt"],
-                          r["updated_at"]) for r in rows]
+        return [
+            SearchHit(
+                r["conversation_id"], r["title"], r["id"], r["role"], r["excerpt"], r["updated_at"]
+            )
+            for r in rows
+        ]
 
 
 def title_from(content: str, width: int = 60) -> str:
