@@ -13,8 +13,6 @@ import numpy as np
 
 from convert import fastpath
 
-_UINT = {2: np.uint16, 4: np.uint32}
-
 
 def tensor_nbytes(shape: tuple[int, ...], ggml_type: str) -> int:
     """Bytes a tensor of ``shape`` takes in the GGUF type named ``ggml_type``."""
@@ -25,15 +23,17 @@ def tensor_nbytes(shape: tuple[int, ...], ggml_type: str) -> int:
     return elements // block * type_size
 
 
-def permute_heads(rows: np.ndarray, head_dim: int) -> np.ndarray:
+def permute_heads(rows: np.ndarray, head_dim: int, out: np.ndarray | None = None) -> np.ndarray:
     """Reorder rows within each head from HF's rotate-half layout to llama.cpp's interleaved one.
 
-    ``rows`` is a 2-D array whose first axis holds whole heads of ``head_dim`` rows each.
+    ``rows`` is a 2-D array whose first axis holds whole heads of ``head_dim`` rows each; the
+    result goes into ``out`` (same shape and dtype) when given.
     """
     n, width = rows.shape
-    return (rows.reshape(n // head_dim, 2, head_dim // 2, width)
-            .swapaxes(1, 2)
-            .reshape(n, width))
+    result = np.empty_like(rows) if out is None else out
+    source = rows.reshape(n // head_dim, 2, head_dim // 2, width).swapaxes(1, 2)
+    np.copyto(result.reshape(n // head_dim, head_dim // 2, 2, width), source)
+    return result
 
 
 def to_float32(raw: np.ndarray, src_dtype: str) -> np.ndarray:
@@ -42,10 +42,7 @@ def to_float32(raw: np.ndarray, src_dtype: str) -> np.ndarray:
         return raw.view("<f4")
     if src_dtype == "F16":
         return raw.view("<f2").astype(np.float32)
-    # bfloat16 is the upper half of a float32
-    out = np.empty(raw.size // 2, dtype=np.uint32)
-    np.left_shift(raw.view("<u2"), 16, out=out, dtype=np.uint32)
-    return out.view(np.float32)
+    return fastpath.bf16_to_f32(raw)  # bfloat16 is the upper half of a float32
 
 
 def float32_to_bf16(values: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from convert import fastpath
 from convert.architectures.base import PlannedTensor
 from convert.encode import encode_block, permute_heads
 from convert.progress import Progress
@@ -69,14 +70,16 @@ def _write_tensor(fout: Any, reader: ShardReader, t: PlannedTensor, progress: Pr
     ref = t.ref
     row_bytes = ref.row_elements * ref.itemsize
     step = _rows_per_block(t)
-    buffer = np.empty(step * row_bytes, dtype=np.uint8)
+    buffer = fastpath.scratch("read", step * row_bytes, np.uint8)
     written = 0
     for first in range(0, ref.rows, step):
         n = min(step, ref.rows - first)
         raw = buffer[: n * row_bytes]
         reader.read_rows(ref, first, raw.data)
         if t.head_dim:
-            raw = permute_heads(raw.reshape(n, row_bytes), t.head_dim).reshape(-1)
+            permuted = fastpath.scratch("permuted", n * row_bytes, np.uint8)
+            raw = permute_heads(raw.reshape(n, row_bytes), t.head_dim,
+                                permuted.reshape(n, row_bytes)).reshape(-1)
         out = np.ascontiguousarray(encode_block(raw, ref.dtype, t.ggml_type, ref.row_elements))
         fout.write(out.data.cast("B"))
         written += out.nbytes

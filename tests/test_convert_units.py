@@ -176,3 +176,22 @@ def test_unreachable_hub_is_a_one_line_error(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     assert "cannot download someone/absent" in result.stderr
     assert not os.path.exists(tmp_path / "m.gguf")
+
+
+def test_ggml_kernels_match_numpy_bit_for_bit(monkeypatch) -> None:
+    from convert import fastpath
+
+    if fastpath._ggml() is None:
+        pytest.skip("ggml's shared libraries were not found next to llama_cpp")
+    rng = np.random.default_rng(7)
+    values = (rng.standard_normal(64 * 256) * 0.05).astype(np.float32)
+    values[:4] = [70000.0, -1e-8, np.inf, 6.1e-5]  # overflow, subnormal, inf, f16 edge
+    raw_bf16 = (values.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8)
+    finite = values.clip(-1, 1)
+    fast = (fastpath.bf16_to_f16(raw_bf16).copy(), fastpath.f32_to_f16(values).copy(),
+            fastpath.quantize_q8_0(finite, 256).copy())
+    monkeypatch.setattr(fastpath, "_ggml", lambda: None)
+    slow = (fastpath.bf16_to_f16(raw_bf16).copy(), fastpath.f32_to_f16(values).copy(),
+            np.asarray(fastpath.quantize_q8_0(finite, 256)).reshape(-1))
+    for a, b in zip(fast, slow, strict=True):
+        assert a.tobytes() == b.tobytes()
