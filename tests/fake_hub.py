@@ -8,7 +8,10 @@ It implements only what huggingface_hub 2.4 calls for ``pull``:
   sha256, like the Hub's ``X-Linked-Etag``), ``X-Repo-Commit``, ``Content-Length``,
   ``Accept-Ranges`` and ``Range`` requests answered with ``206``;
 - Hub-style errors: ``X-Error-Code`` ``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``,
-  ``GatedRepo`` (a repo can require a token).
+  ``GatedRepo`` (a repo can require a token);
+- optionally (``lfs_redirect=True``), like huggingface.co, LFS files answer ``302`` with
+  ``X-Linked-Etag``/``X-Linked-Size`` and a ``Location`` on another host name
+  (``localhost`` instead of ``127.0.0.1``: a "CDN" that needs no token, at ``/cdn/...``).
 
 It never advertises Xet storage (no ``X-Xet-*`` headers, no ``xet-auth`` link), so clients use
 plain HTTP even with ``hf_xet`` installed. Faults can be injected: drop the connection at a byte
@@ -43,6 +46,7 @@ class Served:
     authorization: str | None
     status: int = 0
     body_bytes: int = 0
+    file: str | None = None  # the repo file whose bytes were requested
 
 
 @dataclass
@@ -80,6 +84,7 @@ class _Fault:
 class FakeHub:
     """The server and the repos it serves; use as a context manager."""
 
+    lfs_redirect: bool = False
     repos: dict[str, FakeRepo] = field(default_factory=dict)
     served: list[Served] = field(default_factory=list)
     _faults: dict[tuple[str, str], _Fault] = field(default_factory=dict)
@@ -121,15 +126,14 @@ class FakeHub:
 
     # -- inspection ---------------------------------------------------------------------------
     def downloads_of(self, filename: str) -> list[Served]:
-        """The GET requests for a file (any repo)."""
-        with self._lock:
-            return [s for s in self.served if s.method == "GET" and "/resolve/" in s.path
-                    and s.path.endswith("/" + filename)]
+        """The GET requests that were sent bytes of a file (any repo; redirects excluded)."""
+        return [s for s in self.file_gets() if s.file == filename]
 
     def file_gets(self) -> list[Served]:
-        """All GET requests for files."""
+        """All GET requests answered with file bytes."""
         with self._lock:
-            return [s for s in self.served if s.method == "GET" and "/resolve/" in s.path]
+            return [s for s in self.served if s.method == "GET" and s.file is not None
+                    and s.status in (200, 206)]
 
     # -- server -------------------------------------------------------------------------------
     @property
@@ -177,6 +181,7 @@ def _fake_file(path: Path) -> FakeFile:
 
 _INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?$")
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
+_CDN = re.compile(r"^/cdn/(?P<repo>[^/]+/[^/]+)/(?P<sha>[0-9a-f]{64})$")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
@@ -210,6 +215,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._model_info(served, match["repo"], match["rev"] or "main", "blobs=true" in query)
         elif match := _RESOLVE.match(path):
             self._resolve(served, match["repo"], match["rev"], match["file"], head)
+        elif match := _CDN.match(path):
+            self._cdn(served, match["repo"], match["sha"], head)
         else:
             self._error(served, 404, None, "not found")
 
@@ -255,6 +262,26 @@ class _Handler(BaseHTTPRequestHandler):
         if f is None:
             self._error(served, 404, "EntryNotFound", f"{name} does not exist on {revision}")
             return
+        if self.fake_hub.lfs_redirect and f.sha256:
+            port = self.fake_hub.endpoint.rsplit(":", 1)[1]
+            self._send(served, 302, {
+                "Location": f"http://localhost:{port}/cdn/{repo_id}/{f.sha256}",
+                "ETag": f'"{f.git_oid}"', "X-Linked-Etag": f'"{f.sha256}"',
+                "X-Linked-Size": str(f.size), "X-Repo-Commit": repo.commit}, b"")
+            return
+        self._serve_file(served, repo, name, f, head)
+
+    def _cdn(self, served: Served, repo_id: str, sha: str, head: bool) -> None:
+        repo = self.fake_hub.repos.get(repo_id)
+        found = [(n, f) for n, f in (repo.files.items() if repo else []) if f.sha256 == sha]
+        if repo is None or not found:
+            self._error(served, 404, None, "no such object")
+            return
+        self._serve_file(served, repo, *found[0], head)
+
+    def _serve_file(self, served: Served, repo: FakeRepo, name: str, f: FakeFile,
+                    head: bool) -> None:
+        served.file = name
         start, end = 0, f.size - 1
         status = 200
         if served.range and not head:
@@ -276,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
         self._start(served, status, headers)
         if not head:
-            self._stream(served, repo_id, name, f, start, end)
+            self._stream(served, repo.repo_id, name, f, start, end)
 
     def _stream(self, served: Served, repo_id: str, name: str, f: FakeFile,
                 start: int, end: int) -> None:

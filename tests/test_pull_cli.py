@@ -27,7 +27,8 @@ SHARD_SIZE = 16_385_160
 # 12 MB has 10 MiB on disk, and resumes from there.
 CUT = 12_000_000
 ON_DISK = 10 * 1024 * 1024
-ALLOWED_PATH = re.compile(r"^/(api/models/[^/]+/[^/]+/revision/[^/]+|[^/]+/[^/]+/resolve/.+)$")
+ALLOWED_PATH = re.compile(
+    r"^/(api/models/[^/]+/[^/]+/revision/[^/]+|[^/]+/[^/]+/resolve/.+|cdn/[^/]+/[^/]+/\w+)$")
 
 
 @pytest.fixture
@@ -43,9 +44,10 @@ def repo_folder(tiny_checkpoint: Path, tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def hub(repo_folder: Path) -> Iterator[FakeHub]:
-    with FakeHub() as fake:
+@pytest.fixture(params=[False], ids=["direct"])
+def hub(repo_folder: Path, request: pytest.FixtureRequest) -> Iterator[FakeHub]:
+    """The fake Hub serving the repo; ``lfs_redirect`` from the fixture parameter."""
+    with FakeHub(lfs_redirect=request.param) as fake:
         fake.add_repo(DEFAULT_REPO, repo_folder)
         yield fake
 
@@ -121,7 +123,7 @@ def test_pull_converts_the_default_repo_and_ask_uses_it(
     assert re.search(r"11 files, 35\.1 MB of weights \(0 B already downloaded\)", out), out
     assert out.index("35.1 MB") < out.index(f"[1/3] {SHARD}")
     # Only what conversion needs, never the pickle or a file outside the index; nothing else.
-    fetched = {s.path.rsplit("/", 1)[-1] for s in hub.file_gets()}
+    fetched = {s.file for s in hub.file_gets()}
     assert fetched == {
         "config.json", "generation_config.json", "README.md", "tokenizer.model",
         "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
@@ -160,6 +162,8 @@ def test_dropped_connection_is_resumed_with_a_range_request(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("hub", [False, True], ids=["direct", "lfs-cdn-redirect"],
+                         indirect=True)
 def test_failed_run_keeps_the_partial_file_and_the_next_run_fetches_only_the_rest(
         hub: FakeHub, hf_home: Path, isolated_home: Path) -> None:
     hub.drop_connection(DEFAULT_REPO, SHARD, at=CUT, times=100)  # outlasts http_get's retries
@@ -297,7 +301,7 @@ def gguf_repo(starling_q4km_gguf: Path, tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_pull_gguf_installs_a_ready_made_file(
         gguf_repo: Path, starling_q4km_gguf: Path, hf_home: Path, isolated_home: Path) -> None:
-    with FakeHub() as hub:
+    with FakeHub(lfs_redirect=True) as hub:
         hub.add_repo("someone/tiny-gguf", gguf_repo, token="hf_secret")
         locked = starling("pull", "--gguf", "someone/tiny-gguf", "tiny-starling.Q4_K_M.gguf",
                           hub=hub, hf_home=hf_home)
@@ -305,7 +309,10 @@ def test_pull_gguf_installs_a_ready_made_file(
         result = starling("pull", "--gguf", "someone/tiny-gguf", "tiny-starling.Q4_K_M.gguf",
                           hub=hub, hf_home=hf_home, env={"HF_TOKEN": "hf_secret"})
         assert result.returncode == 0, result.stderr
-        assert all(s.authorization == "Bearer hf_secret" for s in hub.served[-3:])
+        # The token goes to the Hub, never to the (other host) CDN the file is redirected to.
+        sent = [(s.method, s.path.split("/")[1], s.authorization) for s in hub.served[-3:]]
+        assert sent == [("HEAD", "someone", "Bearer hf_secret"), ("GET", "cdn", None),
+                        ("HEAD", "someone", "Bearer hf_secret")]
     installed = models_dir(isolated_home) / "tiny-starling.Q4_K_M.gguf"
     assert installed.read_bytes() == starling_q4km_gguf.read_bytes()
     assert default_model(isolated_home) == "tiny-starling.Q4_K_M"
