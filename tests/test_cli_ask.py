@@ -203,3 +203,29 @@ def test_kill_9_mid_reply_keeps_the_partial_reply(smollm2_gguf: Path) -> None:
     assert (user.content, reply.finish_reason) == ("tell me", "incomplete")
     assert reply.content.startswith(seen) and len(reply.content) > len(seen)
     assert " ".join(words).startswith(reply.content) and reply.content != " ".join(words)
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_reply_saves_it_cancelled(smollm2_gguf: Path) -> None:
+    words = [f"word{i}" for i in range(60)]
+    env = cli_env({"replies": [" ".join(words)], "delay_s": 0.1})
+    proc = subprocess.Popen(
+        [*cli_command(), "ask", "--model", str(smollm2_gguf), "tell me"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen = wait_for_partial_reply(app_paths().history_db, proc)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err
+    with HistoryStore() as store:
+        (conv,) = store.list_conversations()
+        _user, reply = store.active_path(conv.id)
+    assert reply.finish_reason == "cancelled"
+    assert reply.content.startswith(seen) and out.startswith(reply.content)

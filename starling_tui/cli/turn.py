@@ -10,18 +10,28 @@ from dataclasses import asdict
 from typing import TextIO
 
 from starling_tui.config import Settings
-from starling_tui.engine.base import ChatMessage, ChatRequest, Engine, EngineError, GenerationStats
+from starling_tui.engine.base import (
+    ChatMessage,
+    ChatRequest,
+    Engine,
+    EngineError,
+    GenerationStats,
+    Role,
+)
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
 from starling_tui.models import ModelFile
+
+ROLES: dict[str, Role] = {"system": "system", "user": "user", "assistant": "assistant"}
 
 
 def chat_messages(system_prompt: str, path: list[Message]) -> list[ChatMessage]:
     """The engine's view of a conversation: its system prompt, then the non-empty messages."""
     messages = [ChatMessage("system", system_prompt)] if system_prompt else []
     for message in path:
-        if message.content and message.role in ("user", "assistant", "system"):
-            messages.append(ChatMessage(message.role, message.content))  # type: ignore[arg-type]
+        role = ROLES.get(message.role)
+        if message.content and role is not None:
+            messages.append(ChatMessage(role, message.content))
     return messages
 
 
