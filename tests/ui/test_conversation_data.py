@@ -68,7 +68,7 @@ def test_export_markdown_writes_the_active_branch(store: HistoryStore, tmp_path:
 def test_form_values() -> None:
     assert parse_sampling({"temperature": "0.5", "top_p": "", "max_tokens": "12"}) == {
         "temperature": 0.5, "max_tokens": 12}
-    with pytest.raises(FormError, match="Top p: must be between 0.0 and 1.0"):
+    with pytest.raises(FormError, match=r"Top p: must be between 0\.0 and 1\.0"):
         parse_sampling({"top_p": "3"})
     with pytest.raises(FormError, match="Max tokens: 'x' is not a whole number"):
         parse_sampling({"max_tokens": "x"})

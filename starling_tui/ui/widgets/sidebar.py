@@ -73,8 +73,8 @@ class Sidebar(Vertical):
                 label.append("\n" + row.detail, style="dim")
             option_list.add_option(Option(label, id=row.id))
         ids = [row.id for row in rows]
-        if current_id in ids:
-            option_list.highlighted = ids.index(current_id)
+        if ids:
+            option_list.highlighted = ids.index(current_id) if current_id in ids else 0
 
     @property
     def highlighted_id(self) -> str | None:

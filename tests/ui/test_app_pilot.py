@@ -1,0 +1,306 @@
+"""Pilot tests of conversations, models, settings, errors and the palette (FakeEngine)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from pilot_helpers import SIZE, chat, ready, send, shown, views, wait_for
+
+from starling_tui import factory
+from starling_tui.engine.base import EngineError, EngineOptions, ModelInfo
+from starling_tui.engine.fake import FakeEngine
+from starling_tui.history.store import HistoryStore
+from starling_tui.ui.app import StarlingApp
+from starling_tui.ui.screens.confirm import ConfirmScreen
+from starling_tui.ui.screens.error import ErrorScreen
+from starling_tui.ui.screens.model_picker import ModelPickerScreen
+from starling_tui.ui.screens.welcome import WelcomeScreen
+from starling_tui.ui.services import Services
+from starling_tui.ui.widgets.chat_log import PAGE_SIZE, ChatLog
+from starling_tui.ui.widgets.sidebar import Sidebar
+from starling_tui.ui.widgets.status_line import StatusLine
+
+MakeServices = Callable[..., Services]
+
+
+def seed(store: HistoryStore, title_words: list[str]) -> list[str]:
+    """Conversations with one exchange each; returns their ids, oldest first."""
+    ids = []
+    for word in title_words:
+        conv = store.create_conversation()
+        store.add_message(conv.id, "user", f"tell me about {word}")
+        store.add_message(conv.id, "assistant", f"{word} are interesting", finish_reason="stop")
+        ids.append(conv.id)
+    return ids
+
+
+def sidebar_ids(pilot) -> list[str]:  # type: ignore[no-untyped-def]
+    option_list = chat(pilot).query_one(Sidebar).query_one("OptionList")
+    return [option_list.get_option_at_index(i).id for i in range(option_list.option_count)]
+
+
+async def test_opens_latest_conversation_and_sidebar_is_newest_first(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    ids = seed(store, ["owls", "bees", "cats"])
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await wait_for(pilot, lambda: sidebar_ids(pilot) == ids[::-1])
+        await wait_for(pilot, lambda: screen.conversation_id == ids[-1])
+        assert shown(pilot) == [("user", "tell me about cats"),
+                                ("assistant", "cats are interesting")]
+        # open another one from the sidebar
+        option_list = screen.query_one(Sidebar).query_one("OptionList")
+        option_list.focus()
+        option_list.highlighted = 2
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: shown(pilot)[0] == ("user", "tell me about owls"))
+        await send(pilot, "and more?")
+        assert [m.content for m in store.active_path(ids[0])][-2:] == [
+            "and more?", "You said: and more?"]
+        await wait_for(pilot, lambda: sidebar_ids(pilot)[0] == ids[0])  # now the newest
+
+
+async def test_conversation_option_and_new_flag(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    ids = seed(store, ["owls", "bees"])
+    app = StarlingApp(make_services(conversation_id=ids[0]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await wait_for(pilot, lambda: screen.conversation_id == ids[0])
+    app = StarlingApp(make_services(new_chat=True))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.pause(0.2)
+        assert screen.conversation_id is None and shown(pilot) == []
+
+
+async def test_rename_and_delete_with_confirmation(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    ids = seed(store, ["owls", "bees"])
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await wait_for(pilot, lambda: screen.conversation_id == ids[1])
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "TextPromptScreen")
+        await pilot.press(*"Bee facts", "enter")
+        await wait_for(pilot, lambda: store.get_conversation(ids[1]).title == "Bee facts")
+        # delete the *other* one from the sidebar, cancelling once first
+        option_list = screen.query_one(Sidebar).query_one("OptionList")
+        option_list.focus()
+        await wait_for(pilot, lambda: sidebar_ids(pilot) == ids[::-1])
+        option_list.highlighted = 1
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert len(store.list_conversations()) == 2
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: sidebar_ids(pilot) == [ids[1]])
+        assert [c.id for c in store.list_conversations()] == [ids[1]]
+        assert screen.conversation_id == ids[1]
+        # deleting the shown conversation leaves an empty new chat
+        screen.query_one("#prompt").focus()
+        await pilot.press("ctrl+delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: screen.conversation_id is None and shown(pilot) == [])
+        assert store.list_conversations() == []
+
+
+async def test_search_filters_the_sidebar_with_full_text_hits(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    ids = seed(store, ["owls", "bees", "cats"])
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("ctrl+f")
+        assert screen.focused is screen.query_one("#sidebar-search")
+        await pilot.press(*"interesting bees")
+        await wait_for(pilot, lambda: sidebar_ids(pilot) == [ids[1]])
+        await pilot.press("enter", "enter")  # to the list, then open the hit
+        await wait_for(pilot, lambda: screen.conversation_id == ids[1])
+        await pilot.press("ctrl+f", *["backspace"] * 16)
+        await wait_for(pilot, lambda: len(sidebar_ids(pilot)) == 3)
+
+
+async def test_long_conversation_mounts_a_page_and_loads_older_on_scroll(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    conv = store.create_conversation()
+    for i in range(200):
+        store.add_message(conv.id, "user" if i % 2 == 0 else "assistant", f"message {i}")
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: len(views(pilot)) == PAGE_SIZE)
+        assert views(pilot)[-1].content == "message 199"
+        log = chat(pilot).query_one(ChatLog)
+        log.scroll_home(animate=False)
+        await wait_for(pilot, lambda: len(views(pilot)) == 2 * PAGE_SIZE)
+        assert views(pilot)[0].content == f"message {200 - 2 * PAGE_SIZE}"
+        assert log.more_above
+
+
+async def test_model_picker_lists_models_folder_and_loads_the_choice(
+    make_services: MakeServices, isolated_home: Path
+) -> None:
+    models = isolated_home / "data" / "models"
+    models.mkdir(parents=True)
+    for name in ("alpha-Q4_K_M.gguf", "beta-Q8_0.gguf"):
+        (models / name).write_bytes(b"GGUF")
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        option_list = app.screen.query_one("#model-list")
+        assert [option_list.get_option_at_index(i).id for i in range(2)] == [  # type: ignore[attr-defined]
+            str(models / "alpha-Q4_K_M.gguf"), str(models / "beta-Q8_0.gguf")]
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: screen.model_info is not None
+                       and screen.model_info.name == "beta-Q8_0")
+        assert "beta-Q8_0" in str(screen.query_one("#status-model").render())
+
+
+async def test_welcome_screen_without_a_model_then_open_a_path(
+    make_services: MakeServices, store: HistoryStore, tmp_path: Path
+) -> None:
+    seed(store, ["owls"])
+    gguf = tmp_path / "mine.gguf"
+    gguf.write_bytes(b"GGUF")
+    app = StarlingApp(make_services(model=""))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen))
+        text = " ".join(str(b.render()) for b in app.screen.query("MarkdownParagraph"))
+        assert "starling-tui pull" in text and "starling-convert" in text
+        await pilot.press("escape")  # browse history without a model
+        screen = chat(pilot)
+        await wait_for(pilot, lambda: shown(pilot)[:1] == [("user", "tell me about owls")])
+        await pilot.press(*"hello", "enter")
+        await pilot.pause()
+        assert len(views(pilot)) == 2  # nothing sent without a model
+        screen.query_one("#prompt").load_text("")  # type: ignore[attr-defined]
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        await pilot.press(*str(gguf), "enter")
+        await wait_for(pilot, lambda: screen.model_info is not None)
+        assert screen.model_info is not None and screen.model_info.path == str(gguf)
+
+
+class BrokenLoadEngine(FakeEngine):
+    """Fails to load any file whose name contains "broken"."""
+
+    def load(self, options: EngineOptions) -> ModelInfo:
+        if "broken" in options.model_path:
+            raise EngineError(f"{options.model_path}: not a GGUF file (bad magic)")
+        return super().load(options)
+
+
+async def test_load_failure_shows_a_dialog_and_the_app_stays_usable(
+    make_services: MakeServices,
+) -> None:
+    engine = BrokenLoadEngine(["still here"])
+    app = StarlingApp(make_services(engine=engine, model="/m/broken.gguf"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert "not a GGUF file" in str(app.screen.query_one("#error-message").render())
+        await pilot.press("enter")
+        screen = chat(pilot)
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.model_info is None
+        screen.load_model("/m/good.gguf")
+        await ready(pilot)
+        await send(pilot, "hi")
+        assert shown(pilot)[-1] == ("assistant", "still here")
+
+
+async def test_engine_crash_marks_the_reply_and_reloads_after_the_dialog(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    engine = FakeEngine(["this will crash now", "recovered"], fail_on="crash")
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.query_one("#prompt").focus()
+        await pilot.press(*"hi", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert app.screen.title_text == "The engine crashed"  # type: ignore[attr-defined]
+        assert screen.model_info is None
+        saved = store.active_path(screen.conversation_id or "")
+        assert [(m.role, m.finish_reason) for m in saved] == [
+            ("user", None), ("assistant", "error")]
+        assert views(pilot)[-1].finish_reason == "error"
+        await pilot.press("enter")
+        await ready(pilot)  # reloaded
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: shown(pilot)[-1] == ("assistant", "recovered"))
+
+
+async def test_settings_apply_and_save_to_the_config_file(
+    make_services: MakeServices, isolated_home: Path
+) -> None:
+    engine = FakeEngine(["ok"])
+    services = make_services(engine=engine, save_settings=factory.save_setting_changes)
+    app = StarlingApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f9")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SettingsScreen")
+        dialog = app.screen
+        for key, value in [("n_gpu_layers", "12"), ("ctx", "2048"), ("threads", "2"),
+                           ("temperature", "0.6"), ("top_p", "0.9"), ("max_tokens", "100")]:
+            dialog.query_one(f"#setting-{key}").value = value  # type: ignore[attr-defined]
+        dialog.query_one("#setting-theme").value = "nord"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        config = isolated_home / "config" / "config.toml"
+        await wait_for(pilot, config.exists)
+        saved = tomllib.loads(config.read_text())
+        assert saved["theme"] == "nord"
+        assert saved["engine"] == {"n_gpu_layers": 12, "ctx": 2048, "threads": 2}
+        assert saved["sampling"] == {"temperature": 0.6, "top_p": 0.9, "max_tokens": 100}
+        assert app.theme == "nord"
+        await wait_for(pilot, lambda: screen.model_info is not None
+                       and screen.model_info.n_ctx == 2048)  # reloaded with the new context
+        assert services.engine_options.n_gpu_layers == 12
+        await send(pilot, "hi")
+        assert engine.requests[-1].sampling.temperature == 0.6
+
+
+async def test_command_palette_lists_and_runs_chat_actions(make_services: MakeServices) -> None:
+    app = StarlingApp(make_services(["a"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        titles = [c.title for c in app.get_system_commands(screen)]
+        for expected in ["Stop (escape)", "Regenerate (ctrl r)", "Edit (f3)", "Copy (f5)",
+                         "Copy code (f6)", "New chat (ctrl n)", "Export (f8)",
+                         "Code mode (ctrl t)", "Chat settings (ctrl g)", "Inspect (f7)",
+                         "Prev branch (alt left)", "Next branch (alt right)", "Model (ctrl o)",
+                         "Settings (f9)", "Rename (f2)", "Delete chat (ctrl delete)"]:
+            assert expected in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"code mode")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.conversation_mode == "code")
+
+
+async def test_no_color_is_respected(make_services: MakeServices, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.no_color
+        assert any(type(f).__name__ in {"Monochrome", "NoColor"} for f in app._filters)
+        status = chat(pilot).query_one(StatusLine)
+        assert status.info is not None
