@@ -109,3 +109,30 @@ def test_bad_flag_value_is_an_argparse_error() -> None:
     result = run_cli("ask", "--ctx", "lots", "hi")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "argument --ctx: expected an integer" in result.stderr
+
+
+def test_unknown_command_is_an_argparse_error() -> None:
+    result = run_cli("frobnicate")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "invalid choice: 'frobnicate'" in result.stderr
+
+
+def test_broken_command_module_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "starling_tui.cli.boom_cmd", None)  # import fails
+    monkeypatch.setitem(cli_main.COMMANDS, "boom", "test command")
+    monkeypatch.setattr(cli_main, "available_commands", lambda: ["boom"])
+    assert cli_main.main(["boom"]) == 1
+    assert capsys.readouterr().err.startswith(
+        "starling-tui: error: the 'boom' command is unavailable"
+    )
+
+
+def test_options_alone_go_to_the_default_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr(cli_main, "available_commands", lambda: ["tui", "ask"])
+    monkeypatch.setattr(cli_main, "load_command", lambda name: seen.append([name]) or None)
+    with pytest.raises(SystemExit):
+        cli_main.main(["--model", "x"])  # the placeholder tui parser rejects the option
+    assert seen == [["tui"]]

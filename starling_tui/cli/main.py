@@ -51,14 +51,16 @@ def available_commands() -> list[str]:
     return found
 
 
-def load_command(name: str) -> ModuleType | None:
-    """Import a subcommand's module; None when it is missing or broken."""
+def load_command(name: str) -> ModuleType:
+    """Import a subcommand's module; UserError when it cannot be imported or is incomplete."""
+    from starling_tui.errors import UserError
+
     try:
         module = importlib.import_module(command_module_name(name))
-    except ImportError:
-        return None
+    except ImportError as error:
+        raise UserError(f"the {name!r} command is unavailable ({error})") from None
     if not (hasattr(module, "add_parser") and hasattr(module, "run")):
-        return None
+        raise UserError(f"the {name!r} command is unavailable (incomplete module)")
     return module
 
 
@@ -88,11 +90,11 @@ def build_parser(
 
 
 def _pick_command(argv: list[str], commands: Sequence[str]) -> tuple[str | None, list[str]]:
-    """Which subcommand ``argv`` runs; no command → the TUI with ``argv`` as its arguments."""
+    """Which subcommand ``argv`` runs; only options (or nothing) → the TUI gets them."""
     if argv and argv[0] in commands:
         return argv[0], argv
-    if argv and argv[0] in {"-h", "--help", "--version"}:
-        return None, argv
+    if argv and (argv[0] in {"-h", "--help", "--version"} or not argv[0].startswith("-")):
+        return None, argv  # help, or an unknown command for argparse to report
     if DEFAULT_COMMAND in commands:
         return DEFAULT_COMMAND, [DEFAULT_COMMAND, *argv]
     return None, argv
@@ -113,17 +115,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    from starling_tui.errors import UserError
+
     commands = available_commands()
     name, argv = _pick_command(argv, commands)
-    module = load_command(name) if name else None
-    if name and module is None:
-        commands = [c for c in commands if c != name]
-        name, argv = None, argv[1:] if argv and argv[0] == name else argv
+    try:
+        module = load_command(name) if name else None
+    except UserError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
     parser = build_parser(commands, module, name)
     args = parser.parse_args(argv)
     if module is None:
         parser.print_help()
-        return 0 if not argv else 2
+        return 0
     return run_command(module, args)
 
 
