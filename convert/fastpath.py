@@ -87,7 +87,8 @@ def f32_to_f16(values: np.ndarray) -> np.ndarray:
     if libs is not None:
         libs[1].ggml_cpu_fp32_to_fp16(values.ctypes.data, out.ctypes.data, values.size)
     else:
-        np.copyto(out, values, casting="unsafe")
+        with np.errstate(over="ignore"):  # values beyond float16 become inf, as in ggml
+            np.copyto(out, values, casting="unsafe")
     return out
 
 

@@ -195,3 +195,14 @@ def test_ggml_kernels_match_numpy_bit_for_bit(monkeypatch) -> None:
             np.asarray(fastpath.quantize_q8_0(finite, 256)).reshape(-1))
     for a, b in zip(fast, slow, strict=True):
         assert a.tobytes() == b.tobytes()
+
+
+def test_tensor_info_reader_agrees_with_gguf_reader(starling_q4km_gguf: Path,
+                                                    smollm2_gguf: Path) -> None:
+    from convert.verify import read_tensor_infos
+
+    for path in (starling_q4km_gguf, smollm2_gguf):
+        reader = gguf.GGUFReader(path)
+        expected = {t.name: (tuple(int(d) for d in reversed(t.shape.tolist())),
+                             t.tensor_type.name) for t in reader.tensors}
+        assert read_tensor_infos(path) == expected
