@@ -199,7 +199,7 @@ def db_state() -> tuple[bytes, list[tuple[object, ...]]] | None:
     return db.read_bytes(), rows
 
 
-@pytest.mark.parametrize("kind", BAD_KINDS)
+@pytest.mark.parametrize("kind", [*BAD_KINDS, "not_a_model"])
 def test_bad_model_file_is_one_line_and_history_untouched(
     kind: str, smollm2_gguf: Path, tmp_path: Path
 ) -> None:
@@ -243,3 +243,9 @@ def test_models_listing(smollm2_gguf: Path, starling_q4km_gguf: Path) -> None:
         ("smol", False, True),
         ("starling", True, True),
     ]
+
+
+def test_model_refused_by_llama_cpp_creates_no_history(smollm2_gguf: Path, tmp_path: Path) -> None:
+    bad = make_bad_model("not_a_model", tmp_path, smollm2_gguf)
+    assert_one_line_error(run_cli("ask", "--model", str(bad), "hello"), "could not load")
+    assert db_state() is None

@@ -48,6 +48,16 @@ def make_bad_model(kind: str, folder: Path, good: Path) -> Path:
         path.write_bytes(b"")
     elif kind == "gguf_magic_garbage":
         path.write_bytes(b"GGUF" + os.urandom(4096))
+    elif kind == "not_a_model":  # a sound GGUF file that is no model: llama.cpp refuses it
+        import gguf
+        import numpy as np
+
+        writer = gguf.GGUFWriter(path, "llama")
+        writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
     else:
         raise ValueError(kind)
     return path
@@ -58,6 +68,13 @@ def test_inspect_smollm2(smollm2_gguf: Path) -> None:
     assert (model.architecture, model.quant, model.context_length) == ("llama", "Q4_1", 8192)
     assert model.template == "chat_template" and model.tensor_count == 272
     assert model.size == smollm2_gguf.stat().st_size and model.name == smollm2_gguf.stem
+
+
+def test_a_sound_gguf_that_is_no_model_passes_the_header_check(
+    tmp_path: Path, smollm2_gguf: Path
+) -> None:
+    model = inspect_model(make_bad_model("not_a_model", tmp_path, smollm2_gguf))
+    assert (model.tensor_count, model.context_length, model.template) == (1, 0, "none")
 
 
 def test_inspect_starling_q4km(starling_q4km_gguf: Path) -> None:

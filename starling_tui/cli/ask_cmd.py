@@ -67,6 +67,19 @@ def read_prompt(prompt: str) -> str:
     return text.rstrip("\n") if prompt == "-" else text
 
 
+def _conversation_to_continue(args: argparse.Namespace) -> str | None:
+    """The id of the conversation to continue (checked now, before the model loads)."""
+    if not (args.conversation or args.continue_latest):
+        return None
+    from starling_tui import factory
+
+    with factory.open_history() as store:
+        if args.conversation:
+            return store.get_conversation(args.conversation).id
+        latest = store.latest_conversation()
+        return latest.id if latest else None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one turn; returns the exit status."""
     from starling_tui import factory
@@ -75,14 +88,12 @@ def run(args: argparse.Namespace) -> int:
     settings = options.settings_from_args(args)
     model = factory.choose_model(settings, args.model)
     text = read_prompt(args.prompt)
-    with factory.open_history() as store:
-        conversation = None
-        if args.conversation:
-            conversation = store.get_conversation(args.conversation)
-        elif args.continue_latest:
-            conversation = store.latest_conversation()
-        engine, _info = factory.load_engine(settings, model)
-        try:
+    conversation_ref = _conversation_to_continue(args)
+    # Load before touching the history: a model llama.cpp refuses leaves it exactly as it was.
+    engine, _info = factory.load_engine(settings, model)
+    try:
+        with factory.open_history() as store:
+            conversation = store.get_conversation(conversation_ref) if conversation_ref else None
             turn = Turn(store, engine, settings, model)
             stats = turn.run(
                 conversation,
@@ -94,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
                     f"conversation: {cid}", file=sys.stderr, flush=True
                 ),
             )
-        finally:
-            engine.close()
+    finally:
+        engine.close()
     if args.stats:
         import json
         from dataclasses import asdict
