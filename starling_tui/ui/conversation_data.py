@@ -43,11 +43,24 @@ def load_page(
     return [entry_for(store, m) for m in page if m.role != "system"], more_above
 
 
+def count_text(count: int) -> str:
+    """``1 message`` / ``5 messages``."""
+    return f"{count} message" + ("" if count == 1 else "s")
+
+
+def context_in_use(store: HistoryStore, conversation_id: str) -> int:
+    """Tokens the conversation filled at its last reply (prompt + reply), 0 if unknown."""
+    for message in reversed(store.load_page(conversation_id, limit=2)):
+        if message.role == "assistant" and message.prompt_tokens is not None:
+            return message.prompt_tokens + (message.completion_tokens or 0)
+    return 0
+
+
 def sidebar_rows(store: HistoryStore, query: str = "", limit: int = 200) -> list[ConversationRow]:
     """Newest-first conversations, or one row per conversation matching a full-text search."""
     if not query:
         return [
-            ConversationRow(c.id, c.title or "New chat", f"{c.message_count} messages")
+            ConversationRow(c.id, c.title or "New chat", count_text(c.message_count))
             for c in store.list_conversations(limit=limit)
         ]
     rows: dict[str, ConversationRow] = {}

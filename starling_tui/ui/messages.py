@@ -48,6 +48,7 @@ class ConversationLoaded(Message):
     more_above: bool
     prompts: list[str] = field(default_factory=list)  # user prompts of the branch, for recall
     focus_id: int | None = None  # a message to select once shown
+    context_used: int = 0  # tokens the last reply filled, for the context meter
 
 
 @dataclass

@@ -83,6 +83,7 @@ class ChatScreen(ChatActions):
         log = self.query_one(ChatLog)
         await log.show(message.entries, more_above=message.more_above)
         self.query_one(PromptInput).set_recall(message.prompts)
+        self.query_one(StatusLine).context_used = message.context_used
         if message.focus_id is not None and (view := log.view_for(message.focus_id)):
             view.focus()
 

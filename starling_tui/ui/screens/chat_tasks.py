@@ -86,7 +86,10 @@ class ChatTasks(Screen[None]):
         store = self.services.store
         entries, more_above = data.load_page(store, conversation.id)
         prompts = reply_worker.recall_prompts(store, conversation.id)
-        self.post_message(ConversationLoaded(conversation, entries, more_above, prompts, focus_id))
+        used = data.context_in_use(store, conversation.id)
+        self.post_message(
+            ConversationLoaded(conversation, entries, more_above, prompts, focus_id, used)
+        )
 
     @work(thread=True, exit_on_error=False, group="open", exclusive=True)
     def open_conversation(self, conversation_id: str) -> None:

@@ -50,7 +50,7 @@ class ConversationSettingsScreen(ModalScreen[ConversationSettings | None]):
                         value = self.current.sampling.get(key)
                         yield Input(
                             "" if value is None else str(value), placeholder="app default",
-                            id=f"sampling-{key}",
+                            id=f"sampling-{key}", compact=True,
                         )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
@@ -99,15 +99,16 @@ class SettingsScreen(ModalScreen[SettingsValues | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide-dialog"):
             yield Label("Settings", classes="dialog-title")
-            for key, label, hint in FIELDS:
+            with VerticalScroll(classes="form"):
+                for key, label, hint in FIELDS:
+                    with Horizontal(classes="form-row"):
+                        yield Label(label, classes="form-label")
+                        yield Input(_text(getattr(self.current, key)), placeholder=hint,
+                                    id=f"setting-{key}", compact=True)
                 with Horizontal(classes="form-row"):
-                    yield Label(label, classes="form-label")
-                    yield Input(_text(getattr(self.current, key)), placeholder=hint,
-                                id=f"setting-{key}")
-            with Horizontal(classes="form-row"):
-                yield Label("Theme", classes="form-label")
-                yield Select([(t, t) for t in self.themes], value=self.current.theme,
-                             allow_blank=False, id="setting-theme")
+                    yield Label("Theme", classes="form-label")
+                    yield Select([(t, t) for t in self.themes], value=self.current.theme,
+                                 allow_blank=False, id="setting-theme", compact=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")

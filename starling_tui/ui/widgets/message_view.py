@@ -71,7 +71,7 @@ class MessageView(Vertical, can_focus=True):
         self._stream: MarkdownStream | None = None
 
     def compose(self) -> ComposeResult:
-        yield Label(self.header_text(), classes="message-header")
+        yield Label(self.header_text(), classes="message-header", markup=False)
         yield Markdown(self.content)
 
     def header_text(self) -> str:
