@@ -8,9 +8,9 @@ run and on the same disk:
 2. converts to each ``--outtypes`` with ``starling-convert`` in a child process,
 3. optionally runs llama.cpp's own ``convert_hf_to_gguf.py`` (``--reference PATH``) to f16.
 
-Each command runs as a child process; its peak RSS (including its own children, e.g. the
-quantizer) comes from the kernel's rusage for that child (``os.wait4``, the per-child form of
-``getrusage(RUSAGE_CHILDREN)``). Outputs are deleted as soon as they are measured.
+Each command runs as the only child of a small launcher process, which reports the wall time
+and ``getrusage(RUSAGE_CHILDREN).ru_maxrss``: the command's peak RSS, its own children (the
+quantizer) included. Outputs are deleted as soon as they are measured.
 
     python benchmarks/convert_bench.py [--checkpoint DIR] [--workdir DIR] [--shape 7b|small]
 """
@@ -18,6 +18,7 @@ quantizer) comes from the kernel's rusage for that child (``os.wait4``, the per-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -46,18 +47,30 @@ class Result:
     output_mb: float
 
 
+# A small launcher process: the kernel bills a child's peak RSS with the RSS of the process
+# that forked it, so the (large) benchmark process must not be the direct parent.
+_LAUNCHER = (
+    "import json, resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "seconds = time.perf_counter() - start\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print(json.dumps({'rc': rc, 'seconds': seconds, 'peak_kib': peak}))\n"
+)
+
+
 def measure(name: str, command: list[str], output: Path | None = None) -> Result:
-    """Run ``command`` as a child; wall time and the child's peak RSS (children included)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"{name} failed with exit status {child.returncode}")
+    """Run ``command`` as a child; wall time and its peak RSS (its own children included)."""
+    launched = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], cwd=ROOT,
+                              capture_output=True, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if launched.returncode != 0:
+        raise SystemExit(f"{name}: launcher failed: {launched.stderr.strip()}")
+    stats = json.loads(launched.stdout.strip().splitlines()[-1])
+    if stats["rc"] != 0:
+        raise SystemExit(f"{name} failed with exit status {stats['rc']}: {launched.stderr[-2000:]}")
     size = output.stat().st_size / 1e6 if output and output.exists() else 0.0
-    return Result(name, seconds, usage.ru_maxrss / 1024, size)  # ru_maxrss is in KiB
+    return Result(name, stats["seconds"], stats["peak_kib"] / 1024, size)
 
 
 def copy_command(source: Path, target: Path) -> list[str]:
