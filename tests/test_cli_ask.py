@@ -229,3 +229,28 @@ def test_ctrl_c_mid_reply_saves_it_cancelled(smollm2_gguf: Path) -> None:
         _user, reply = store.active_path(conv.id)
     assert reply.finish_reason == "cancelled"
     assert reply.content.startswith(seen) and out.startswith(reply.content)
+
+
+class ClosedPipe(io.StringIO):
+    """A stdout whose reader goes away after the first piece."""
+
+    def write(self, text: str) -> int:
+        if self.getvalue():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_reader_going_away_saves_the_reply_cancelled(smollm2_gguf: Path) -> None:
+    from starling_tui.cli.turn import Turn
+    from starling_tui.config import Settings
+    from starling_tui.engine.fake import FakeEngine
+    from starling_tui.models import inspect_model
+
+    engine = FakeEngine(["one two three"])
+    with HistoryStore() as store:
+        turn = Turn(store, engine, Settings(), inspect_model(smollm2_gguf))
+        with pytest.raises(BrokenPipeError):
+            turn.run(None, "count", out=ClosedPipe())
+        (conv,) = store.list_conversations()
+        reply = store.active_path(conv.id)[-1]
+    assert (reply.content, reply.finish_reason) == ("one", "cancelled")

@@ -185,6 +185,8 @@ def test_search_uses_fts_and_tracks_updates(store: HistoryStore) -> None:
     assert "[sorted]" in hits[0].snippet and hits[0].conversation_title.startswith("How do I")
     assert [h.role for h in store.search("sorted()")] == ["assistant"]  # punctuation is plain
     assert [h.role for h in store.search("python")] == ["user"]
+    assert [h.role for h in store.search("How do I so")] == ["user"]  # last word as a prefix
+    assert store.search("So do I how") == []  # earlier words must be whole
     assert store.search('"unbalanced AND (') == []  # FTS syntax is neutralised, no error
     store.delete_conversation(conv.id)
     assert store.search("python") == []

@@ -14,7 +14,6 @@ from starling_tui.engine.base import (
     ChatMessage,
     ChatRequest,
     Engine,
-    EngineError,
     GenerationStats,
     Role,
 )
@@ -100,13 +99,14 @@ class Turn:
                 out.write(piece)
                 out.flush()
                 writer.append(piece)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, BrokenPipeError):
+            # Ctrl-C, or the reader of stdout went away (`| head`): the reply was cut short.
             self.engine.cancel()
             writer.finish("cancelled", self.engine.last_stats)
             raise
-        except EngineError as error:
+        except Exception as error:
             stats = self.engine.last_stats
-            stats.error = stats.error or str(error)
+            stats.error = stats.error or str(error) or type(error).__name__
             writer.finish("error", stats)
             raise
         finally:

@@ -382,11 +382,17 @@ class HistoryStore:
     # -- search -------------------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Messages containing every word of ``query`` (plain words, no FTS syntax), best first."""
+        """Messages containing every word of ``query``, best first.
+
+        Words are matched whole except the last, which also matches as a prefix. Quotes and
+        operators are taken literally (no FTS5 syntax), so any user input is a valid query.
+        """
         terms = query.split()
         if not terms:
             return []
-        fts_query = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+        quoted[-1] += "*"  # the last word may be unfinished (search as you type)
+        fts_query = " ".join(quoted)
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT m.conversation_id, c.title, m.id, m.role, m.updated_at,"
