@@ -7,11 +7,13 @@ returns the cached path on later calls. Files live in a session temp folder, not
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -127,3 +129,11 @@ def run_convert_cli(*args: str, env: dict[str, str] | None = None,
 def leftovers(folder: Path) -> list[str]:
     """Every file under ``folder`` (to assert that nothing, not even a temp file, was left)."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@functools.cache
+def read_gguf(path: Path) -> Any:
+    """gguf's GGUFReader for a session GGUF, cached (it decodes every key: ~1 s per file)."""
+    import gguf
+
+    return gguf.GGUFReader(path)

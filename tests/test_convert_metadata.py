@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gguf
 import numpy as np
 import pytest
 from checkpoint_factory import with_spec, write_checkpoint
-from model_fixtures import leftovers, run_convert_cli
+from model_fixtures import leftovers, read_gguf, run_convert_cli
 
 from convert import __version__
 from convert.api import convert_checkpoint
@@ -17,7 +16,7 @@ from starling_tui.paths import app_paths
 
 
 def _fields(path: Path) -> dict:
-    reader = gguf.GGUFReader(path)
+    reader = read_gguf(path)
     return {name: field.contents() for name, field in reader.fields.items()
             if not name.startswith("tokenizer.ggml.")}
 
@@ -112,7 +111,7 @@ def test_f32_weights_are_exact_with_qk_permuted(converted_gguf, tiny_checkpoint:
     expected = _hf_tensor(tiny_checkpoint, hf)
     if heads:
         expected = _llama_cpp_permute(expected, heads)
-    reader = gguf.GGUFReader(converted_gguf("f32"))
+    reader = read_gguf(converted_gguf("f32"))
     tensor = next(t for t in reader.tensors if t.name == gguf_name)
     np.testing.assert_array_equal(np.asarray(tensor.data).reshape(expected.shape), expected)
 

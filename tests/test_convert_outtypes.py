@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import gguf
 import pytest
-from model_fixtures import greedy_generate
+from model_fixtures import greedy_generate, read_gguf
 
 from convert.outtypes import OUTTYPES
 
@@ -27,7 +26,7 @@ def test_the_issue_outtypes_are_offered() -> None:
 @pytest.mark.parametrize("outtype", list(OUTTYPES))
 def test_outtype_has_expected_types_loads_and_generates(converted_gguf, outtype: str) -> None:
     path = converted_gguf(outtype)
-    reader = gguf.GGUFReader(path)
+    reader = read_gguf(path)
     types = {t.name: t.tensor_type.name for t in reader.tensors}
     assert len(types) == 2 * 9 + 3
     one_d = [t.name for t in reader.tensors if len(t.shape) == 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gguf
 import pytest
 from checkpoint_factory import OPENCHAT_TEMPLATE
+from model_fixtures import read_gguf
 
 from starling_tui.llama_backend import load_model, model_params
 
@@ -37,7 +38,7 @@ def test_card_strings_tokenize_to_card_ids(vocab_model, text: str, ids: list[int
 
 def test_openchat_tokens_are_control_so_user_text_cannot_inject_them(vocab_model,
                                                                      starling_f16_gguf) -> None:
-    reader = gguf.GGUFReader(starling_f16_gguf)
+    reader = read_gguf(starling_f16_gguf)
     field = reader.fields["tokenizer.ggml.token_type"]
     types = [int(field.parts[i][0]) for i in field.data]
     assert types[32000] == gguf.TokenType.CONTROL
@@ -49,7 +50,7 @@ def test_openchat_tokens_are_control_so_user_text_cannot_inject_them(vocab_model
 
 
 def test_special_ids_flags_and_chat_template(starling_f16_gguf) -> None:
-    reader = gguf.GGUFReader(starling_f16_gguf)
+    reader = read_gguf(starling_f16_gguf)
 
     def value(key: str):
         return reader.fields[key].contents()
