@@ -165,6 +165,8 @@ class ShardReader:
         fd = self._fds.get(ref.path)
         if fd is None:
             fd = self._fds[ref.path] = os.open(ref.path, os.O_RDONLY)
+            if hasattr(os, "posix_fadvise"):  # tensors are read front to back: read ahead
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         position = ref.offset + first_row * ref.row_elements * ref.itemsize
         done = 0
         while done < len(out):
