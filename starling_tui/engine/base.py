@@ -52,6 +52,8 @@ class EngineOptions:
     extra_bufts: bool | None = None  # None: off on AMX CPUs (llama.cpp issue 20824), else on
     kv_cache_type: str | None = None  # e.g. "q8_0"; None: f16
     state_cache: bool = True  # save/restore per-conversation KV state (issue 7)
+    state_cache_budget_mb: int = 4096  # disk budget of saved states (least recently used go)
+    state_cache_dir: str | None = None  # None: app_paths().state_cache_dir
 
 
 @dataclass(frozen=True)

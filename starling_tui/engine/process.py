@@ -17,6 +17,7 @@ weights, no context) in a worker and returns the exact prompt ids — fast even 
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -34,6 +35,8 @@ from starling_tui.engine.base import (
     PromptPreview,
 )
 from starling_tui.engine.gguf_check import check_model_file
+
+_worker_log = logging.getLogger("starling_tui.engine.worker")
 
 
 def _signal_name(exitcode: int | None) -> str:
@@ -104,13 +107,18 @@ class ProcessEngine:
         conn = self._conn
         if conn is None or self._proc is None:
             raise EngineError("no model is loaded")
-        wait([conn, self._proc.sentinel])
-        try:
-            if conn.poll():
-                reply: tuple[str, Any] = conn.recv()
-                return reply
-        except (EOFError, OSError):
-            pass
+        while True:
+            wait([conn, self._proc.sentinel])
+            try:
+                if not conn.poll():
+                    break
+                reply: tuple[Any, ...] = conn.recv()
+            except (EOFError, OSError):
+                break
+            if reply[0] == "log":  # the worker's log records, re-logged here
+                _worker_log.log(reply[1], "%s", reply[2])
+                continue
+            return reply[0], reply[1]
         raise self._crashed(what)
 
     def _call(self, message: tuple[Any, ...], what: str) -> Any:

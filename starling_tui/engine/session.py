@@ -30,6 +30,7 @@ from starling_tui.engine.base import (
 )
 from starling_tui.engine.hooks import crash_point
 from starling_tui.engine.sampling import PieceDecoder, build_sampler
+from starling_tui.engine.state_cache import StateCache
 from starling_tui.engine.vocab import LlamaVocab
 from starling_tui.llama_backend import gpu_offload_supported, llama, load_model, model_params
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
@@ -103,8 +104,11 @@ class Session:
         self.tokens: list[int] = []
         self.ctx: Any = None
         self.n_ctx = options.n_ctx or self.n_ctx_train
+        self.states: StateCache | None = None
         if not vocab_only:
             self._make_context(lc)
+            if options.state_cache:
+                self.states = StateCache(options, self.n_ctx, self.n_gpu_layers)
 
     def _metadata(self, key: str) -> str | None:
         lc = llama()
@@ -246,8 +250,10 @@ class Session:
         stats = GenerationStats(prompt_tokens=len(prompt), dropped_messages=fitted.dropped_messages)
         lc.llama_perf_context_reset(self.ctx.ctx)
         start = time.perf_counter()
+        restored = self._restore(request.conversation_id, prompt)
         reused, was_cancelled = self._eval_prompt(prompt, cancelled)
-        stats.cached_tokens = reused
+        stats.restored_tokens = min(restored, reused)
+        stats.cached_tokens = reused - stats.restored_tokens
         stats.evaluated_tokens = len(prompt) - reused
         if was_cancelled:
             stats.evaluated_tokens = max(len(self.tokens) - reused, 0)
@@ -255,6 +261,42 @@ class Session:
             return stats
         stats.finish_reason = self._sample_loop(request, emit, cancelled, stats, start)
         return stats
+
+    def _restore(self, conversation_id: str | None, prompt: list[int]) -> int:
+        """Load the conversation's saved state if it beats the live cache; tokens restored."""
+        if self.states is None or not conversation_id:
+            return 0
+        live = common_prefix(self.tokens, prompt)
+        if live >= len(prompt) - 1:
+            return 0
+        saved = self.states.load(conversation_id)
+        if saved is None:
+            return 0
+        tokens, data = saved
+        usable = min(common_prefix(tokens, prompt), len(prompt) - 1)
+        if usable <= live:
+            return 0
+        lc = llama()
+        lc.llama_memory_seq_rm(self.ctx.memory, 0, 0, -1)
+        self.tokens = []
+        buf = (ctypes.c_uint8 * len(data)).from_buffer(data)
+        read = int(lc.llama_state_seq_set_data(self.ctx.ctx, buf, len(data), 0))
+        n_kv = int(lc.llama_memory_seq_pos_max(self.ctx.memory, 0)) + 1
+        if read == 0 or n_kv != len(tokens):
+            lc.llama_memory_seq_rm(self.ctx.memory, 0, 0, -1)
+            self.states.discard(self.states.path(conversation_id), "llama.cpp could not load it")
+            return 0
+        self.tokens = list(tokens)
+        return usable
+
+    def after_reply(self, request: ChatRequest, stats: GenerationStats) -> None:
+        """Save the conversation's KV state once a reply completed (the caller has it already)."""
+        if self.states is None or not request.conversation_id:
+            return
+        if stats.finish_reason not in ("stop", "length") or not self.tokens:
+            return
+        name = self._metadata("general.name") or Path(self.options.model_path).stem
+        self.states.save(self.ctx.ctx, request.conversation_id, self.tokens, name)
 
     def _sample_loop(
         self,
@@ -318,7 +360,10 @@ class Session:
                 "t_eval_ms": data.t_eval_ms, "kv_tokens": len(self.tokens)}
 
     def close(self) -> None:
-        """Free the context and model now (not at garbage collection)."""
+        """Finish saving states, then free the context and model now (not at GC)."""
+        if self.states is not None:
+            self.states.close()
+            self.states = None
         if self.ctx is not None:
             self.ctx.close()
             self.ctx = None

@@ -4,20 +4,47 @@ Protocol (a ``multiprocessing`` pipe; every request gets exactly one final reply
 
 - ``("load", EngineOptions, vocab_only)`` → ``("ok", ModelInfo)``
 - ``("generate", ChatRequest)`` → any number of ``("piece", str)``, then ``("ok", GenerationStats)``
+  (the KV state is saved after that reply, issue 7)
 - ``("preview", ChatRequest)`` → ``("ok", PromptPreview)``
 - ``("counters",)`` → ``("ok", dict)`` (llama.cpp's perf counters of the latest reply)
-- ``("close",)`` → the process exits
+- ``("close",)`` → pending state saves finish, the process exits
 
-A failure the worker can report is ``("error", one_line)``. A crash inside llama.cpp kills this
-process; the parent sees the pipe close and the exit signal.
+A failure the worker can report is ``("error", one_line)``. Log records (e.g. a discarded state
+file) travel as ``("log", level, text)`` at any time; the parent re-logs them. A crash inside
+llama.cpp kills this process; the parent sees the pipe close and the exit signal.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
 from starling_tui.engine.base import EngineError
+
+
+class Channel:
+    """The worker's end of the pipe; sends are locked (the state writer thread logs too)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self._lock:
+            self.conn.send(message)
+
+
+class _PipeLogHandler(logging.Handler):
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(logging.INFO)
+        self.channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.channel.send(("log", record.levelno, record.getMessage()))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -29,41 +56,51 @@ def serve(conn: Connection, cancel_flag: Any) -> None:
     """Handle requests until ``close`` or the parent goes away (the process entry point)."""
     from starling_tui.engine.session import Session
 
+    channel = Channel(conn)
+    logger = logging.getLogger("starling_tui.engine")
+    logger.addHandler(_PipeLogHandler(channel))
+    logger.setLevel(logging.INFO)
     session: Session | None = None
 
     def cancelled() -> bool:
         return bool(cancel_flag.value)
 
     def emit(text: str) -> None:
-        conn.send(("piece", text))
+        channel.send(("piece", text))
 
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        kind = message[0]
-        if kind == "close":
-            return
-        try:
-            if kind == "load":
-                if session is not None:
-                    session.close()
-                    session = None
-                session = Session(message[1], vocab_only=message[2])
-                conn.send(("ok", session.info()))
-                continue
-            if session is None:
-                raise EngineError("no model is loaded")
-            if kind == "generate":
-                conn.send(("ok", session.generate(message[1], emit, cancelled)))
-            elif kind == "preview":
-                conn.send(("ok", session.preview(message[1])))
-            elif kind == "counters":
-                conn.send(("ok", session.counters()))
-            else:
-                raise EngineError(f"unknown engine request {kind!r}")
-        except EngineError as exc:
-            conn.send(("error", _one_line(exc)))
-        except Exception as exc:  # anything else must still answer, not hang the parent
-            conn.send(("error", f"{type(exc).__name__}: {_one_line(exc)}"))
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return
+            kind = message[0]
+            if kind == "close":
+                return
+            try:
+                if kind == "load":
+                    if session is not None:
+                        session.close()
+                        session = None
+                    session = Session(message[1], vocab_only=message[2])
+                    channel.send(("ok", session.info()))
+                    continue
+                if session is None:
+                    raise EngineError("no model is loaded")
+                if kind == "generate":
+                    stats = session.generate(message[1], emit, cancelled)
+                    channel.send(("ok", stats))
+                    session.after_reply(message[1], stats)
+                elif kind == "preview":
+                    channel.send(("ok", session.preview(message[1])))
+                elif kind == "counters":
+                    channel.send(("ok", session.counters()))
+                else:
+                    raise EngineError(f"unknown engine request {kind!r}")
+            except EngineError as exc:
+                channel.send(("error", _one_line(exc)))
+            except Exception as exc:  # anything else must still answer, not hang the parent
+                channel.send(("error", f"{type(exc).__name__}: {_one_line(exc)}"))
+    finally:
+        if session is not None:
+            session.close()
