@@ -1,0 +1,69 @@
+"""The app on the real llama.cpp engine (child process) with the SmolLM2 fixture GGUF."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pilot_helpers import SIZE, chat, ready, send, views, wait_for
+
+from starling_tui.cli.tui_cmd import prepare_child_processes
+from starling_tui.engine.base import SamplingOptions
+from starling_tui.engine.process import ProcessEngine
+from starling_tui.history.store import HistoryStore
+from starling_tui.ui import conversation_data as data
+from starling_tui.ui.app import StarlingApp
+from starling_tui.ui.services import Services
+from starling_tui.ui.widgets.status_line import StatusLine
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def engine() -> Iterator[ProcessEngine]:
+    prepare_child_processes()
+    process_engine = ProcessEngine()
+    yield process_engine
+    process_engine.close()
+
+
+async def test_chat_with_the_real_engine(
+    make_services: Callable[..., Services], store: HistoryStore, engine: ProcessEngine,
+    smollm2_gguf: Path,
+) -> None:
+    services = make_services(engine=engine, model=str(smollm2_gguf),
+                             sampling=SamplingOptions(max_tokens=24))
+    app = StarlingApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        info = screen.model_info
+        assert info is not None and info.quant == "Q4_1"
+        await send(pilot, "What is the capital of France?")
+        reply = views(pilot)[-1]
+        conv_id = screen.conversation_id or ""
+        saved = store.active_path(conv_id)[-1]
+        assert saved.role == "assistant" and saved.content == reply.content
+        assert saved.content.strip() and saved.finish_reason in ("stop", "length")
+        status = screen.query_one(StatusLine)
+        assert status.stats is not None and status.stats.completion_tokens > 0
+        assert status.stats.tokens_per_s > 0
+        assert status.context_used == status.stats.prompt_tokens + status.stats.completion_tokens
+        # the inspector shows exactly what the engine will evaluate next
+        screen.query_one("#prompt").load_text("And of Italy?")  # type: ignore[attr-defined]
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "InspectorScreen",
+                       timeout=30)
+        shown_preview = app.screen.preview  # type: ignore[attr-defined]
+        request = data.build_request(store, conv_id, services.sampling)
+        from dataclasses import replace
+
+        from starling_tui.engine.base import ChatMessage
+
+        expected = engine.preview(
+            replace(request, messages=(*request.messages, ChatMessage("user", "And of Italy?")))
+        )
+        assert shown_preview == expected
+        assert "And of Italy?" in shown_preview.rendered
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is chat(pilot))

@@ -1,0 +1,133 @@
+"""End to end: the real ``starling-tui`` in tmux with the real engine and the SmolLM2 GGUF.
+
+Type a message, see the reply, quit, relaunch, find the conversation by search and continue it.
+Needs tmux (``apt-get install tmux``); skipped with that reason when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+
+class Tmux:
+    """One private tmux server running the app in a 110x32 pane."""
+
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def start(self, command: str) -> None:
+        self.run("new-session", "-d", "-s", "app", "-x", "110", "-y", "32", command)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "app")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "app", *keys)
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", "app", "-l", text)
+
+    def wait(self, condition: Callable[[str], bool], what: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if condition(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; screen:\n{text}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    session = Tmux(f"starling-test-{os.getpid()}")
+    yield session
+    subprocess.run(["tmux", "-L", session.socket, "kill-server"], capture_output=True)
+
+
+def app_command(home: Path) -> str:
+    script = Path(sys.executable).with_name("starling-tui")
+    program = str(script) if script.exists() else f"{sys.executable} -m starling_tui.cli.main"
+    env = f"STARLING_TUI_HOME={home} TERM=xterm-256color"
+    return f"env {env} {program} --max-tokens 24; echo APP-EXITED=$?; sleep 30"
+
+
+def messages(home: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(home / "data" / "history.db") as db:
+        return db.execute(
+            "SELECT conversation_id, role, content FROM messages ORDER BY id").fetchall()
+
+
+def test_chat_quit_relaunch_find_and_continue(
+    tmux: Tmux, isolated_home: Path, smollm2_gguf: Path
+) -> None:
+    models = isolated_home / "data" / "models"
+    models.mkdir(parents=True)
+    (models / smollm2_gguf.name).symlink_to(smollm2_gguf)
+
+    tmux.start(app_command(isolated_home))
+    tmux.wait(lambda s: "/8192" in s, "the model to load")
+    tmux.type("What is the capital of France?")
+    tmux.keys("Enter")
+    tmux.wait(lambda s: "tok/s" in s, "the reply to finish")
+    first = messages(isolated_home)
+    assert [role for _, role, _ in first] == ["user", "assistant"]
+    reply = first[1][2]
+    assert reply.strip()
+    screen = tmux.screen()
+    assert "What is the capital of France?" in screen
+    assert reply.split()[0] in screen
+    tmux.keys("C-q")
+    tmux.wait(lambda s: "APP-EXITED=0" in s, "the app to quit")
+    tmux.run("kill-session", "-t", "app")
+
+    # a second, unrelated chat, so the search has something to tell apart
+    tmux.start(app_command(isolated_home).replace("--max-tokens 24", "--max-tokens 8 --new"))
+    tmux.wait(lambda s: "/8192" in s, "the model to load again")
+    tmux.type("Name a colour")
+    tmux.keys("Enter")
+    tmux.wait(lambda s: "tok/s" in s, "the second reply")
+    tmux.keys("C-q")
+    tmux.wait(lambda s: "APP-EXITED=0" in s, "the app to quit again")
+    tmux.run("kill-session", "-t", "app")
+
+    tmux.start(app_command(isolated_home))
+    tmux.wait(lambda s: "/8192" in s, "the model to load a third time")
+    tmux.keys("C-f")
+    tmux.type("France")
+    tmux.wait(lambda s: "[France]" in s, "the search hit (with its highlighted excerpt)")
+    tmux.keys("Enter")  # from the search box to the hits
+    time.sleep(0.5)
+    tmux.keys("Enter")  # open the highlighted hit
+    tmux.wait(lambda s: "What is the capital of France?" in s, "the conversation to open")
+    tmux.type("And of Italy?")
+    tmux.keys("Enter")
+    tmux.wait(lambda s: "And of Italy?" in s and "tok/s" in s, "the follow-up reply")
+    tmux.wait(lambda s: len(messages(isolated_home)) == 6, "the follow-up to be saved", 30)
+    rows = messages(isolated_home)
+    france = rows[0][0]
+    assert [(c == france, role) for c, role, _ in rows] == [
+        (True, "user"), (True, "assistant"), (False, "user"), (False, "assistant"),
+        (True, "user"), (True, "assistant"),
+    ]
+    assert rows[4][2] == "And of Italy?" and rows[5][2].strip()
+    tmux.keys("C-q")
+    tmux.wait(lambda s: "APP-EXITED=0" in s, "the app to quit at the end")
