@@ -160,3 +160,29 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     conn.close()
     with HistoryStore(path) as store:
         assert len(store.search("second question")) == 50  # default limit; all indexed
+
+
+CREATOR = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from starling_tui.history import HistoryStore
+    path, go = Path(sys.argv[1]), Path(sys.argv[2])
+    while not go.exists():
+        time.sleep(0.002)
+    with HistoryStore(path) as store:
+        store.add_message(store.create_conversation().id, "user", "first words")
+""")
+
+
+def test_processes_creating_the_database_at_once(tmp_path: Path) -> None:
+    path, go = tmp_path / "history.db", tmp_path / "go"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CREATOR, str(path), str(go)]) for _ in range(3)
+    ]
+    go.touch()
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    with HistoryStore(path) as store:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert len(store.search("first words")) == 3
+    assert list(tmp_path.glob("*.bak")) == []
