@@ -25,24 +25,15 @@ from typing import Any
 
 from starling_tui.errors import HistoryError
 from starling_tui.history import db
+from starling_tui.history.branches import BranchesMixin
 from starling_tui.history.records import Conversation, Message, SearchHit
 from starling_tui.history.reply import ReplyWriter
 
 CURRENT_LEAF: Any = object()  # default parent: the conversation's current leaf
 _ID_PATTERN = re.compile(r"^[0-9a-z]+$")
 
-_PATH_UP = """
-    WITH RECURSIVE path(id, n) AS (
-        SELECT ?, 1
-        UNION ALL
-        SELECT m.parent_id, p.n + 1 FROM messages m JOIN path p ON m.id = p.id
-        WHERE m.parent_id IS NOT NULL AND p.n < ?
-    )
-    SELECT m.* FROM path p JOIN messages m ON m.id = p.id ORDER BY m.depth
-"""
 
-
-class HistoryStore:
+class HistoryStore(BranchesMixin):
     """Conversations and their messages in ``path`` (default: ``app_paths().history_db``)."""
 
     def __init__(
@@ -312,72 +303,6 @@ class HistoryStore:
                 " (SELECT conversation_id FROM messages WHERE id = ?)",
                 (now, message_id),
             )
-
-    # -- the active path and branches ---------------------------------------------------------
-
-    def active_path(self, conversation_id: str) -> list[Message]:
-        """Every message from the root to the current leaf, oldest first."""
-        return self.load_page(conversation_id, limit=None)
-
-    def load_page(
-        self, conversation_id: str, *, limit: int | None = 50, before_id: int | None = None
-    ) -> list[Message]:
-        """Up to ``limit`` messages of the active path ending just above ``before_id``.
-
-        Without ``before_id``: the newest ``limit`` messages. Pass the oldest id you have to get
-        the page before it. Oldest first; an empty list means the top was reached.
-        """
-        conv = self.get_conversation(conversation_id)
-        start = conv.current_leaf_id if before_id is None else self.get_message(before_id).parent_id
-        if start is None or limit == 0:
-            return []
-        with self._read() as conn:
-            rows = conn.execute(_PATH_UP, (start, 1 << 62 if limit is None else limit)).fetchall()
-        return [Message.from_row(r) for r in rows]
-
-    def children(self, message_id: int) -> list[Message]:
-        """Direct replies to a message, oldest first."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT * FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)
-            ).fetchall()
-        return [Message.from_row(r) for r in rows]
-
-    def siblings(self, message_id: int) -> list[Message]:
-        """The message and its alternatives (same parent), oldest first."""
-        message = self.get_message(message_id)
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT * FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id",
-                (message.conversation_id, message.parent_id),
-            ).fetchall()
-        return [Message.from_row(r) for r in rows]
-
-    def switch_branch(self, message_id: int) -> Message:
-        """Show the branch through ``message_id``: its newest descendant leaf becomes current."""
-        leaf = self.get_message(message_id)
-        while True:
-            with self._read() as conn:
-                row = conn.execute(
-                    "SELECT * FROM messages WHERE parent_id = ? ORDER BY id DESC LIMIT 1",
-                    (leaf.id,),
-                ).fetchone()
-            if row is None:
-                break
-            leaf = Message.from_row(row)
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE conversations SET current_leaf_id = ? WHERE id = ?",
-                (leaf.id, leaf.conversation_id),
-            )
-        return leaf
-
-    def edit_message(self, message_id: int, content: str) -> Message:
-        """Add an edited copy of a message as its sibling; the copy becomes the current leaf."""
-        original = self.get_message(message_id)
-        return self.add_message(
-            original.conversation_id, original.role, content, parent_id=original.parent_id
-        )
 
     # -- search -------------------------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+"""Navigating a conversation's tree of messages: the active path, paging, siblings, branches.
+
+Messages link to their parent, so edits and regenerations are siblings; the conversation's
+``current_leaf_id`` picks the branch shown. The *active path* runs from that leaf up to the root,
+and paging walks it from the bottom with a recursive query bounded by the page size, so the
+newest page of a 5,000-message conversation costs the same as that of a short one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager
+
+from starling_tui.history.records import Conversation, Message
+
+_PATH_UP = """
+    WITH RECURSIVE path(id, n) AS (
+        SELECT ?, 1
+        UNION ALL
+        SELECT m.parent_id, p.n + 1 FROM messages m JOIN path p ON m.id = p.id
+        WHERE m.parent_id IS NOT NULL AND p.n < ?
+    )
+    SELECT m.* FROM path p JOIN messages m ON m.id = p.id ORDER BY m.depth
+"""
+
+
+class BranchesMixin:
+    """Tree queries of :class:`~starling_tui.history.store.HistoryStore`."""
+
+    # Provided by HistoryStore.
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def get_conversation(self, id_or_prefix: str) -> Conversation:
+        raise NotImplementedError
+
+    def get_message(self, message_id: int) -> Message:
+        raise NotImplementedError
+
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        *,
+        parent_id: int | None = None,
+        finish_reason: str | None = None,
+    ) -> Message:
+        raise NotImplementedError
+
+    def active_path(self, conversation_id: str) -> list[Message]:
+        """Every message from the root to the current leaf, oldest first."""
+        return self.load_page(conversation_id, limit=None)
+
+    def load_page(
+        self, conversation_id: str, *, limit: int | None = 50, before_id: int | None = None
+    ) -> list[Message]:
+        """Up to ``limit`` messages of the active path ending just above ``before_id``.
+
+        Without ``before_id``: the newest ``limit`` messages. Pass the oldest id you have to get
+        the page before it. Oldest first; an empty list means the top was reached.
+        """
+        conv = self.get_conversation(conversation_id)
+        start = conv.current_leaf_id if before_id is None else self.get_message(before_id).parent_id
+        if start is None or limit == 0:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(_PATH_UP, (start, 1 << 62 if limit is None else limit)).fetchall()
+        return [Message.from_row(r) for r in rows]
+
+    def children(self, message_id: int) -> list[Message]:
+        """Direct replies to a message, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)
+            ).fetchall()
+        return [Message.from_row(r) for r in rows]
+
+    def siblings(self, message_id: int) -> list[Message]:
+        """The message and its alternatives (same parent), oldest first."""
+        message = self.get_message(message_id)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id",
+                (message.conversation_id, message.parent_id),
+            ).fetchall()
+        return [Message.from_row(r) for r in rows]
+
+    def switch_branch(self, message_id: int) -> Message:
+        """Show the branch through ``message_id``: its newest descendant leaf becomes current."""
+        leaf = self.get_message(message_id)
+        while True:
+            with self._read() as conn:
+                row = conn.execute(
+                    "SELECT * FROM messages WHERE parent_id = ? ORDER BY id DESC LIMIT 1",
+                    (leaf.id,),
+                ).fetchone()
+            if row is None:
+                break
+            leaf = Message.from_row(row)
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE conversations SET current_leaf_id = ? WHERE id = ?",
+                (leaf.id, leaf.conversation_id),
+            )
+        return leaf
+
+    def edit_message(self, message_id: int, content: str) -> Message:
+        """Add an edited copy of a message as its sibling; the copy becomes the current leaf."""
+        original = self.get_message(message_id)
+        return self.add_message(
+            original.conversation_id, original.role, content, parent_id=original.parent_id
+        )
