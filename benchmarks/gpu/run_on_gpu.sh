@@ -19,6 +19,7 @@ mkdir -p "$work"
 export PYTHONPATH=$work/site:$PWD/.gpu:$PWD
 export LLAMA_CPP_LIB_PATH=$build/bin
 export PYTHONUNBUFFERED=1
+export MISTRAL_TOKENIZER_MODEL=$PWD/.gpu/tokenizer.model
 out=${OUT:-$work/out}
 mkdir -p "$out"
 

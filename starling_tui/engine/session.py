@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_tui.devices import backend_label
+from starling_tui.devices import backend_label, physical_cores
 from starling_tui.engine.base import (
     ChatRequest,
     EngineError,
@@ -65,14 +65,9 @@ def resolve_gpu_layers(requested: int | str) -> tuple[int, str]:
 
 
 def default_threads() -> tuple[int, int]:
-    """Decode threads and prompt threads for this machine.
-
-    Decoding is memory-bound and hyper-threads do not help it, so large machines use half
-    their CPUs (like llama-cpp-python); small ones (<= 4 CPUs, often without SMT) use all.
-    """
+    """Decode threads (one per physical core, llama.cpp's default) and prompt threads (all CPUs)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpus = cpus or 1
-    return (cpus if cpus <= 4 else cpus // 2), cpus
+    return physical_cores(), cpus or 1
 
 
 class Session:
@@ -164,7 +159,7 @@ class Session:
             path=path, name=name, quant=_quant_name(llama().llama_model_ftype(self.model.model)),
             n_ctx_train=self.n_ctx_train, n_ctx=self.n_ctx,
             n_layers=n_layers,
-            n_gpu_layers=min(self.n_gpu_layers, n_layers + 1),
+            n_gpu_layers=min(self.n_gpu_layers, n_layers),  # llama.cpp counts the output layer too
             backend=backend_label(self.n_gpu_layers),
             template="chat_template" if fmt == "chat_template" else "openchat",
             gpu_note=self.gpu_note,
