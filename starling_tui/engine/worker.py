@@ -54,6 +54,11 @@ def _one_line(exc: BaseException) -> str:
 
 def serve(conn: Connection, cancel_flag: Any) -> None:
     """Handle requests until ``close`` or the parent goes away (the process entry point)."""
+    import signal
+
+    # Ctrl-C in a terminal reaches the whole process group; the parent owns cancellation
+    # (it sets the shared cancel flag), so the worker must not die with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from starling_tui.engine.session import Session
 
     channel = Channel(conn)
