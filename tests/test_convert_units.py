@@ -205,3 +205,23 @@ def test_tensor_info_reader_agrees_with_gguf_reader(starling_q4km_gguf: Path) ->
         expected = {t.name: (tuple(int(d) for d in reversed(t.shape.tolist())),
                              t.tensor_type.name) for t in reader.tensors}
         assert read_tensor_infos(path) == expected
+
+
+def test_interrupt_during_quantization_kills_the_quantizer(monkeypatch, tiny_checkpoint: Path,
+                                                           tmp_path: Path) -> None:
+    import subprocess
+
+    import convert.quantize
+
+    started = []
+
+    class InterruptedPopen(subprocess.Popen):
+        def communicate(self, *args, **kwargs):
+            started.append(self)
+            raise KeyboardInterrupt  # as if Ctrl-C arrived while llama.cpp quantizes
+
+    monkeypatch.setattr(convert.quantize.subprocess, "Popen", InterruptedPopen)
+    with pytest.raises(KeyboardInterrupt):
+        convert_checkpoint(tiny_checkpoint, "q4_0", tmp_path / "m.gguf", quiet=True)
+    assert len(started) == 1 and started[0].returncode is not None  # killed and reaped
+    assert leftovers(tmp_path) == []
