@@ -14,20 +14,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convert.errors import ConvertError
 from convert.outtypes import DEFAULT_OUTTYPE, OutType, lookup
 from convert.progress import Progress
+
+if TYPE_CHECKING:
+    from convert.architectures.base import ModelConverter, PlannedTensor
+    from convert.source import Source
+    from convert.vocab import Vocab
 
 
 @dataclass
 class Checkpoint:
     """A checked checkpoint: where it came from, its converter and its vocabulary."""
 
-    source: Any
-    converter: Any
-    vocab: Any
+    source: Source
+    converter: ModelConverter
+    vocab: Vocab
 
 
 def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
@@ -116,12 +121,12 @@ def _existing_ancestor(folder: Path) -> Path:
     return folder
 
 
-def _estimate_quantized(plan: list[Any], kind: OutType) -> int:
+def _estimate_quantized(plan: list[PlannedTensor], kind: OutType) -> int:
     elements = sum(t.nbytes // (4 if t.ggml_type == "F32" else 2) for t in plan)
     return int(elements * kind.bits_per_weight / 8)
 
 
-def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[Any], target: Path,
+def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[PlannedTensor], target: Path,
              report: Progress) -> None:
     from convert.metadata import add_general
     from convert.quantize import quantize_file
@@ -129,7 +134,8 @@ def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[Any], target: Pat
     from convert.writer import write_gguf
 
     converter, vocab = checkpoint.converter, checkpoint.vocab
-    file_type = kind.file_type if kind.direct else {"BF16": 32, "F16": 1}.get(plan_type(plan), 0)
+    # an intermediate is labelled with its own type; the quantizer rewrites general.file_type
+    file_type = kind.file_type if kind.direct else lookup(plan_type(plan).lower()).file_type
 
     def add_keys(writer: Any) -> None:
         add_general(writer, checkpoint.source, file_type)
@@ -138,7 +144,7 @@ def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[Any], target: Pat
 
     with temporary_files(target) as temp:
         first = temp()
-        report.message(f"converting {checkpoint.source.name} → {target.name}")
+        report.message(f"converting {checkpoint.source.name} to {target.name}")
         try:
             write_gguf(first, converter.gguf_arch, add_keys, plan, report)
         except OSError as exc:
@@ -155,7 +161,7 @@ def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[Any], target: Pat
     report.message(f"wrote {target}")
 
 
-def plan_type(plan: list[Any]) -> str:
+def plan_type(plan: list[PlannedTensor]) -> str:
     """The type most 2-D tensors of ``plan`` have."""
     types = [t.ggml_type for t in plan if len(t.shape) > 1]
     return max(set(types), key=types.count) if types else "F32"

@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConvertError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # e.g. an unreadable shard: still one line, never a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted, nothing written", file=sys.stderr)
         return 130
