@@ -193,3 +193,25 @@ def test_stops_on_end_of_turn(smol_engine: ProcessEngine) -> None:
     assert reply == "Yes."
     assert smol_engine.last_stats.finish_reason == "stop"
     assert smol_engine.last_stats.completion_tokens == 2
+
+
+def test_seeded_sampling_is_reproducible(smol_engine: ProcessEngine) -> None:
+    """temperature > 0 draws with the given seed: same seed, same text; the options apply."""
+    def sample(seed: int) -> str:
+        request = ask("Write a short poem about rain.", max_tokens=24, temperature=1.5,
+                      top_k=100, top_p=0.95, min_p=0.01, repeat_penalty=1.1, seed=seed)
+        return "".join(smol_engine.generate(request))
+
+    first, again = sample(7), sample(7)
+    assert first == again
+    assert any(sample(seed) != first for seed in (8, 9, 10))
+
+
+def test_abandoned_stream_leaves_engine_consistent(smol_engine: ProcessEngine) -> None:
+    """A caller that stops reading mid-reply cancels it; the next request works normally."""
+    stream = smol_engine.generate(ask("Count from 1 to 100.", max_tokens=200))
+    next(stream)
+    stream.close()
+    assert smol_engine.last_stats.finish_reason == "cancelled"
+    assert smol_engine.last_stats.completion_tokens < 200
+    assert "".join(smol_engine.generate(ask("Say only the word yes.", max_tokens=64))) == "Yes."

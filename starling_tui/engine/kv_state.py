@@ -144,8 +144,8 @@ def _read_header(raw: bytes | bytearray | memoryview) -> tuple[dict[str, Any], i
     return meta, end
 
 
-def read_state(path: Path) -> tuple[dict[str, Any], list[int], bytearray]:
-    """Read and verify a whole state file: (meta, tokens, data)."""
+def read_state(path: Path) -> tuple[dict[str, Any], list[int], memoryview]:
+    """Read and verify a whole state file: (meta, tokens, data as a writable view, no copy)."""
     try:
         size = path.stat().st_size
         raw = bytearray(size)
@@ -172,8 +172,7 @@ def read_state(path: Path) -> tuple[dict[str, Any], list[int], bytearray]:
         raise StateError("state checksum mismatch (corrupt file)")
     if meta.get("n_tokens") != n_tokens:
         raise StateError("state token count mismatch")
-    data = raw[pos : pos + n_data]
-    return meta, tokens, data
+    return meta, tokens, view[pos : pos + n_data]
 
 
 def list_states(folder: Path) -> Iterator[StateHeader]:

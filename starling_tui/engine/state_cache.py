@@ -79,7 +79,7 @@ class StateCache:
             self._pending.result()
             self._pending = None
 
-    def load(self, conversation_id: str) -> tuple[list[int], bytearray] | None:
+    def load(self, conversation_id: str) -> tuple[list[int], memoryview] | None:
         """The saved tokens and state data, or None (bad files are discarded, logged)."""
         self.flush()
         path = self.path(conversation_id)
