@@ -5,6 +5,9 @@ Setting ``STARLING_TUI_TEST_CRASH=<point>:<how>`` in the environment makes the w
 llama.cpp failure would: ``abort`` (SIGABRT, like a GGML_ASSERT), ``segv`` (a real invalid
 memory read) or ``kill`` (SIGKILL, like the kernel's OOM killer). Tests use it to prove that
 the parent survives and reports :class:`~starling_tui.engine.base.EngineCrashed`.
+
+``STARLING_TUI_TEST_TOKEN_DELAY=<seconds>`` slows every generated token down, so tests of
+cancellation timing do not depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -14,6 +17,15 @@ import os
 import signal
 
 CRASH_ENV = "STARLING_TUI_TEST_CRASH"
+DELAY_ENV = "STARLING_TUI_TEST_TOKEN_DELAY"
+
+
+def token_delay() -> float:
+    """Seconds to wait after each generated token (0 unless a test asks)."""
+    try:
+        return max(float(os.environ.get(DELAY_ENV, "0") or 0), 0.0)
+    except ValueError:
+        return 0.0
 
 
 def crash_point(point: str) -> None:

@@ -28,7 +28,7 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
-from starling_tui.engine.hooks import crash_point
+from starling_tui.engine.hooks import crash_point, token_delay
 from starling_tui.engine.sampling import PieceDecoder, build_sampler
 from starling_tui.engine.state_cache import StateCache
 from starling_tui.engine.vocab import LlamaVocab
@@ -98,6 +98,7 @@ class Session:
         )
         self.tokens: list[int] = []
         self.ctx: Any = None
+        self._token_delay = token_delay()
         self.n_ctx = options.n_ctx or self.n_ctx_train
         self.states: StateCache | None = None
         if not vocab_only:
@@ -326,9 +327,12 @@ class Session:
                 # The template ends "Assistant:"; the reply's leading space belongs to it.
                 text = text[1:] if text.startswith(" ") else text
                 at_start = not text
-            emit(text)
+            if text:
+                emit(text)
             if n == 1:
                 crash_point("token")
+            if self._token_delay:
+                time.sleep(self._token_delay)
             if limit is not None and n >= limit:
                 reason = "length"
                 break
