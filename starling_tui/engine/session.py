@@ -231,6 +231,8 @@ class Session:
 
     def _after_abort(self) -> None:
         """Resync ``self.tokens`` with what llama.cpp kept after an interrupted decode."""
+        # Flushes llama.cpp's queued perf count too, so the next reply's counters start clean.
+        llama().llama_synchronize(self.ctx.ctx)
         kept = int(llama().llama_memory_seq_pos_max(self.ctx.memory, 0)) + 1
         kept = min(kept, len(self.tokens))
         llama().llama_memory_seq_rm(self.ctx.memory, 0, kept, -1)
