@@ -87,7 +87,7 @@ class Session:
         try:
             self.model = load_model(options.model_path, params)
         except ValueError as exc:
-            raise EngineError(_load_failure(options.model_path)) from exc
+            raise EngineError(_load_failure(options.model_path, n_gpu)) from exc
         lc = llama()
         self.n_gpu_layers = n_gpu
         self.vocab = LlamaVocab(self.model)
@@ -141,8 +141,9 @@ class Session:
             self.ctx = _internals.LlamaContext(model=self.model, params=cp, verbose=False)
         except ValueError as exc:
             raise EngineError(
-                f"llama.cpp could not create a {self.n_ctx}-token context (out of memory? "
-                "try a smaller --ctx)"
+                f"not enough memory for a {self.n_ctx}-token context with "
+                f"{self.n_gpu_layers} layers on the GPU: try a smaller --ctx or fewer "
+                "--n-gpu-layers"
             ) from exc
         self.n_ctx = int(self.ctx.n_ctx())
         self.batch = _internals.LlamaBatch(
@@ -388,10 +389,17 @@ def _quant_name(ftype: int) -> str:
         return f"ftype {ftype}"
 
 
-def _load_failure(path: str) -> str:
+def _load_failure(path: str, n_gpu_layers: int = 0) -> str:
     from starling_tui.llama_backend import recent_errors
 
-    detail = next((e for e in reversed(recent_errors()) if "failed to load" not in e), "")
+    errors = recent_errors()
     name = Path(path).name
+    if any("out of memory" in e.lower() or "failed to allocate" in e.lower() for e in errors):
+        # A sound file that does not fit: say how to make it fit, not that it is damaged.
+        return (
+            f"not enough memory to load {name} with {n_gpu_layers} layers on the GPU: "
+            "try fewer --n-gpu-layers (or a smaller quantization)"
+        )
+    detail = next((e for e in reversed(errors) if "failed to load" not in e), "")
     why = f": {detail}" if detail else ""
     return f"llama.cpp could not load {name} (damaged, truncated or unsupported GGUF){why}"
