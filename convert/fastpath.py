@@ -35,6 +35,11 @@ def scratch(key: str, count: int, dtype: Any) -> np.ndarray:
     return buffer[: count * dtype.itemsize].view(dtype)
 
 
+def release_scratch() -> None:
+    """Free the scratch buffers (a long-lived process should not keep ~150 MB around)."""
+    _scratch.clear()
+
+
 @functools.cache
 def _ggml() -> tuple[Any, Any] | None:
     """(libggml-base, libggml-cpu) from the installed llama_cpp package, or None."""

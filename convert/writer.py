@@ -54,6 +54,7 @@ def write_gguf(path: Path, arch: str, add_keys: Callable[[Any], None],
         os.fsync(fout.fileno())  # the rename that follows must never expose unwritten data
     finally:
         writer.close()
+        fastpath.release_scratch()
     progress.finish()
 
 

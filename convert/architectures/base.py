@@ -7,6 +7,7 @@ the output type of each tensor. The streaming writer does the rest.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -65,13 +66,17 @@ class ModelConverter:
         """Expected tensors that may be absent (e.g. a tied output head)."""
         return set()
 
-    def gguf_tensor_name(self, hf_name: str) -> str:
-        """The GGUF name of an HF tensor (via gguf's TensorNameMap)."""
+    @functools.cached_property
+    def tensor_name_map(self) -> Any:
+        """gguf's TensorNameMap for this architecture (built once: ~10 ms for 32 layers)."""
         import gguf
 
         arch = next(a for a, n in gguf.MODEL_ARCH_NAMES.items() if n == self.gguf_arch)
-        mapping = gguf.get_tensor_name_map(arch, int(self.param("num_hidden_layers")))
-        name = mapping.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        return gguf.get_tensor_name_map(arch, int(self.param("num_hidden_layers")))
+
+    def gguf_tensor_name(self, hf_name: str) -> str:
+        """The GGUF name of an HF tensor (via gguf's TensorNameMap)."""
+        name = self.tensor_name_map.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if name is None:
             raise ConvertError(f"tensor {hf_name} has no GGUF equivalent for {self.gguf_arch}")
         return name
