@@ -28,10 +28,14 @@ EXTRA_BUFTS_ENV = "STARLING_TUI_EXTRA_BUFTS"
 def cpu_has_amx() -> bool:
     """True when this CPU advertises Intel AMX tiles (Linux ``/proc/cpuinfo``)."""
     try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
+        return cpuinfo_has_amx(Path("/proc/cpuinfo").read_text(errors="replace"))
     except OSError:
         return False
-    for line in text.splitlines():
+
+
+def cpuinfo_has_amx(cpuinfo: str) -> bool:
+    """True when a ``/proc/cpuinfo`` text lists the ``amx_tile`` flag."""
+    for line in cpuinfo.splitlines():
         if line.startswith("flags"):
             return "amx_tile" in line.split()
     return False
