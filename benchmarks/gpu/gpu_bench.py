@@ -127,6 +127,35 @@ def oom_check(model: Path) -> dict:
     return result
 
 
+def amx_check(model: Path) -> dict:
+    """On an AMX host: extra buffer types on must crash only the worker; the default must work.
+
+    llama.cpp's AMX matmul segfaults once a quantized model evaluates >= 2 tokens on the CPU
+    (llama.cpp issue 20824). The engine turns extra buffer types off there by default.
+    """
+    from starling_tui.llama_backend import cpu_has_amx
+
+    if not cpu_has_amx():
+        return {"amx": False}
+    result: dict = {"amx": True}
+    engine = ProcessEngine()
+    try:
+        engine.load(
+            EngineOptions(
+                str(model), n_gpu_layers=0, n_ctx=N_CTX, extra_bufts=True, state_cache=False
+            )
+        )
+        _reply(engine, "Tell me a story about a lighthouse", 4)
+        result["extra_bufts_on"] = "no crash"
+    except EngineError as exc:
+        result["extra_bufts_on"] = f"{type(exc).__name__}: {exc}"
+    engine.load(EngineOptions(str(model), n_gpu_layers=0, n_ctx=N_CTX, state_cache=False))
+    _, _, tg, generated = _reply(engine, "Tell me a story about a lighthouse", 8)
+    result["default"] = f"generated {generated} tokens at {tg:.1f} tok/s"
+    engine.close()
+    return result
+
+
 def main() -> int:
     """Parse arguments, run every setting, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -138,6 +167,7 @@ def main() -> int:
     size = args.model.stat().st_size
     rows = [measure(args.model, layers, args.pp, args.tg) for layers in (0, 16, "all", "auto")]
     oom = oom_check(args.model)
+    amx = amx_check(args.model)
     print(f"model: {args.model.name}, {size / 2**30:.2f} GiB")
     print(
         "| layers | reported | backend | VRAM MiB | pp tok/s | tg tok/s | TTFT short s | load s |"
@@ -151,8 +181,11 @@ def main() -> int:
         )
     print("notes:", [r["gpu_note"] for r in rows])
     print("oversized context:", oom)
+    print("AMX:", amx)
     if args.json:
-        args.json.write_text(json.dumps({"model_bytes": size, "rows": rows, "oom": oom}, indent=2))
+        args.json.write_text(
+            json.dumps({"model_bytes": size, "rows": rows, "oom": oom, "amx": amx}, indent=2)
+        )
     return 0
 
 
