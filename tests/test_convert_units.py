@@ -1,21 +1,16 @@
-"""Unit tests of the converter's parts: types, registry, RoPE, weights, progress, disk, Hub."""
+"""Unit tests of the converter's parts: types, registry, RoPE, headers, progress, kernels."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import struct
 from pathlib import Path
 
-import gguf
 import numpy as np
 import pytest
-from model_fixtures import leftovers, read_gguf, run_convert_cli
+from model_fixtures import read_gguf
 
-from convert import disk
-from convert.api import convert_checkpoint
 from convert.architectures import converter_for, supported_architectures
 from convert.architectures.llama import rope_settings
 from convert.encode import permute_heads
@@ -23,7 +18,6 @@ from convert.errors import ConvertError
 from convert.outtypes import lookup
 from convert.progress import Progress
 from convert.weights import read_header
-from starling_tui.paths import app_paths
 
 
 def test_outtype_lookup_is_case_insensitive_and_errors_in_one_line() -> None:
@@ -107,77 +101,6 @@ def test_progress_choose_follows_tty_and_quiet() -> None:
     assert Progress.choose(True, True, Tty()).mode == "quiet"
 
 
-def test_low_disk_probe_monkeypatched_in_process(monkeypatch, tiny_checkpoint: Path,
-                                                 tmp_path: Path) -> None:
-    monkeypatch.setattr(disk, "free_bytes", lambda folder: 10_000_000)
-    with pytest.raises(ConvertError, match="not enough free disk space"):
-        convert_checkpoint(tiny_checkpoint, "f32", tmp_path / "m.gguf", quiet=True)
-    assert leftovers(tmp_path) == []
-
-
-def test_quantized_output_needs_room_for_the_intermediate(monkeypatch, tiny_checkpoint: Path,
-                                                          tmp_path: Path) -> None:
-    # the q4_k_m file is ~13 MB, but the bf16 intermediate needs ~36 MB on top of it
-    monkeypatch.setattr(disk, "free_bytes", lambda folder: 100_000_000)
-    with pytest.raises(ConvertError, match="not enough free disk space"):
-        convert_checkpoint(tiny_checkpoint, "q4_k_m", tmp_path / "m.gguf", quiet=True)
-
-
-def test_failed_verification_leaves_no_file(monkeypatch, tiny_checkpoint: Path,
-                                            tmp_path: Path) -> None:
-    import convert.verify
-
-    def fail(*args, **kwargs):
-        raise ConvertError("verification failed: simulated")
-
-    monkeypatch.setattr(convert.verify, "verify_gguf", fail)
-    with pytest.raises(ConvertError, match="simulated"):
-        convert_checkpoint(tiny_checkpoint, "q4_0", tmp_path / "m.gguf", quiet=True)
-    assert leftovers(tmp_path) == []
-
-
-def test_hub_repo_id_fetches_only_what_conversion_needs(monkeypatch, tiny_checkpoint: Path,
-                                                        tmp_path: Path) -> None:
-    """snapshot_download is replaced by a local fake that applies huggingface_hub's own
-    allow_patterns filtering (tests/fake_hub.py has no /tree endpoint for snapshot_download)."""
-    import huggingface_hub
-    from huggingface_hub.utils import filter_repo_objects
-
-    repo = tmp_path / "repo"
-    shutil.copytree(tiny_checkpoint, repo)
-    (repo / "pytorch_model.bin").write_bytes(b"pickle bytes that must never be fetched")
-    (repo / "notes.txt").write_text("not needed")
-    calls = []
-
-    def fake_snapshot_download(repo_id, *, allow_patterns, local_dir, **kwargs):
-        calls.append(repo_id)
-        names = [p.name for p in repo.iterdir()]
-        Path(local_dir).mkdir(parents=True)
-        for name in filter_repo_objects(names, allow_patterns=allow_patterns):
-            shutil.copy(repo / name, Path(local_dir) / name)
-        return str(local_dir)
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    out = convert_checkpoint("someone/tiny-starling", "f16", tmp_path / "m.gguf", quiet=True)
-    assert calls == ["someone/tiny-starling"]
-    fetched = set(os.listdir(next(app_paths().download_dir.iterdir())))
-    assert "pytorch_model.bin" not in fetched and "notes.txt" not in fetched
-    assert {"config.json", "tokenizer.model", "model.safetensors.index.json"} <= fetched
-    fields = gguf.GGUFReader(out).fields
-    assert fields["general.source.repo_url"].contents() == \
-        "https://huggingface.co/someone/tiny-starling"
-    assert fields["general.name"].contents() == "tiny-starling"
-
-
-def test_unreachable_hub_is_a_one_line_error(tmp_path: Path) -> None:
-    result = run_convert_cli("someone/absent", "--outfile", str(tmp_path / "m.gguf"),
-                             env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"})
-    assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "cannot download someone/absent" in result.stderr
-    assert not os.path.exists(tmp_path / "m.gguf")
-
-
 def test_ggml_kernels_match_numpy_bit_for_bit(monkeypatch) -> None:
     from convert import fastpath
 
@@ -205,23 +128,3 @@ def test_tensor_info_reader_agrees_with_gguf_reader(starling_q4km_gguf: Path) ->
         expected = {t.name: (tuple(int(d) for d in reversed(t.shape.tolist())),
                              t.tensor_type.name) for t in reader.tensors}
         assert read_tensor_infos(path) == expected
-
-
-def test_interrupt_during_quantization_kills_the_quantizer(monkeypatch, tiny_checkpoint: Path,
-                                                           tmp_path: Path) -> None:
-    import subprocess
-
-    import convert.quantize
-
-    started = []
-
-    class InterruptedPopen(subprocess.Popen):
-        def communicate(self, *args, **kwargs):
-            started.append(self)
-            raise KeyboardInterrupt  # as if Ctrl-C arrived while llama.cpp quantizes
-
-    monkeypatch.setattr(convert.quantize.subprocess, "Popen", InterruptedPopen)
-    with pytest.raises(KeyboardInterrupt):
-        convert_checkpoint(tiny_checkpoint, "q4_0", tmp_path / "m.gguf", quiet=True)
-    assert len(started) == 1 and started[0].returncode is not None  # killed and reaped
-    assert leftovers(tmp_path) == []

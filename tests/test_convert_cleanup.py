@@ -1,0 +1,62 @@
+"""Nothing is left behind: low disk, failed verification and Ctrl-C while quantizing."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from model_fixtures import leftovers
+
+from convert import disk
+from convert.api import convert_checkpoint
+from convert.errors import ConvertError
+
+
+def test_low_disk_probe_monkeypatched_in_process(monkeypatch, tiny_checkpoint: Path,
+                                                 tmp_path: Path) -> None:
+    monkeypatch.setattr(disk, "free_bytes", lambda folder: 10_000_000)
+    with pytest.raises(ConvertError, match="not enough free disk space"):
+        convert_checkpoint(tiny_checkpoint, "f32", tmp_path / "m.gguf", quiet=True)
+    assert leftovers(tmp_path) == []
+
+
+def test_quantized_output_needs_room_for_the_intermediate(monkeypatch, tiny_checkpoint: Path,
+                                                          tmp_path: Path) -> None:
+    # the q4_k_m file is ~13 MB, but the bf16 intermediate needs ~36 MB on top of it
+    monkeypatch.setattr(disk, "free_bytes", lambda folder: 100_000_000)
+    with pytest.raises(ConvertError, match="not enough free disk space"):
+        convert_checkpoint(tiny_checkpoint, "q4_k_m", tmp_path / "m.gguf", quiet=True)
+
+
+def test_failed_verification_leaves_no_file(monkeypatch, tiny_checkpoint: Path,
+                                            tmp_path: Path) -> None:
+    import convert.verify
+
+    def fail(*args, **kwargs):
+        raise ConvertError("verification failed: simulated")
+
+    monkeypatch.setattr(convert.verify, "verify_gguf", fail)
+    with pytest.raises(ConvertError, match="simulated"):
+        convert_checkpoint(tiny_checkpoint, "q4_0", tmp_path / "m.gguf", quiet=True)
+    assert leftovers(tmp_path) == []
+
+
+
+
+def test_interrupt_during_quantization_kills_the_quantizer(monkeypatch, tiny_checkpoint: Path,
+                                                           tmp_path: Path) -> None:
+    import convert.quantize
+
+    started = []
+
+    class InterruptedPopen(subprocess.Popen):
+        def communicate(self, *args, **kwargs):
+            started.append(self)
+            raise KeyboardInterrupt  # as if Ctrl-C arrived while llama.cpp quantizes
+
+    monkeypatch.setattr(convert.quantize.subprocess, "Popen", InterruptedPopen)
+    with pytest.raises(KeyboardInterrupt):
+        convert_checkpoint(tiny_checkpoint, "q4_0", tmp_path / "m.gguf", quiet=True)
+    assert len(started) == 1 and started[0].returncode is not None  # killed and reaped
+    assert leftovers(tmp_path) == []
