@@ -151,9 +151,10 @@ def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[PlannedTensor], t
             raise ConvertError(f"cannot write {target}: {exc.strerror or exc}") from None
         final = first
         if not kind.direct:
-            report.message(f"quantizing to {kind.label} with llama.cpp")
             final = temp()
-            quantize_file(first, final, str(kind.llama_ftype))
+            report.start(f"quantizing to {kind.label}", _estimate_quantized(plan, kind))
+            quantize_file(first, final, str(kind.llama_ftype), report.advance_to)
+            report.finish()
             first.unlink()
         report.message("verifying")
         verify_gguf(final, plan, len(vocab.tokens), exact_types=kind.direct)

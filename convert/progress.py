@@ -57,8 +57,16 @@ class Progress:
             self.message(f"{self.label}: {percent}% ({human(self.done)} of {human(self.total)})"
                          f"{self._eta(now)}")
 
+    def advance_to(self, done: int) -> None:
+        """Record that ``done`` bytes are done in total (never more than the total)."""
+        done = min(done, self.total)
+        if done > self.done:
+            self.advance(done - self.done)
+
     def finish(self) -> None:
-        """End the phase (newline after a bar)."""
+        """End the phase at 100% (estimated totals may be off) and end the bar's line."""
+        if self.done < self.total:
+            self.advance(self.total - self.done)
         if self.mode == "bar":
             self.stream.write("\r" + self._bar_line(time.monotonic()) + "\n")
             self.stream.flush()

@@ -8,31 +8,53 @@ re-import the caller's ``__main__``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from convert.errors import ConvertError
 
 
-def quantize_file(source: Path, target: Path, llama_ftype: str) -> None:
-    """Quantize GGUF ``source`` into ``target`` with the LLAMA_FTYPE_* named ``llama_ftype``."""
+def quantize_file(source: Path, target: Path, llama_ftype: str,
+                  on_progress: Callable[[int], None] | None = None) -> None:
+    """Quantize GGUF ``source`` into ``target`` with the LLAMA_FTYPE_* named ``llama_ftype``.
+
+    llama.cpp reports no progress, so ``on_progress`` is called about twice a second with the
+    size ``target`` has reached (it grows tensor by tensor).
+    """
     command = [sys.executable, "-m", "convert.quantize", str(source), str(target), llama_ftype]
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-    try:
-        _, stderr = child.communicate()
-    except BaseException:
-        child.kill()
-        child.wait()
-        raise
+    with tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=errors)
+        try:
+            _wait(child, target, on_progress)
+        except BaseException:
+            child.kill()
+            child.wait()
+            raise
+        errors.seek(0)
+        lines = errors.read().decode(errors="replace").strip().splitlines()
     if child.returncode != 0:
-        lines = stderr.decode(errors="replace").strip().splitlines()
         why = f": {lines[-1]}" if lines else f" (exit status {child.returncode})"
         raise ConvertError(f"llama.cpp failed to quantize to "
                            f"{llama_ftype.removeprefix('LLAMA_FTYPE_MOSTLY_')}{why}")
+
+
+def _wait(child: subprocess.Popen[bytes], target: Path,
+          on_progress: Callable[[int], None] | None) -> None:
+    while True:
+        try:
+            child.wait(timeout=0.5)
+            return
+        except subprocess.TimeoutExpired:
+            if on_progress is not None:
+                with contextlib.suppress(OSError):
+                    on_progress(target.stat().st_size)
 
 
 def _main(argv: list[str]) -> int:
