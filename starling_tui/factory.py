@@ -50,6 +50,7 @@ def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") 
         extra_bufts=settings.extra_bufts,
         kv_cache_type=settings.kv_cache_type,
         state_cache=settings.state_cache,
+        state_cache_budget_mb=settings.state_cache_budget_mb,
     )
 
 

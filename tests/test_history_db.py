@@ -63,6 +63,17 @@ def test_new_database_needs_no_backup(tmp_path: Path) -> None:
     assert list(tmp_path.glob("*.bak")) == []
 
 
+def test_half_created_database_needs_no_backup(tmp_path: Path) -> None:
+    # Another process creating the same file may have applied only migration 1 so far.
+    path = tmp_path / "history.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, target=1)
+    conn.close()
+    with HistoryStore(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert list(tmp_path.glob("*.bak")) == []
+
+
 def snapshot(path: Path) -> tuple[bytes, int]:
     return path.read_bytes(), path.stat().st_mtime_ns
 

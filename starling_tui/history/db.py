@@ -98,9 +98,11 @@ def backup_path(path: Path, version: int) -> Path:
 def migrate(conn: sqlite3.Connection, path: Path, target: int = SCHEMA_VERSION) -> None:
     """Apply missing migrations one by one, each after a ``VACUUM INTO`` backup.
 
-    A brand-new (version 0) database has nothing worth keeping, so it gets no backups.
+    A database without conversations has nothing worth keeping, so it gets no backups. (Judging
+    by ``user_version > 0`` alone was wrong: another process creating the same new file may
+    have applied only the first migrations when this one opens it.)
     """
-    had_data = int(conn.execute("PRAGMA user_version").fetchone()[0]) > 0
+    had_data = _has_conversations(conn)
     while True:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version >= target:
@@ -117,6 +119,15 @@ def migrate(conn: sqlite3.Connection, path: Path, target: int = SCHEMA_VERSION) 
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
+
+
+def _has_conversations(conn: sqlite3.Connection) -> bool:
+    table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'conversations'"
+    ).fetchone()
+    if table is None:
+        return False
+    return conn.execute("SELECT 1 FROM conversations LIMIT 1").fetchone() is not None
 
 
 @contextmanager
