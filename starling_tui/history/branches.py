@@ -35,9 +35,11 @@ class BranchesMixin:
         raise NotImplementedError
 
     def get_conversation(self, id_or_prefix: str) -> Conversation:
+        """A conversation by id or unique prefix (implemented by the store)."""
         raise NotImplementedError
 
     def get_message(self, message_id: int) -> Message:
+        """One message by id (implemented by the store)."""
         raise NotImplementedError
 
     def add_message(
@@ -49,6 +51,7 @@ class BranchesMixin:
         parent_id: int | None = None,
         finish_reason: str | None = None,
     ) -> Message:
+        """Append a message under ``parent_id`` (implemented by the store)."""
         raise NotImplementedError
 
     def active_path(self, conversation_id: str) -> list[Message]:

@@ -81,6 +81,7 @@ class ConversionCost:
 
     @property
     def total(self) -> int:
+        """Bytes needed at the peak: the intermediate file and the output side by side."""
         return self.intermediate + self.output
 
 
