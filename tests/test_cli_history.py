@@ -60,7 +60,15 @@ def test_search(conv_ids: list[str], capsys: Capture) -> None:
     assert "[flightless] [birds]" in out
     status, out, _ = history(capsys, "search", "okapi")
     assert status == 0 and conv_ids[1] in out
-    assert history(capsys, "search", "kangaroo")[:2] == (1, "")
+
+def test_search_without_hits_says_so_and_exits_1_like_grep(
+    conv_ids: list[str], capsys: Capture
+) -> None:
+    assert history(capsys, "search", "kangaroo", "pouch") == (
+        1,
+        "",
+        "no matches for 'kangaroo pouch'\n",
+    )
 
 
 def test_export_markdown_and_json(conv_ids: list[str], capsys: Capture, tmp_path: Path) -> None:

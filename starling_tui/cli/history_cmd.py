@@ -2,7 +2,9 @@
 
 IDs may be shortened to any unique prefix. ``show`` and ``export`` use the active branch of a
 conversation (the one the app shows). ``export`` writes to stdout unless ``--output`` is given,
-in which case the file is written atomically.
+in which case the file is written atomically. ``search`` exits 0 when something matched and 1
+(with ``no matches for 'QUERY'`` on stderr) when nothing did, like ``grep``; errors also exit 1
+with a ``starling-tui: error:`` line.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     show = actions.add_parser("show", help="print a conversation")
     show.add_argument("id", metavar="ID")
-    search = actions.add_parser("search", help="full-text search of all messages")
+    search = actions.add_parser(
+        "search",
+        help="full-text search of all messages",
+        description="Full-text search of all messages. Exit status: 0 when something matched, "
+        "1 when nothing did (like grep).",
+    )
     search.add_argument("query", metavar="QUERY", nargs="+")
     search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N hits")
     export = actions.add_parser("export", help="a conversation as Markdown or JSON")
@@ -81,11 +88,16 @@ def _show(store: Any, args: argparse.Namespace) -> int:
 
 
 def _search(store: Any, args: argparse.Namespace) -> int:
-    hits = store.search(" ".join(args.query), limit=args.limit)
+    query = " ".join(args.query)
+    hits = store.search(query, limit=args.limit)
     for hit in hits:
         excerpt = " ".join(hit.snippet.split())
         print(f"{hit.conversation_id}  [{hit.role}]  {hit.conversation_title}: {excerpt}")
-    return 0 if hits else 1
+    if not hits:
+        # Exit 1 like grep, so scripts can test for a hit; the note goes to stderr.
+        print(f"no matches for {query!r}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _export(store: Any, args: argparse.Namespace) -> int:
