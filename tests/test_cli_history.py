@@ -23,8 +23,8 @@ def conv_ids() -> list[str]:
         second = store.create_conversation(system_prompt="Be terse.")
         question = store.add_message(second.id, "user", "What is a zebra?")
         store.add_message(second.id, "assistant", "A striped horse.")
-        store.edit_message(question.id, "What is an okapi?")
-        writer = store.start_reply(second.id)
+        okapi = store.edit_message(question.id, "What is an okapi?")
+        writer = store.start_reply(second.id, parent_id=okapi.id)
         writer.update("A forest giraffe")
         writer.finish("cancelled")
     return [first.id, second.id]

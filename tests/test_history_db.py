@@ -138,8 +138,8 @@ WRITER = textwrap.dedent("""
         time.sleep(0.005)
     own = store.create_conversation(title=name)
     for i in range(150):
-        store.add_message(own.id, "user", f"{name} question {i}")
-        writer = store.start_reply(own.id)
+        user = store.add_message(own.id, "user", f"{name} question {i}")
+        writer = store.start_reply(own.id, parent_id=user.id)
         for word in ("alpha", "beta", "gamma"):
             writer.append(" " + word)
         writer.finish("stop")

@@ -125,9 +125,9 @@ def test_paging_walks_the_active_path(store: HistoryStore) -> None:
 
 def test_reply_writer_saves_at_most_once_per_interval(store: HistoryStore) -> None:
     conv = store.create_conversation()
-    store.add_message(conv.id, "user", "hi")
+    user = store.add_message(conv.id, "user", "hi")
     now = [100.0]
-    row = store.get_message(store.start_reply(conv.id).message_id)
+    row = store.get_message(store.start_reply(conv.id, parent_id=user.id).message_id)
     writer = ReplyWriter(store, row, interval_s=1.0, clock=lambda: now[0])
     assert writer.append("Hel") is False  # too soon after the insert
     assert store.get_message(writer.message_id).content == ""
@@ -158,7 +158,7 @@ def test_reply_writer_saves_at_most_once_per_interval(store: HistoryStore) -> No
 def test_start_reply_is_incomplete_until_finished(store: HistoryStore) -> None:
     conv = store.create_conversation()
     user = store.add_message(conv.id, "user", "hi")
-    writer = store.start_reply(conv.id)
+    writer = store.start_reply(conv.id, parent_id=user.id)
     reply = store.get_message(writer.message_id)
     assert (reply.role, reply.parent_id, reply.finish_reason) == (
         "assistant",
@@ -172,8 +172,8 @@ def test_start_reply_is_incomplete_until_finished(store: HistoryStore) -> None:
 
 def test_search_uses_fts_and_tracks_updates(store: HistoryStore) -> None:
     conv = store.create_conversation()
-    store.add_message(conv.id, "user", "How do I sort a list in Python?")
-    writer = store.start_reply(conv.id)
+    user = store.add_message(conv.id, "user", "How do I sort a list in Python?")
+    writer = store.start_reply(conv.id, parent_id=user.id)
     writer.update("Use sorted()")
     writer.flush()
     writer.update("Use the built-in sorted function")
@@ -194,8 +194,8 @@ def test_search_uses_fts_and_tracks_updates(store: HistoryStore) -> None:
 
 def test_exports(store: HistoryStore) -> None:
     conv = store.create_conversation(system_prompt="Be terse.", model="smol")
-    store.add_message(conv.id, "user", "Hi")
-    writer = store.start_reply(conv.id)
+    user = store.add_message(conv.id, "user", "Hi")
+    writer = store.start_reply(conv.id, parent_id=user.id)
     writer.update("Hel")
     writer.finish("cancelled")
     conv = store.get_conversation(conv.id)

@@ -82,7 +82,11 @@ class Turn:
         conversation = self.prepare(conversation, system, code)
         on_conversation(conversation.id)
         history = self.store.active_path(conversation.id)
-        self.store.add_message(conversation.id, "user", text)
+        # Explicit parents: another process may add to this conversation meanwhile, and the
+        # saved tree must match what the engine was sent.
+        user = self.store.add_message(
+            conversation.id, "user", text, parent_id=history[-1].id if history else None
+        )
         request = ChatRequest(
             messages=(
                 *chat_messages(conversation.system_prompt, history),
@@ -92,7 +96,7 @@ class Turn:
             sampling=sampling_options(self.settings),
             conversation_id=conversation.id,
         )
-        writer = self.store.start_reply(conversation.id)
+        writer = self.store.start_reply(conversation.id, parent_id=user.id)
         pieces = self.engine.generate(request)
         try:
             for piece in pieces:

@@ -224,7 +224,11 @@ class HistoryStore(BranchesMixin):
         parent_id: int | None = CURRENT_LEAF,
         finish_reason: str | None = None,
     ) -> Message:
-        """Append a message under ``parent_id`` (default: the current leaf); it becomes the leaf."""
+        """Append a message under ``parent_id``; it becomes the current leaf.
+
+        Pass ``parent_id`` whenever the caller knows what it answers or follows: the default
+        (the current leaf, read in this transaction) may be a message another process added.
+        """
         conv_id = self.resolve_id(conversation_id)
         now = time.time()
         with self._write() as conn:
@@ -257,10 +261,12 @@ class HistoryStore(BranchesMixin):
         assert cursor.lastrowid is not None
         return self.get_message(cursor.lastrowid)
 
-    def start_reply(
-        self, conversation_id: str, *, parent_id: int | None = CURRENT_LEAF
-    ) -> ReplyWriter:
-        """Insert an empty assistant reply marked ``incomplete`` and return its writer."""
+    def start_reply(self, conversation_id: str, *, parent_id: int) -> ReplyWriter:
+        """Insert an empty assistant reply marked ``incomplete`` under ``parent_id``.
+
+        The parent (the user message answered) is required: "the current leaf" may already be
+        another process's message by the time the reply starts.
+        """
         message = self.add_message(
             conversation_id, "assistant", "", parent_id=parent_id, finish_reason="incomplete"
         )

@@ -1,0 +1,102 @@
+"""``cli.turn.Turn`` driven directly with a ``FakeEngine`` and a store (no argparse, no model)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from starling_tui import factory
+from starling_tui.cli.turn import Turn
+from starling_tui.config import Settings
+from starling_tui.engine.fake import FakeEngine
+from starling_tui.history import HistoryStore
+from starling_tui.models import ModelFile
+
+
+def model_file() -> ModelFile:
+    return ModelFile(
+        path=Path("/models/m.gguf"),
+        size=1,
+        architecture="llama",
+        name="m",
+        title="",
+        quant="Q4_K_M",
+        context_length=4096,
+        template="openchat",
+        tensor_count=1,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> HistoryStore:
+    return HistoryStore(tmp_path / "history.db", save_interval_s=0.0)
+
+
+def make_turn(store: HistoryStore, engine: FakeEngine | None = None) -> Turn:
+    engine = engine or FakeEngine()
+    engine.load(factory.engine_options(Settings(), "/m.gguf"))
+    return Turn(store, engine, Settings(), model_file())
+
+
+class Interloper(HistoryStore):
+    """A store whose every user message is followed at once by another process's message."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, save_interval_s=0.0)
+        self.other = HistoryStore(path)
+
+    def add_message(self, conversation_id: str, role: str, content: str, **kw: Any) -> Any:
+        message = super().add_message(conversation_id, role, content, **kw)
+        if role == "user":
+            self.other.add_message(conversation_id, "user", "from another process")
+        return message
+
+
+def test_reply_is_parented_on_its_own_user_message_despite_another_writer(
+    tmp_path: Path,
+) -> None:
+    store = Interloper(tmp_path / "history.db")
+    turn = make_turn(store)
+    turn.run(None, "mine", out=io.StringIO())
+    conv = store.latest_conversation()
+    assert conv is not None
+    rows = store.conn.execute(
+        "SELECT id, parent_id, role, content FROM messages ORDER BY id"
+    ).fetchall()
+    by_content = {r["content"]: r for r in rows}
+    reply = by_content["You said: mine"]
+    assert reply["parent_id"] == by_content["mine"]["id"]
+    assert store.get_message(reply["id"]).role == "assistant"
+
+
+def test_user_message_is_parented_on_the_history_the_engine_saw(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "history.db", save_interval_s=0.0)
+    engine = FakeEngine()
+    turn = make_turn(store, engine)
+    turn.run(None, "first", out=io.StringIO())
+    conv = store.latest_conversation()
+    assert conv is not None
+    first_reply = store.active_path(conv.id)[-1]
+    interloper = Interloper(tmp_path / "history.db")
+    make_turn(interloper, engine).run(conv, "second", out=io.StringIO())
+    path = [m.content for m in store.active_path(conv.id)]
+    assert path == ["first", "You said: first", "second", "You said: second"]
+    second = store.active_path(conv.id)[2]
+    assert second.parent_id == first_reply.id
+    assert [m.content for m in engine.requests[-1].messages] == [
+        "first",
+        "You said: first",
+        "second",
+    ]
+
+
+def test_start_reply_requires_an_explicit_parent(store: HistoryStore) -> None:
+    conv = store.create_conversation()
+    user = store.add_message(conv.id, "user", "hi")
+    with pytest.raises(TypeError):
+        store.start_reply(conv.id)  # type: ignore[call-arg]
+    writer = store.start_reply(conv.id, parent_id=user.id)
+    assert store.get_message(writer.message_id).parent_id == user.id
