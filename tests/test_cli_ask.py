@@ -9,13 +9,15 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from test_cli_support import FAKE_ENGINE_ENV, cli_command, cli_env
 
 from starling_tui.cli.main import main
+from starling_tui.engine.base import ChatRequest
+from starling_tui.engine.fake import FakeEngine
 from starling_tui.history import HistoryStore
 from starling_tui.paths import app_paths
 
@@ -254,3 +256,44 @@ def test_reader_going_away_saves_the_reply_cancelled(smollm2_gguf: Path) -> None
         (conv,) = store.list_conversations()
         reply = store.active_path(conv.id)[-1]
     assert (reply.content, reply.finish_reason) == ("one", "cancelled")
+
+
+class TrimmingEngine(FakeEngine):
+    """A scripted engine whose context holds only the newest ``keep`` messages."""
+
+    def __init__(self, keep: int) -> None:
+        super().__init__(n_ctx=4096)
+        self.keep = keep
+
+    def generate(self, request: ChatRequest) -> Iterator[str]:
+        dropped = max(0, len(request.messages) - self.keep)
+        yield from super().generate(request)
+        self.last_stats.dropped_messages = dropped
+
+
+def test_model_line_on_stderr_names_quant_backend_and_gpu_note(
+    fake: Fake, capsys: Capture, smollm2_gguf: Path
+) -> None:
+    fake(replies=["Hi."])
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "hello")
+    assert status == 0 and out == "Hi.\n"  # stdout: the reply only
+    lines = err.splitlines()
+    model_lines = [ln for ln in lines if ln.startswith("model: ")]
+    assert model_lines == [f"model: {smollm2_gguf.stem} (Q4_K_M) on CPU, 0/32 layers on the GPU"
+                           " — fake engine"]
+    assert lines.index(model_lines[0]) < lines.index(f"conversation: {conv_id(err)}")
+
+
+def test_context_overflow_is_noted_on_stderr(
+    capsys: Capture, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starling_tui import factory
+
+    monkeypatch.setattr(factory, "_fake_engine_from_env", lambda: TrimmingEngine(keep=2))
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "one")
+    assert status == 0 and "note:" not in err
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--continue", "two")
+    assert status == 0 and out == "You said: two\n"
+    assert "note: 1 oldest message left out to fit the 4096-token context" in err.splitlines()
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--continue", "three")
+    assert "note: 3 oldest messages left out to fit the 4096-token context" in err.splitlines()

@@ -1,20 +1,26 @@
 """``starling-tui ask PROMPT``: one turn of a conversation from the shell.
 
-The reply streams to stdout; the conversation id goes to stderr (``conversation: ID``) so a
-script can continue it with ``--conversation ID`` (or ``--continue`` for the latest one). Both
-messages are saved as they happen: the user message before generation starts, the reply every
-second while it streams, so an interrupted or killed run keeps what was shown (marked
-``incomplete`` or ``cancelled``). ``--stats`` prints the reply's figures as one JSON line on
-stderr. Nothing is written to the history unless the model loaded.
+stdout carries the reply and nothing else. stderr carries the model line (name, quantization,
+backend, layers offloaded and why, e.g. ``model: NAME (Q4_K_M) on CPU, 0/32 layers on the GPU —
+auto: no GPU backend…``) and the conversation id (``conversation: ID``), so a script can
+continue it with ``--conversation ID`` (or ``--continue`` for the latest one). Both messages are
+saved as they happen: the user message before generation starts, the reply every second while
+it streams, so an interrupted or killed run keeps what was shown (marked ``incomplete`` or
+``cancelled``). When the conversation no longer fits the context, the engine leaves the oldest
+messages out and a ``note:`` line on stderr says how many. ``--stats`` prints the reply's
+figures as one JSON line on stderr. Nothing is written to the history unless the model loaded.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starling_tui.cli import options
+
+if TYPE_CHECKING:
+    from starling_tui.engine.base import ModelInfo
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -67,6 +73,21 @@ def read_prompt(prompt: str) -> str:
     return text.rstrip("\n") if prompt == "-" else text
 
 
+def model_line(info: ModelInfo) -> str:
+    """``model: NAME (QUANT) on BACKEND, N/M layers on the GPU — why`` for stderr."""
+    line = (
+        f"model: {info.name} ({info.quant}) on {info.backend}, "
+        f"{info.n_gpu_layers}/{info.n_layers} layers on the GPU"
+    )
+    return f"{line} — {info.gpu_note}" if info.gpu_note else line
+
+
+def overflow_note(dropped: int, n_ctx: int) -> str:
+    """The stderr note when the engine left the oldest messages out to fit the context."""
+    noun = "message" if dropped == 1 else "messages"
+    return f"note: {dropped} oldest {noun} left out to fit the {n_ctx}-token context"
+
+
 def _conversation_to_continue(args: argparse.Namespace) -> str | None:
     """The id of the conversation to continue (checked now, before the model loads)."""
     if not (args.conversation or args.continue_latest):
@@ -90,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     text = read_prompt(args.prompt)
     conversation_ref = _conversation_to_continue(args)
     # Load before touching the history: a model llama.cpp refuses leaves it exactly as it was.
-    engine, _info = factory.load_engine(settings, model)
+    engine, info = factory.load_engine(settings, model)
+    print(model_line(info), file=sys.stderr, flush=True)
     try:
         with factory.open_history() as store:
             conversation = store.get_conversation(conversation_ref) if conversation_ref else None
@@ -107,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
             )
     finally:
         engine.close()
+    if stats.dropped_messages:
+        print(overflow_note(stats.dropped_messages, info.n_ctx), file=sys.stderr, flush=True)
     if args.stats:
         import json
         from dataclasses import asdict
