@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,16 +37,19 @@ class Checkpoint:
 
 def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
                        outfile: Path | None = None, *, progress: bool | None = None,
-                       quiet: bool = False, dry_run: bool = False) -> Path:
+                       quiet: bool = False, dry_run: bool = False,
+                       repo_id: str | None = None) -> Path:
     """Convert ``source`` (folder or Hub repo id) to GGUF; return the output path.
 
     ``progress`` forces the progress bar on/off (default: on when stderr is a terminal);
-    ``quiet`` silences all output; ``dry_run`` checks everything and writes nothing.
+    ``quiet`` silences all output; ``dry_run`` checks everything and writes nothing;
+    ``repo_id`` names the Hub repo a local folder was downloaded from (``pull`` passes it), so
+    the GGUF's name and source URL are the repo's, not the download folder's.
     Raises :class:`ConvertError` with a one-line message on bad input.
     """
     kind = lookup(outtype)
     report = Progress.choose(progress, quiet)
-    checkpoint = open_checkpoint(source, quiet=quiet)
+    checkpoint = open_checkpoint(source, quiet=quiet, repo_id=repo_id)
     target = output_path(checkpoint, kind, outfile, create=not dry_run)
     weight_type = kind.ggml_type or intermediate_type(checkpoint)
     plan = checkpoint.converter.plan(weight_type)
@@ -64,7 +67,8 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
     return target
 
 
-def open_checkpoint(source: str | Path, *, quiet: bool = True) -> Checkpoint:
+def open_checkpoint(source: str | Path, *, quiet: bool = True,
+                    repo_id: str | None = None) -> Checkpoint:
     """Resolve and fully check ``source``: config, architecture, weights, shapes, tokenizer."""
     from convert.architectures import converter_for
     from convert.source import resolve_source
@@ -72,6 +76,9 @@ def open_checkpoint(source: str | Path, *, quiet: bool = True) -> Checkpoint:
     from convert.weights import find_weights
 
     src = resolve_source(source, quiet=quiet)
+    if repo_id:
+        src = replace(src, name=repo_id.rsplit("/", 1)[-1],
+                      url=f"https://huggingface.co/{repo_id}", repo_id=repo_id)
     if not (src.folder / "config.json").is_file():
         raise ConvertError(f"no config.json in {src.folder}")
     config = read_json(src.folder / "config.json")

@@ -46,6 +46,17 @@ def test_general_metadata(starling_f16_gguf: Path, tiny_checkpoint: Path) -> Non
     assert f["general.file_type"] == 1
 
 
+def test_a_downloaded_folder_is_named_after_its_hub_repo(tmp_path: Path,
+                                                          tiny_checkpoint: Path) -> None:
+    out = convert_checkpoint(tiny_checkpoint, "f16", tmp_path / "m.gguf", quiet=True,
+                             repo_id="ManniX-ITA/Starling-LM-7B-beta-LaserRMT-v1")
+    f = _fields(out)
+    assert f["general.name"] == "Starling-LM-7B-beta-LaserRMT-v1"
+    assert f["general.source.repo_url"] == (
+        "https://huggingface.co/ManniX-ITA/Starling-LM-7B-beta-LaserRMT-v1")
+    assert "general.source.url" not in f
+
+
 def _convert(tmp_path: Path, **spec_changes) -> dict:
     folder = write_checkpoint(tmp_path / "ckpt", with_spec(**spec_changes))
     return _fields(convert_checkpoint(folder, "f16", tmp_path / "m.gguf", quiet=True))
