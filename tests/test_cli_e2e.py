@@ -96,7 +96,7 @@ def two_turns(model: Path) -> tuple[str, list[dict[str, Any]], list[str]]:
     model_lines = [ln for ln in first.stderr.splitlines() if ln.startswith("model: ")]
     assert len(model_lines) == 1, first.stderr
     # name, quantization, backend, offloaded layers and the engine's reason for them
-    pattern = r"model: \S+ \(\w+\) on \S+, \d+/\d+ layers on the GPU — .+"
+    pattern = r"model: .+ \(\w+\) on \S+, \d+/\d+ layers on the GPU — .+"
     assert re.fullmatch(pattern, model_lines[0]), model_lines
     cid = conversation_id(first.stderr)
     second = run_cli(
