@@ -161,6 +161,10 @@ def _as_gpu_layers(value: Any) -> int | str:
 def _as_str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a string")
+    try:
+        value.encode("utf-8")  # undecodable bytes from the environment arrive as surrogates
+    except UnicodeEncodeError:
+        raise ValueError("expected UTF-8 text") from None
     return value
 
 

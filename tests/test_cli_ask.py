@@ -297,3 +297,40 @@ def test_context_overflow_is_noted_on_stderr(
     assert "note: 1 oldest message left out to fit the 4096-token context" in err.splitlines()
     status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--continue", "three")
     assert "note: 3 oldest messages left out to fit the 4096-token context" in err.splitlines()
+
+
+def test_non_utf8_prompt_is_one_line_and_saves_nothing(
+    fake: Fake, capsys: Capture, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # argv and stdin bytes that are not UTF-8 arrive as surrogate escapes ("\udcff").
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "bad\udcff")
+    assert (status, out) == (1, "")
+    assert err == (
+        "starling-tui: error: the prompt is not valid UTF-8 text (byte 0xff at character 3)\n"
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("bad\udcff"))
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "-")
+    assert (status, out) == (1, "") and "prompt is not valid UTF-8 text" in err
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--system", "\udce9", "fine")
+    assert (status, out) == (1, "") and "the system prompt is not valid UTF-8 text" in err
+    with HistoryStore() as store:
+        assert store.list_conversations() == []
+
+
+def test_non_utf8_stdin_bytes_in_a_real_process(smollm2_gguf: Path) -> None:
+    for args, stdin in ((["bad\udcff"], b""), (["-"], b"bad\xff")):
+        argv = [os.fsencode(a) for a in [*cli_command(), "ask", "--model", str(smollm2_gguf)]]
+        result = subprocess.run(
+            [*argv, *(os.fsencode(a) for a in args)],
+            input=stdin,
+            capture_output=True,
+            env=cli_env({"replies": ["never"]}),
+            timeout=120,
+            check=False,
+        )
+        err = result.stderr.decode("utf-8", "replace")
+        assert result.returncode == 1 and result.stdout == b"", err
+        assert "Traceback" not in err and "not valid UTF-8 text" in err, err
+        assert len(err.splitlines()) == 1, err
+    with HistoryStore() as store:
+        assert store.list_conversations() == []

@@ -107,3 +107,15 @@ def test_unknown_id_is_one_line(conv_ids: list[str], capsys: Capture) -> None:
         )
     with HistoryStore() as store:
         assert len(store.list_conversations()) == 2
+
+
+def test_non_utf8_title_and_query_are_one_line(conv_ids: list[str], capsys: Capture) -> None:
+    status, out, err = history(capsys, "rename", conv_ids[0], "\udcff")
+    assert (status, out) == (1, "")
+    assert err == (
+        "starling-tui: error: the title is not valid UTF-8 text (byte 0xff at character 0)\n"
+    )
+    status, out, err = history(capsys, "search", "ok\udcffapi")
+    assert (status, out) == (1, "") and err.startswith("starling-tui: error: the query is not")
+    with HistoryStore() as store:
+        assert store.get_conversation(conv_ids[0]).title == "Tell me about penguins"

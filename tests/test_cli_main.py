@@ -63,6 +63,14 @@ def install_command(monkeypatch: pytest.MonkeyPatch, behaviour: BaseException | 
             PermissionError(13, "Permission denied", "/x"),
             "starling-tui: error: Permission denied: /x\n",
         ),
+        (
+            UnicodeEncodeError("utf-8", "a\udcff", 1, 2, "surrogates not allowed"),
+            "starling-tui: error: text is not valid UTF-8 (byte 0xff at character 1)\n",
+        ),
+        (
+            UnicodeDecodeError("utf-8", b"ab\xfe", 2, 3, "invalid start byte"),
+            "starling-tui: error: text is not valid UTF-8 (byte 0xfe at byte 2)\n",
+        ),
     ],
 )
 def test_known_errors_become_one_line(
@@ -132,7 +140,11 @@ def test_broken_command_module_is_one_line(
 def test_options_alone_go_to_the_default_command(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
     monkeypatch.setattr(cli_main, "available_commands", lambda: ["tui", "ask"])
-    monkeypatch.setattr(cli_main, "load_command", lambda name: seen.append([name]) or None)
+
+    def load_command(name: str) -> None:
+        seen.append([name])
+
+    monkeypatch.setattr(cli_main, "load_command", load_command)
     with pytest.raises(SystemExit):
         cli_main.main(["--model", "x"])  # the placeholder tui parser rejects the option
     assert seen == [["tui"]]

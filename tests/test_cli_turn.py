@@ -12,6 +12,7 @@ from starling_tui import factory
 from starling_tui.cli.turn import Turn
 from starling_tui.config import Settings
 from starling_tui.engine.fake import FakeEngine
+from starling_tui.errors import HistoryError, UserError
 from starling_tui.history import HistoryStore
 from starling_tui.models import ModelFile
 
@@ -100,3 +101,29 @@ def test_start_reply_requires_an_explicit_parent(store: HistoryStore) -> None:
         store.start_reply(conv.id)  # type: ignore[call-arg]
     writer = store.start_reply(conv.id, parent_id=user.id)
     assert store.get_message(writer.message_id).parent_id == user.id
+
+
+def test_bad_text_creates_no_conversation(store: HistoryStore) -> None:
+    with pytest.raises(UserError, match="the prompt is not valid UTF-8"):
+        make_turn(store).run(None, "bad\udcff", out=io.StringIO())
+    with pytest.raises(UserError, match="the system prompt is not valid UTF-8"):
+        make_turn(store).run(None, "fine", system="\udcff", out=io.StringIO())
+    assert store.list_conversations() == []
+
+
+class FailingStore(HistoryStore):
+    """A store that cannot save user messages (as when another process holds the lock)."""
+
+    def add_message(self, conversation_id: str, role: str, content: str, **kw: Any) -> Any:
+        raise HistoryError("history database is locked by another process; try again")
+
+
+def test_a_new_conversation_is_removed_when_its_first_message_fails(tmp_path: Path) -> None:
+    store = FailingStore(tmp_path / "history.db")
+    with pytest.raises(HistoryError, match="locked"):
+        make_turn(store).run(None, "hello", out=io.StringIO())
+    assert store.list_conversations() == []
+    kept = store.create_conversation(title="old")
+    with pytest.raises(HistoryError, match="locked"):
+        make_turn(store).run(kept, "hello", out=io.StringIO())
+    assert [c.id for c in store.list_conversations()] == [kept.id]  # continued ones stay

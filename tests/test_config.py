@@ -119,3 +119,11 @@ def test_docstring_example_is_valid_and_matches_defaults() -> None:
 def test_toml_value_refuses_other_types() -> None:
     with pytest.raises(TypeError):
         config.toml_value([1, 2])
+
+
+def test_text_settings_must_be_utf8() -> None:
+    # An environment variable holding undecodable bytes arrives with surrogate escapes.
+    with pytest.raises(ConfigError, match="STARLING_TUI_SYSTEM_PROMPT: system_prompt: expected"):
+        load_settings(environ={"STARLING_TUI_SYSTEM_PROMPT": "be \udcff"})
+    with pytest.raises(ConfigError, match="UTF-8"):
+        Settings().replace(theme="\udcff")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from starling_tui.paths import app_paths
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> HistoryStore:
+def store(tmp_path: Path) -> Iterator[HistoryStore]:
     with HistoryStore(tmp_path / "history.db") as opened:
         yield opened
 
@@ -207,3 +208,15 @@ def test_exports(store: HistoryStore) -> None:
     assert document["conversation"]["id"] == conv.id
     assert [m["content"] for m in document["messages"]] == ["Hi", "Hel"]
     assert "[assistant] (cancelled)\nHel" in to_text(conv, path)
+
+
+def test_text_that_is_not_utf8_is_refused_with_history_error(store: HistoryStore) -> None:
+    conv = store.create_conversation(title="kept")
+    with pytest.raises(HistoryError, match="not valid UTF-8"):
+        store.add_message(conv.id, "user", "bad\udcff")
+    with pytest.raises(HistoryError, match="not valid UTF-8"):
+        store.rename(conv.id, "\udcff")
+    with pytest.raises(HistoryError, match="not valid UTF-8"):
+        store.search("\udcff")
+    assert store.get_conversation(conv.id).title == "kept"
+    assert store.active_path(conv.id) == []

@@ -66,8 +66,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def read_prompt(prompt: str) -> str:
     """The prompt text: the argument, or stdin for ``-``; empty prompts are refused."""
     from starling_tui.errors import UserError
+    from starling_tui.text import checked_text, read_stdin
 
-    text = sys.stdin.read() if prompt == "-" else prompt
+    text = read_stdin("the prompt") if prompt == "-" else checked_text(prompt, "the prompt")
     if not text.strip():
         raise UserError("the prompt is empty")
     return text.rstrip("\n") if prompt == "-" else text
@@ -105,10 +106,13 @@ def run(args: argparse.Namespace) -> int:
     """Run one turn; returns the exit status."""
     from starling_tui import factory
     from starling_tui.cli.turn import Turn
+    from starling_tui.text import checked_text
 
     settings = options.settings_from_args(args)
     model = factory.choose_model(settings, args.model)
     text = read_prompt(args.prompt)
+    if args.system is not None:
+        checked_text(args.system, "the system prompt")
     conversation_ref = _conversation_to_continue(args)
     # Load before touching the history: a model llama.cpp refuses leaves it exactly as it was.
     engine, info = factory.load_engine(settings, model)

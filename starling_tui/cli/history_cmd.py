@@ -88,7 +88,9 @@ def _show(store: Any, args: argparse.Namespace) -> int:
 
 
 def _search(store: Any, args: argparse.Namespace) -> int:
-    query = " ".join(args.query)
+    from starling_tui.text import checked_text
+
+    query = checked_text(" ".join(args.query), "the query")
     hits = store.search(query, limit=args.limit)
     for hit in hits:
         excerpt = " ".join(hit.snippet.split())
@@ -115,7 +117,9 @@ def _export(store: Any, args: argparse.Namespace) -> int:
 
 
 def _rename(store: Any, args: argparse.Namespace) -> int:
-    conv = store.rename(args.id, args.title)
+    from starling_tui.text import checked_text
+
+    conv = store.rename(args.id, checked_text(args.title, "the title"))
     print(f"{conv.id}  {conv.title}")
     return 0
 

@@ -7,7 +7,8 @@ numpy or Textual); a module that is absent is simply not offered. With no subcom
 chat app (``tui``) starts and receives the arguments.
 
 Known failures (:class:`~starling_tui.errors.UserError`, :class:`EngineError`, history and OS
-errors) print ``starling-tui: error: <one line>`` and exit 1; Ctrl-C exits 130 quietly.
+errors, and text that is not valid UTF-8) print ``starling-tui: error: <one line>`` and exit 1;
+Ctrl-C exits 130 quietly.
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def run_command(module: ModuleType, args: argparse.Namespace) -> int:
 
     from starling_tui.engine.base import EngineError
     from starling_tui.errors import UserError
+    from starling_tui.text import describe_unicode_error
 
     try:
         return int(module.run(args) or 0)
@@ -145,6 +147,11 @@ def run_command(module: ModuleType, args: argparse.Namespace) -> int:
         if isinstance(error, BrokenPipeError):
             raise
         print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+        return 1
+    except UnicodeError as error:
+        # Last resort: commands check user text early; this catches a path they missed.
+        print(f"{PROG}: error: text is not valid UTF-8 ({describe_unicode_error(error)})",
+              file=sys.stderr)
         return 1
 
 

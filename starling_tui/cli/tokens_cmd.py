@@ -46,6 +46,7 @@ def parse_messages(text: str, origin: str) -> list[Any]:
     """Chat messages from JSON text; raises :class:`UserError` naming what is wrong."""
     from starling_tui.engine.base import ChatMessage
     from starling_tui.errors import UserError
+    from starling_tui.text import checked_text
 
     try:
         data = json.loads(text)
@@ -62,15 +63,17 @@ def parse_messages(text: str, origin: str) -> list[Any]:
                 f"{origin}: message {index} has role {item.get('role')!r}; "
                 f"expected one of {', '.join(ROLES)}"
             )
-        messages.append(ChatMessage(item["role"], item["content"]))
+        content = checked_text(item["content"], f"{origin}: message {index}")
+        messages.append(ChatMessage(item["role"], content))
     return messages
 
 
 def _read_messages_file(name: str) -> list[Any]:
     from starling_tui.errors import UserError
+    from starling_tui.text import read_stdin
 
     if name == "-":
-        return parse_messages(sys.stdin.read(), "stdin")
+        return parse_messages(read_stdin("the messages JSON"), "stdin")
     try:
         text = Path(name).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -93,6 +96,7 @@ def build_request(args: argparse.Namespace, default_system: str) -> Any:
     """The chat request described by the arguments."""
     from starling_tui.cli.ask_cmd import read_prompt
     from starling_tui.engine.base import ChatMessage, ChatRequest, TemplateMode
+    from starling_tui.text import checked_text
 
     mode: TemplateMode = "code" if args.code else "auto"
     system = default_system
@@ -104,7 +108,7 @@ def build_request(args: argparse.Namespace, default_system: str) -> Any:
     else:
         messages = [ChatMessage("user", read_prompt(args.prompt))]
     if args.system is not None:
-        system = args.system
+        system = checked_text(args.system, "the system prompt")
     if system and not any(m.role == "system" for m in messages):
         messages.insert(0, ChatMessage("system", system))
     return ChatRequest(messages=tuple(messages), mode=mode)

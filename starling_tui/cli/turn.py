@@ -20,6 +20,7 @@ from starling_tui.engine.base import (
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
 from starling_tui.models import ModelFile
+from starling_tui.text import checked_text
 
 ROLES: dict[str, Role] = {"system": "system", "user": "user", "assistant": "assistant"}
 
@@ -66,6 +67,16 @@ class Turn:
             changes["system_prompt"] = system
         return self.store.update_conversation(conversation.id, **changes)
 
+    def _save_prompt(self, conversation: Conversation, text: str) -> tuple[Message, list[Message]]:
+        """Save the user message under the history the engine will see; return both."""
+        history = self.store.active_path(conversation.id)
+        # Explicit parents: another process may add to this conversation meanwhile, and the
+        # saved tree must match what the engine is sent.
+        user = self.store.add_message(
+            conversation.id, "user", text, parent_id=history[-1].id if history else None
+        )
+        return user, history
+
     def run(
         self,
         conversation: Conversation | None,
@@ -76,17 +87,25 @@ class Turn:
         out: TextIO,
         on_conversation: Callable[[str], None] = lambda _cid: None,
     ) -> GenerationStats:
-        """Save ``text``, stream the reply to ``out`` while saving it; return its figures."""
+        """Save ``text``, stream the reply to ``out`` while saving it; return its figures.
+
+        Nothing is saved unless ``text`` (and ``system``) are valid UTF-8, and a conversation
+        created here is removed again if its first message cannot be saved.
+        """
         from starling_tui.factory import sampling_options
 
+        checked_text(text, "the prompt")
+        if system is not None:
+            checked_text(system, "the system prompt")
+        is_new = conversation is None
         conversation = self.prepare(conversation, system, code)
+        try:
+            user, history = self._save_prompt(conversation, text)
+        except BaseException:
+            if is_new:
+                self.store.delete_conversation(conversation.id)
+            raise
         on_conversation(conversation.id)
-        history = self.store.active_path(conversation.id)
-        # Explicit parents: another process may add to this conversation meanwhile, and the
-        # saved tree must match what the engine was sent.
-        user = self.store.add_message(
-            conversation.id, "user", text, parent_id=history[-1].id if history else None
-        )
         request = ChatRequest(
             messages=(
                 *chat_messages(conversation.system_prompt, history),

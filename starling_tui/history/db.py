@@ -17,6 +17,7 @@ from pathlib import Path
 
 from starling_tui.errors import HistoryError
 from starling_tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+from starling_tui.text import describe_unicode_error
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DEFAULT_BUSY_TIMEOUT_S = 10.0
@@ -34,13 +35,19 @@ def describe(error: sqlite3.Error, path: Path) -> HistoryError:
 
 @contextmanager
 def translate_errors(path: Path) -> Iterator[None]:
-    """Re-raise SQLite errors as :class:`HistoryError` (integrity errors stay bugs)."""
+    """Re-raise SQLite and encoding errors as :class:`HistoryError` (integrity errors stay bugs)."""
     try:
         yield
     except sqlite3.IntegrityError:
         raise
     except sqlite3.Error as error:
         raise describe(error, path) from error
+    except UnicodeEncodeError as error:
+        # SQLite refuses lone surrogates (undecodable argv/stdin bytes) while binding: nothing
+        # was written, and the transaction around this rolls back.
+        raise HistoryError(
+            f"text that is not valid UTF-8 cannot be saved ({describe_unicode_error(error)})"
+        ) from None
 
 
 def check_file(path: Path) -> None:
