@@ -75,6 +75,11 @@ def recent_errors() -> list[str]:
     return list(_RECENT_ERRORS)
 
 
+def clear_recent_errors() -> None:
+    """Forget earlier error lines (before a load, so its message names only its own errors)."""
+    _RECENT_ERRORS.clear()
+
+
 def _silence_native_logs(llama_cpp: Any) -> None:
     global _LOG_CALLBACK
 

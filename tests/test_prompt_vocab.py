@@ -17,8 +17,8 @@ from checkpoint_factory import OPENCHAT_TEMPLATE, mistral_tokenizer_model
 ADDED_TOKENS = ("<|end_of_turn|>", "<|pad_0|>")
 
 
-def write_vocab_gguf(path: Path, *, added_type: str = "CONTROL", context: int = 4096) -> Path:
-    """Write a weightless llama-arch GGUF with Starling's tokenizer; return its path."""
+def starling_vocab(added_type: str = "CONTROL") -> tuple[list[bytes], list[float], list[int]]:
+    """Tokens, scores and token types of Starling's vocabulary (Mistral v1 + OpenChat)."""
     import gguf
     import sentencepiece
 
@@ -41,15 +41,12 @@ def write_vocab_gguf(path: Path, *, added_type: str = "CONTROL", context: int = 
         tokens.append(text.encode())
         scores.append(-1000.0)
         types.append(int(getattr(gguf.TokenType, added_type)))
-    writer = gguf.GGUFWriter(path, "llama")
-    writer.add_name("vocab-starling")
-    writer.add_context_length(context)
-    writer.add_embedding_length(256)
-    writer.add_block_count(2)
-    writer.add_feed_forward_length(512)
-    writer.add_head_count(4)
-    writer.add_head_count_kv(2)
-    writer.add_layer_norm_rms_eps(1e-5)
+    return tokens, scores, types
+
+
+def add_starling_tokenizer(writer, added_type: str = "CONTROL") -> None:
+    """Write Starling's tokenizer metadata (and OpenChat template) into a GGUFWriter."""
+    tokens, scores, types = starling_vocab(added_type)
     writer.add_tokenizer_model("llama")
     writer.add_token_list(tokens)
     writer.add_token_scores(scores)
@@ -60,6 +57,22 @@ def write_vocab_gguf(path: Path, *, added_type: str = "CONTROL", context: int = 
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
     writer.add_chat_template(OPENCHAT_TEMPLATE)
+
+
+def write_vocab_gguf(path: Path, *, added_type: str = "CONTROL", context: int = 4096) -> Path:
+    """Write a weightless llama-arch GGUF with Starling's tokenizer; return its path."""
+    import gguf
+
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name("vocab-starling")
+    writer.add_context_length(context)
+    writer.add_embedding_length(256)
+    writer.add_block_count(2)
+    writer.add_feed_forward_length(512)
+    writer.add_head_count(4)
+    writer.add_head_count_kv(2)
+    writer.add_layer_norm_rms_eps(1e-5)
+    add_starling_tokenizer(writer, added_type)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -32,7 +32,13 @@ from starling_tui.engine.hooks import crash_point, token_delay
 from starling_tui.engine.sampling import PieceDecoder, build_sampler
 from starling_tui.engine.state_cache import StateCache
 from starling_tui.engine.vocab import LlamaVocab
-from starling_tui.llama_backend import gpu_offload_supported, llama, load_model, model_params
+from starling_tui.llama_backend import (
+    clear_recent_errors,
+    gpu_offload_supported,
+    llama,
+    load_model,
+    model_params,
+)
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
 from starling_tui.prompt.fit import FittedPrompt, PromptTooLong, fit_messages
 from starling_tui.prompt.parts import encode_parts, render_parts
@@ -84,6 +90,7 @@ class Session:
             vocab_only=vocab_only, extra_bufts=options.extra_bufts,
         )
         crash_point("load")
+        clear_recent_errors()
         try:
             self.model = load_model(options.model_path, params)
         except ValueError as exc:
