@@ -16,7 +16,7 @@ import pytest
 from test_cli_support import FAKE_ENGINE_ENV, cli_command, cli_env
 
 from starling_tui.cli.main import main
-from starling_tui.engine.base import ChatRequest
+from starling_tui.engine.base import ChatMessage, ChatRequest
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.history import HistoryStore
 from starling_tui.paths import app_paths
@@ -334,3 +334,44 @@ def test_non_utf8_stdin_bytes_in_a_real_process(smollm2_gguf: Path) -> None:
         assert len(err.splitlines()) == 1, err
     with HistoryStore() as store:
         assert store.list_conversations() == []
+
+
+def test_continued_conversation_keeps_its_sampling_and_system_prompt(
+    capsys: Capture, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Precedence: flags > the conversation's stored settings > config file/env/defaults."""
+    from starling_tui import factory
+
+    engine = FakeEngine()
+    monkeypatch.setattr(factory, "_fake_engine_from_env", lambda: engine)
+    model = str(smollm2_gguf)
+    _, _, err = ask(
+        capsys, "-m", model, "--temperature", "0.7", "--top-k", "5", "--system", "S", "one"
+    )
+    cid = conv_id(err)
+    config = app_paths().config_file
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        'system_prompt = "from config"\n[sampling]\ntemperature = 0.2\nmax_tokens = 50\n'
+    )
+    monkeypatch.setenv("STARLING_TUI_TOP_P", "0.5")
+    ask(capsys, "-m", model, "--continue", "two")
+    sent = engine.requests[-1]
+    assert (sent.sampling.temperature, sent.sampling.top_k) == (0.7, 5)  # stored, not config
+    assert (sent.sampling.top_p, sent.sampling.max_tokens) == (1.0, None)  # stored, not env
+    assert sent.messages[0] == ChatMessage("system", "S")
+    ask(capsys, "-m", model, "-c", cid, "--temperature", "0.3", "--system", "T", "three")
+    sent = engine.requests[-1]
+    assert (sent.sampling.temperature, sent.sampling.top_k) == (0.3, 5)  # the flag wins
+    assert sent.messages[0] == ChatMessage("system", "T")
+    with HistoryStore() as store:
+        conv = store.get_conversation(cid)
+    assert conv.sampling["temperature"] == 0.3 and conv.system_prompt == "T"
+    _, _, err = ask(capsys, "-m", model, "new one")
+    sent = engine.requests[-1]
+    assert conv_id(err) != cid and sent.messages[0] == ChatMessage("system", "from config")
+    assert (sent.sampling.temperature, sent.sampling.top_p, sent.sampling.max_tokens) == (
+        0.2,
+        0.5,
+        50,
+    )

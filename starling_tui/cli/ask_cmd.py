@@ -3,12 +3,20 @@
 stdout carries the reply and nothing else. stderr carries the model line (name, quantization,
 backend, layers offloaded and why, e.g. ``model: NAME (Q4_K_M) on CPU, 0/32 layers on the GPU —
 auto: no GPU backend…``) and the conversation id (``conversation: ID``), so a script can
-continue it with ``--conversation ID`` (or ``--continue`` for the latest one). Both messages are
-saved as they happen: the user message before generation starts, the reply every second while
-it streams, so an interrupted or killed run keeps what was shown (marked ``incomplete`` or
-``cancelled``). When the conversation no longer fits the context, the engine leaves the oldest
-messages out and a ``note:`` line on stderr says how many. ``--stats`` prints the reply's
-figures as one JSON line on stderr. Nothing is written to the history unless the model loaded.
+continue it with ``--conversation ID`` (or ``--continue`` for the latest one).
+
+Both messages are saved as they happen: the user message before generation starts, the reply
+every second while it streams, so an interrupted or killed run keeps what was shown (marked
+``incomplete`` or ``cancelled``). Nothing is written to the history unless the model loaded and
+the prompt is valid UTF-8 text.
+
+A continued conversation keeps its own system prompt and sampling settings (saved with it)
+unless ``--system`` or sampling flags are given, which then become its own: flags > the
+conversation's settings > environment > config file > defaults.
+
+When the conversation no longer fits the context, the engine leaves the oldest messages out and
+a ``note:`` line on stderr says how many. ``--stats`` prints the reply's figures as one JSON line
+on stderr.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from starling_tui.cli import options
 
 if TYPE_CHECKING:
     from starling_tui.engine.base import ModelInfo
+    from starling_tui.history.records import Conversation
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -89,17 +98,16 @@ def overflow_note(dropped: int, n_ctx: int) -> str:
     return f"note: {dropped} oldest {noun} left out to fit the {n_ctx}-token context"
 
 
-def _conversation_to_continue(args: argparse.Namespace) -> str | None:
-    """The id of the conversation to continue (checked now, before the model loads)."""
+def _conversation_to_continue(args: argparse.Namespace) -> Conversation | None:
+    """The conversation to continue (checked now, before the model loads)."""
     if not (args.conversation or args.continue_latest):
         return None
     from starling_tui import factory
 
     with factory.open_history() as store:
         if args.conversation:
-            return store.get_conversation(args.conversation).id
-        latest = store.latest_conversation()
-        return latest.id if latest else None
+            return store.get_conversation(args.conversation)
+        return store.latest_conversation()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,13 +121,16 @@ def run(args: argparse.Namespace) -> int:
     text = read_prompt(args.prompt)
     if args.system is not None:
         checked_text(args.system, "the system prompt")
-    conversation_ref = _conversation_to_continue(args)
+    continued = _conversation_to_continue(args)
+    if continued is not None:
+        # Its own sampling settings, unless flags override them.
+        settings = options.settings_from_args(args, continued.sampling)
     # Load before touching the history: a model llama.cpp refuses leaves it exactly as it was.
     engine, info = factory.load_engine(settings, model)
     print(model_line(info), file=sys.stderr, flush=True)
     try:
         with factory.open_history() as store:
-            conversation = store.get_conversation(conversation_ref) if conversation_ref else None
+            conversation = store.get_conversation(continued.id) if continued else None
             turn = Turn(store, engine, settings, model)
             stats = turn.run(
                 conversation,

@@ -4,12 +4,13 @@ The flag names are part of the interface (the README and the TUI use the same on
 option's ``dest`` is the :class:`~starling_tui.config.Settings` field it overrides and its
 default is ``None`` ("not given"), so :func:`settings_from_args` can layer flags over the
 environment and the config file. Values are checked here, with argparse's usual error format.
+For a continued conversation its saved sampling settings sit between the flags and the rest.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ SAMPLING_FLAGS: dict[str, tuple[str, str, str]] = {
     "--seed": ("seed", "N", "random seed"),
     "--max-tokens": ("max_tokens", "N", "stop the reply after N tokens (0 = no limit)"),
 }
+
+
+SAMPLING_FIELDS = frozenset(field for field, _metavar, _help in SAMPLING_FLAGS.values())
 
 
 def checked(field: str) -> Callable[[str], str]:
@@ -89,8 +93,20 @@ def add_all(parser: argparse.ArgumentParser) -> None:
     add_sampling_options(parser)
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings with these flags over the environment, the config file and the defaults."""
+def settings_from_args(
+    args: argparse.Namespace, stored_sampling: Mapping[str, Any] | None = None
+) -> Settings:
+    """Settings with these flags over the environment, the config file and the defaults.
+
+    ``stored_sampling`` (a continued conversation's saved sampling) goes between: flags beat
+    it, and it beats the environment, the config file and the defaults.
+    """
     from starling_tui.config import load_settings
 
-    return load_settings(vars(args))
+    layered: dict[str, Any] = {}
+    for name in SAMPLING_FIELDS & set(stored_sampling or {}):
+        value = (stored_sampling or {})[name]
+        # None means "no limit" there; here None would mean "not given", and 0 is "no limit".
+        layered[name] = 0 if value is None and name == "max_tokens" else value
+    layered.update({name: value for name, value in vars(args).items() if value is not None})
+    return load_settings(layered)
