@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,21 +328,10 @@ def update_config_file(path: Path | None = None, **changes: Any) -> Path:
 
 
 def write_file_values(values: Mapping[str, Any], path: Path | None = None) -> Path:
-    """Write flattened settings as TOML sections; temp file + ``os.replace`` so it is atomic."""
-    path = path or config_path()
-    text = to_toml(values)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    """Write flattened settings as TOML sections, atomically (see :mod:`starling_tui.atomic`)."""
+    from starling_tui.atomic import write_text
+
+    return write_text(path or config_path(), to_toml(values))
 
 
 def to_toml(values: Mapping[str, Any]) -> str:

@@ -119,3 +119,19 @@ def test_non_utf8_title_and_query_are_one_line(conv_ids: list[str], capsys: Capt
     assert (status, out) == (1, "") and err.startswith("starling-tui: error: the query is not")
     with HistoryStore() as store:
         assert store.get_conversation(conv_ids[0]).title == "Tell me about penguins"
+
+
+def test_export_to_a_folder_is_refused_clearly(
+    conv_ids: list[str], capsys: Capture, tmp_path: Path
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for output in (str(folder), str(tmp_path / "missing") + "/"):
+        status, out, err = history(capsys, "export", conv_ids[0], "-o", output)
+        assert (status, out) == (1, "")
+        assert err == (
+            f"starling-tui: error: {output.rstrip('/')} is a folder; give a file name, "
+            f"e.g. {Path(output) / (conv_ids[0] + '.md')}\n"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports"]
+    assert list(folder.iterdir()) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,13 +104,15 @@ def _search(store: Any, args: argparse.Namespace) -> int:
 
 
 def _export(store: Any, args: argparse.Namespace) -> int:
+    from starling_tui.atomic import write_text
     from starling_tui.history.export import to_json, to_markdown
 
     conv = store.get_conversation(args.id)
     render = to_json if args.format == "json" else to_markdown
     text = render(conv, store.active_path(conv.id))
     if args.output:
-        write_atomically(Path(args.output), text)
+        target = export_target(args.output, f"{conv.id}.{args.format}")
+        write_text(target, text)
         print(f"exported {conv.id} to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -131,17 +134,11 @@ def _delete(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file next to ``path``, then rename it into place."""
-    import os
-    import tempfile
+def export_target(output: str, example: str) -> Path:
+    """The file ``--output`` names; a folder (or a name ending in a slash) is refused."""
+    from starling_tui.errors import UserError
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", os.sep)):
+        raise UserError(f"{path} is a folder; give a file name, e.g. {path / example}")
+    return path

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from starling_tui.atomic import replace_durably
 from starling_tui.pull.disk import human
 from starling_tui.pull.errors import PullError
 
@@ -127,7 +128,7 @@ def download_blob(cache_dir: Path, repo: str, remote: RemoteFile, *, progress: b
                     f"downloading {remote.name} stopped after {human(f.tell())} "
                     f"({exc or type(exc).__name__}); run the same pull again to resume"
                 ) from None
-        os.replace(partial, blob)
+        replace_durably(partial, blob)
     return blob
 
 

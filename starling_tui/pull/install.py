@@ -30,9 +30,11 @@ def check_gguf(path: Path, what: str) -> None:
 def install_file(source: Path, target: Path) -> None:
     """Place ``source`` at ``target`` atomically: a hard link when possible, else a copy.
 
-    The copy is made under a hidden ``.partial`` name and renamed into place, so the models
-    folder never holds a half-written model, even after Ctrl-C.
+    The copy is made under a hidden ``.partial`` name, flushed to disk and renamed into place,
+    so the models folder never holds a half-written model, even after Ctrl-C or a power cut.
     """
+    from starling_tui.atomic import replace_durably
+
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
@@ -40,7 +42,7 @@ def install_file(source: Path, target: Path) -> None:
             os.link(source.resolve(), temp)  # same disk as the cache: no second copy
         except OSError:
             shutil.copyfile(source, temp)
-        os.replace(temp, target)
+        replace_durably(temp, target)
     finally:
         temp.unlink(missing_ok=True)
 

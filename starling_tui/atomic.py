@@ -1,0 +1,89 @@
+"""Writing files so that readers (and crashes) see the old content or the new, never half.
+
+Every write-then-rename of the core goes through here: the config file, ``history export -o``,
+models that ``pull`` installs, finished downloads. The temp file is made in the target's own
+folder (``os.replace`` cannot cross file systems, and a temp file elsewhere would leave the
+folder check to the rename), flushed and fsynced, renamed over the target, and the folder is
+fsynced so the rename itself survives a power cut. On any failure the temp file is removed and
+the target is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from starling_tui.errors import UserError
+
+NEW_FILE_MODE = 0o644  # mkstemp's 0o600 would hide exports and configs from the user's group
+
+
+def refuse_folder(path: Path) -> None:
+    """Raise :class:`UserError` when ``path`` is a folder (a file name was needed)."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give a file name")
+
+
+@contextmanager
+def atomic_writer(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
+    """A handle on a temp file next to ``path`` that replaces ``path`` when the block ends.
+
+    Text mode writes UTF-8. If the block raises, ``path`` is left as it was.
+    """
+    refuse_folder(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = Path(temp_name)
+    try:
+        os.chmod(temp, _mode_for(path))
+        mode, encoding = ("wb", None) if binary else ("w", "utf-8")
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_folder(path.parent)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns ``path``."""
+    with atomic_writer(path) as handle:
+        handle.write(text)
+    return path
+
+
+def replace_durably(source: Path, target: Path) -> None:
+    """Flush ``source`` (a finished temp file in ``target``'s folder) to disk, then rename it."""
+    with open(source, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(source, target)
+    fsync_folder(target.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every system can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; new files get :data:`NEW_FILE_MODE`."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return NEW_FILE_MODE
