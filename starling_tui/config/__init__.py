@@ -1,0 +1,74 @@
+"""Settings: defaults, the TOML config file, ``STARLING_TUI_*`` environment variables, CLI flags.
+
+Precedence, highest first: command-line flags, environment variables, the config file, defaults.
+
+The config file is ``config.toml`` in the config folder (``app_paths().config_file``; with
+``STARLING_TUI_HOME=/x`` it is ``/x/config/config.toml``). Every key is optional; a missing key
+means the default. Example with every key at its default::
+
+    model = ""                  # default model: a path, or a name from the models folder
+                                # ("" = the only model there)
+    theme = "textual-dark"      # any Textual theme name
+    system_prompt = ""          # system prompt of new conversations
+
+    [engine]
+    n_gpu_layers = "auto"       # "auto" (all on a GPU build, else 0) | "all" | a number of layers
+    ctx = 0                     # context size in tokens; 0 = the model's training context
+    threads = 0                 # CPU threads; 0 = llama.cpp's choice
+    batch = 512                 # prompt evaluation batch size
+    flash_attn = "auto"         # "auto" | true | false
+    mmap = true                 # memory-map the model file
+    mlock = false               # lock the model in RAM
+    extra_bufts = "auto"        # llama.cpp extra buffer types; "auto" = off on Intel AMX CPUs
+    kv_cache_type = ""          # KV cache type: "" = f16, or "q8_0", "q4_0"…
+    state_cache = true          # save each conversation's KV state to resume it instantly
+    state_cache_budget_mb = 4096  # disk budget of saved states (oldest are evicted)
+
+    [sampling]
+    temperature = 0.0           # 0 = greedy, as the model card advises
+    top_p = 1.0
+    top_k = 0                   # 0 = off
+    min_p = 0.0
+    repeat_penalty = 1.0
+    seed = 0
+    max_tokens = 0              # 0 = until end of turn or the context is full
+
+Environment variables: ``STARLING_TUI_`` + the key in upper case, e.g. ``STARLING_TUI_MODEL``,
+``STARLING_TUI_CTX``, ``STARLING_TUI_TEMPERATURE``, ``STARLING_TUI_N_GPU_LAYERS``,
+``STARLING_TUI_EXTRA_BUFTS=1``. CLI flags use the same names with dashes (``--n-gpu-layers``,
+``--ctx``, ``--temperature``…; see ``starling-tui ask --help``).
+"""
+
+from starling_tui.config.settings import (
+    ENV_PREFIX,
+    Settings,
+    config_path,
+    load_settings,
+    read_env_values,
+    read_file_values,
+)
+from starling_tui.config.values import PARSERS, SECTIONS, parse_value
+from starling_tui.config.writing import (
+    save_settings,
+    to_toml,
+    toml_value,
+    update_config_file,
+    write_file_values,
+)
+
+__all__ = [
+    "ENV_PREFIX",
+    "PARSERS",
+    "SECTIONS",
+    "Settings",
+    "config_path",
+    "load_settings",
+    "parse_value",
+    "read_env_values",
+    "read_file_values",
+    "save_settings",
+    "to_toml",
+    "toml_value",
+    "update_config_file",
+    "write_file_values",
+]
