@@ -102,7 +102,12 @@ def test_save_writes_only_changes_and_round_trips() -> None:
 def test_update_keeps_other_keys_and_removes_none() -> None:
     write_config('theme = "nord"\n[sampling]\nseed = 7\n')
     update_config_file(model="smol", seed=None)
-    assert tomllib.loads(app_paths().config_file.read_text()) == {"model": "smol", "theme": "nord"}
+    assert app_paths().config_file.read_text() == 'theme = "nord"\nmodel = "smol"\n[sampling]\n'
+    assert tomllib.loads(app_paths().config_file.read_text()) == {
+        "model": "smol",
+        "theme": "nord",
+        "sampling": {},  # the emptied table's header stays, as every line not changed does
+    }
     with pytest.raises(ConfigError):
         update_config_file(top_k=-1)
     assert load_settings(environ={}).model == "smol"

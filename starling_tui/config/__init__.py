@@ -47,6 +47,7 @@ from starling_tui.config.settings import (
     read_env_values,
     read_file_values,
 )
+from starling_tui.config.toml_edit import edit_toml
 from starling_tui.config.values import PARSERS, SECTIONS, parse_value
 from starling_tui.config.writing import (
     save_settings,
@@ -62,6 +63,7 @@ __all__ = [
     "SECTIONS",
     "Settings",
     "config_path",
+    "edit_toml",
     "load_settings",
     "parse_value",
     "read_env_values",

@@ -60,15 +60,30 @@ def config_path() -> Path:
 
 def read_file_values(path: Path | None = None) -> dict[str, Any]:
     """The settings present in the TOML file (flattened, validated); {} when there is no file."""
+    path = path or config_path()
+    return values_from_toml(read_file_text(path), str(path))
+
+
+def read_file_text(path: Path) -> str:
+    """The config file's text; "" when there is none."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except UnicodeDecodeError as error:
+        reason = f"{error.reason} at byte {error.start}"
+        raise ConfigError(f"{path}: not UTF-8 text ({reason})") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: {error.strerror or error}") from None
+
+
+def values_from_toml(text: str, path: str) -> dict[str, Any]:
+    """The settings in config-file ``text`` (flattened, validated); errors name ``path``."""
     import tomllib
 
-    path = path or config_path()
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: {error}") from None
     values: dict[str, Any] = {}
     for key, value in data.items():
@@ -76,9 +91,9 @@ def read_file_values(path: Path | None = None) -> dict[str, Any]:
             for sub_key, sub_value in value.items():
                 if sub_key not in SECTIONS[key]:
                     raise ConfigError(f"{path}: unknown setting [{key}] {sub_key}")
-                values[sub_key] = parse_value(sub_key, sub_value, str(path))
+                values[sub_key] = parse_value(sub_key, sub_value, path)
         elif key in SECTIONS[""]:
-            values[key] = parse_value(key, value, str(path))
+            values[key] = parse_value(key, value, path)
         else:
             raise ConfigError(f"{path}: unknown setting {key!r}")
     return values
