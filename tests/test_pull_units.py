@@ -167,12 +167,25 @@ def test_check_gguf_refuses_other_files(tmp_path: Path, smollm2_gguf: Path) -> N
     check_gguf(smollm2_gguf, "smollm2")
     html = tmp_path / "page.gguf"
     html.write_bytes(b"<!DOCTYPE html><html>")
-    with pytest.raises(PullError, match=r"page is not a GGUF file \(it starts with b'<!DO'\)"):
+    with pytest.raises(PullError, match=r"page is not a GGUF model file \(wrong magic bytes: "
+                       r"it starts with b'<!DO'\); nothing was installed$"):
         check_gguf(html, "page")
     truncated = tmp_path / "cut.gguf"
     truncated.write_bytes(smollm2_gguf.read_bytes()[:4096])
-    with pytest.raises(PullError, match="cut is not a usable GGUF"):
+    with pytest.raises(PullError, match=r"^cut is truncated.*; nothing was installed$"):
         check_gguf(truncated, "cut")
+
+
+def test_check_gguf_is_the_models_folder_check(tmp_path: Path) -> None:
+    # One check for pull and the models folder: the same reasons, naming what was pulled.
+    for content, reason in (
+        (b"", "x.gguf of o/r is empty, not a GGUF model"),
+        (b"version https://git-lfs.github.com/spec/v1\n", "x.gguf of o/r is a git-lfs pointer"),
+    ):
+        path = tmp_path / "blob"
+        path.write_bytes(content)
+        with pytest.raises(PullError, match=f"^{re.escape(reason)}.*; nothing was installed$"):
+            check_gguf(path, "x.gguf of o/r")
 
 
 def test_install_file_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:

@@ -12,19 +12,14 @@ from starling_tui.pull.errors import PullError
 
 
 def check_gguf(path: Path, what: str) -> None:
-    """Refuse anything that is not a sound GGUF (magic bytes, then the whole header)."""
+    """Refuse anything that is not a sound GGUF, with the models folder's own check."""
     from starling_tui.errors import ModelFileError
-    from starling_tui.models import GGUF_MAGIC, inspect_model
+    from starling_tui.models import inspect_model
 
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head != GGUF_MAGIC:
-        raise PullError(
-            f"{what} is not a GGUF file (it starts with {head!r}); nothing was installed")
     try:
-        inspect_model(path)
+        inspect_model(path, shown_as=what)
     except ModelFileError as exc:
-        raise PullError(f"{what} is not a usable GGUF ({exc}); nothing was installed") from None
+        raise PullError(f"{exc}; nothing was installed") from None
 
 
 def install_file(source: Path, target: Path) -> None:
