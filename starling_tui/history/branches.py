@@ -8,10 +8,8 @@ newest page of a 5,000-message conversation costs the same as that of a short on
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import AbstractContextManager
-
-from starling_tui.history.records import Conversation, Message
+from starling_tui.history.messages import MessageStore
+from starling_tui.history.records import Message
 
 _PATH_UP = """
     WITH RECURSIVE path(id, n) AS (
@@ -24,35 +22,8 @@ _PATH_UP = """
 """
 
 
-class BranchesMixin:
-    """Tree queries of :class:`~starling_tui.history.store.HistoryStore`."""
-
-    # Provided by HistoryStore.
-    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def get_conversation(self, id_or_prefix: str) -> Conversation:
-        """A conversation by id or unique prefix (implemented by the store)."""
-        raise NotImplementedError
-
-    def get_message(self, message_id: int) -> Message:
-        """One message by id (implemented by the store)."""
-        raise NotImplementedError
-
-    def add_message(
-        self,
-        conversation_id: str,
-        role: str,
-        content: str,
-        *,
-        parent_id: int | None = None,
-        finish_reason: str | None = None,
-    ) -> Message:
-        """Append a message under ``parent_id`` (implemented by the store)."""
-        raise NotImplementedError
+class BranchStore(MessageStore):
+    """Tree queries over the messages of a conversation."""
 
     def active_path(self, conversation_id: str) -> list[Message]:
         """Every message from the root to the current leaf, oldest first."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from starling_tui.history.records import Message
 
 if TYPE_CHECKING:
-    from starling_tui.history.store import HistoryStore
+    from starling_tui.history.messages import MessageStore
 
 FINISH_REASONS = ("stop", "length", "cancelled", "error", "incomplete")
 
@@ -27,7 +27,7 @@ class ReplyWriter:
 
     def __init__(
         self,
-        store: HistoryStore,
+        store: MessageStore,
         message: Message,
         *,
         interval_s: float = 1.0,
