@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import mmap
 import os
 import struct
 import tempfile
@@ -124,7 +125,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _read_header(raw: bytes | bytearray | memoryview) -> tuple[dict[str, Any], int]:
+def _read_header(raw: Any) -> tuple[dict[str, Any], int]:
     """Parse magic, version and header JSON; return (meta, offset after the header)."""
     if len(raw) < 16 or bytes(raw[:4]) != MAGIC:
         raise StateError("not a saved state (bad magic)")
@@ -147,13 +148,15 @@ def _read_header(raw: bytes | bytearray | memoryview) -> tuple[dict[str, Any], i
 def read_state(path: Path) -> tuple[dict[str, Any], list[int], memoryview]:
     """Read and verify a whole state file: (meta, tokens, data as a writable view, no copy)."""
     try:
-        size = path.stat().st_size
-        raw = bytearray(size)
         with path.open("rb") as f:
-            if f.readinto(raw) != size:
-                raise StateError("state file changed while reading")
-    except OSError as exc:
-        raise StateError(f"cannot read state: {exc.strerror or exc}") from exc
+            size = os.fstat(f.fileno()).st_size
+            if size < 16:
+                raise StateError("truncated state file")
+            # A private copy-on-write mapping: no up-front copy of a file of hundreds of MB,
+            # yet writable, as ctypes needs to hand it to llama.cpp.
+            raw = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError) as exc:
+        raise StateError(f"cannot read state: {exc}") from exc
     meta, pos = _read_header(raw)
     view = memoryview(raw)
     try:
