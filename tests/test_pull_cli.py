@@ -340,8 +340,8 @@ def test_pull_gguf_refuses_a_file_that_is_not_gguf(
         no_repo = starling("pull", "--gguf", "someone/else", "x.gguf", hub=hub, hf_home=hf_home)
         bad_rev = starling("pull", "--gguf", "someone/tiny-gguf", "broken.gguf", "--revision",
                            "v9", hub=hub, hf_home=hf_home)
-    assert_one_line_error(bad, "broken.gguf of someone/tiny-gguf is not a GGUF model file",
-                          "nothing was installed")
+    assert_one_line_error(bad, "broken.gguf of someone/tiny-gguf is a git-lfs pointer, not the "
+                          "model itself; nothing was installed")
     assert_one_line_error(absent, "someone/tiny-gguf has no file 'nope.gguf'")
     assert_one_line_error(no_repo, "someone/else was not found on http://127.0.0.1:")
     assert_one_line_error(bad_rev, "someone/tiny-gguf has no revision 'v9'")

@@ -40,7 +40,7 @@ class ModelFile:
     tensor_count: int
 
 
-def _precheck(path: Path, name: str) -> int:
+def _precheck(path: Path, name: str, local: bool) -> int:
     """Reject what is plainly not a GGUF from its first bytes; return the file size."""
     try:
         size = path.stat().st_size
@@ -55,9 +55,8 @@ def _precheck(path: Path, name: str) -> int:
     if size == 0:
         raise ModelFileError(f"{name} is empty, not a GGUF model")
     if head.startswith(LFS_POINTER_PREFIX):
-        raise ModelFileError(
-            f"{name} is a git-lfs pointer, not the model itself (run 'git lfs pull' in its repo)"
-        )
+        hint = " (run 'git lfs pull' in its repo)" if local else ""
+        raise ModelFileError(f"{name} is a git-lfs pointer, not the model itself{hint}")
     if not head.startswith(GGUF_MAGIC):
         raise ModelFileError(
             f"{name} is not a GGUF model file (wrong magic bytes: it starts with {head[:4]!r})"
@@ -73,7 +72,7 @@ def inspect_model(path: str | os.PathLike[str], *, shown_as: str | None = None) 
     """
     path = Path(path)
     name = shown_as or str(path)
-    size = _precheck(path, name)
+    size = _precheck(path, name, local=shown_as is None)
     try:
         with path.open("rb") as handle, _map(handle) as view:
             return _parse(path, name, size, view)
