@@ -1,7 +1,9 @@
 """The blocking half of sending a message: save it, stream the reply, save that as it grows.
 
 Runs in a Textual thread worker; talks to the screen only by posting typed messages. Pieces are
-batched (one post per ``BATCH_S``) so a very fast engine cannot flood the event loop.
+batched (one post per ``BATCH_S``) so a very fast engine cannot flood the event loop, and a batch
+holds at most ``MAX_PIECES`` pieces so that no single Markdown append (which runs on the event
+loop) takes long enough to delay key presses.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starling_tui.ui.messages import ReplyChunk, ReplyFinished, ReplyStarted
 from starling_tui.ui.services import Services
 
 BATCH_S = 0.03
+MAX_PIECES = 16
 Post = Callable[[Message], object]
 
 
@@ -70,7 +73,7 @@ class _Batcher:
     def add(self, piece: str) -> None:
         self.pending.append(piece)
         self.writer.append(piece)
-        if time.monotonic() - self.last_post >= BATCH_S:
+        if len(self.pending) >= MAX_PIECES or time.monotonic() - self.last_post >= BATCH_S:
             self.flush()
 
     def flush(self) -> None:

@@ -14,7 +14,7 @@ from starling_tui.ui.widgets.message_view import MessageView
 SIZE = (100, 32)  # terminal size of every Pilot and snapshot test
 
 
-async def wait_for(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 10.0,
+async def wait_for(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 30.0,
                    what: str = "condition") -> None:
     """Let the app run until ``condition()`` is true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -39,14 +39,14 @@ def views(pilot: Pilot[None]) -> list[MessageView]:
     return chat(pilot).query_one(ChatLog).views()
 
 
-async def ready(pilot: Pilot[None]) -> ChatScreen:
+async def ready(pilot: Pilot[None], timeout: float = 30.0) -> ChatScreen:
     """Wait until the model is loaded and the chat screen is in front."""
-    await wait_for(pilot, lambda: chat(pilot).model_info is not None, what="model load")
+    await wait_for(pilot, lambda: chat(pilot).model_info is not None, timeout, "model load")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ChatScreen), what="chat screen")
     return chat(pilot)
 
 
-async def send(pilot: Pilot[None], text: str) -> None:
+async def send(pilot: Pilot[None], text: str, timeout: float = 30.0) -> None:
     """Type ``text`` in the prompt box, press Enter and wait for the reply to finish."""
     screen = chat(pilot)
     screen.query_one("#prompt").focus()
@@ -54,5 +54,5 @@ async def send(pilot: Pilot[None], text: str) -> None:
     count = len(views(pilot))
     await pilot.press(*text, "enter")
     await wait_for(pilot, lambda: len(views(pilot)) >= count + 2 and not screen.generating
-                   and screen.reply_id is None, what=f"reply to {text!r}")
+                   and screen.reply_id is None, timeout, what=f"reply to {text!r}")
     assert len(screen.services.store.list_conversations()) >= before

@@ -181,8 +181,11 @@ async def test_welcome_screen_without_a_model_then_open_a_path(
     app = StarlingApp(make_services(model=""))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen))
-        text = " ".join(str(b.render()) for b in app.screen.query("MarkdownParagraph"))
-        assert "starling-tui pull" in text and "starling-convert" in text
+        def text() -> str:
+            return " ".join(str(b.render()) for b in app.screen.query("MarkdownParagraph"))
+
+        await wait_for(pilot, lambda: "starling-tui pull" in text()
+                       and "starling-convert" in text(), what="the welcome text")
         await pilot.press("escape")  # browse history without a model
         screen = chat(pilot)
         await wait_for(pilot, lambda: shown(pilot)[:1] == [("user", "tell me about owls")])

@@ -36,10 +36,10 @@ async def test_chat_with_the_real_engine(
                              sampling=SamplingOptions(max_tokens=24))
     app = StarlingApp(services)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await ready(pilot)
+        screen = await ready(pilot, timeout=120)
         info = screen.model_info
         assert info is not None and info.quant == "Q4_1"
-        await send(pilot, "What is the capital of France?")
+        await send(pilot, "What is the capital of France?", timeout=120)
         reply = views(pilot)[-1]
         conv_id = screen.conversation_id or ""
         saved = store.active_path(conv_id)[-1]

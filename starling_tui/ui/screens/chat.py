@@ -119,11 +119,11 @@ class ChatScreen(ChatActions):
 
     @on(ReplyFinished)
     async def _reply_finished(self, message: ReplyFinished) -> None:
-        self.reply_id = None
         view = self.query_one(ChatLog).view_for(message.message_id)
         if view is not None:
-            await view.end_stream()
+            await view.end_stream()  # the whole reply is rendered once this returns
             view.set_finish_reason(message.finish_reason)
+        self.reply_id = None
         status = self.query_one(StatusLine)
         status.state = ""
         if message.finish_reason != "error":

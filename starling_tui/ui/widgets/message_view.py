@@ -6,6 +6,7 @@ fragments so a fast engine never forces a full re-render per token.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from textual.app import ComposeResult
@@ -41,7 +42,7 @@ class MessageView(Vertical, can_focus=True):
     DEFAULT_CSS = """
     MessageView {
         height: auto;
-        margin: 0 0 1 0;
+        margin: 0;  /* the body's last paragraph margin separates messages */
         padding: 0 1;
         border-left: wide $primary-muted;
     }
@@ -50,7 +51,6 @@ class MessageView(Vertical, can_focus=True):
     MessageView:focus { border-left: wide $accent; background: $accent 10%; }
     MessageView > .message-header { color: $text-muted; text-style: bold; width: 1fr; }
     MessageView > Markdown { padding: 0; margin: 0; }
-    MessageView > Markdown > MarkdownBlock:last-child { margin-bottom: 0; }
     """
 
     def __init__(
@@ -86,8 +86,8 @@ class MessageView(Vertical, can_focus=True):
         return " ".join(parts)
 
     def _refresh_header(self) -> None:
-        if self.is_mounted:
-            self.query_one(".message-header", Label).update(self.header_text())
+        for header in self.query(".message-header").results(Label):
+            header.update(self.header_text())
 
     def set_finish_reason(self, reason: str | None) -> None:
         """Mark the reply as stopped, incomplete, failed… (or clear the mark)."""
@@ -95,11 +95,20 @@ class MessageView(Vertical, can_focus=True):
         self._refresh_header()
 
     async def append(self, text: str) -> None:
-        """Stream more reply text into the body."""
+        """Stream more reply text into the body; returns once it is rendered.
+
+        Waiting for the render (the Markdown widget holds its lock while it appends) gives the
+        reply worker natural back-pressure: text queues up as separate small messages instead
+        of piling into one long append that would stall key presses.
+        """
         self.content += text
+        markdown = self.query_one(Markdown)
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(Markdown))
+            self._stream = Markdown.get_stream(markdown)
         await self._stream.write(text)
+        await asyncio.sleep(0)  # let the stream's task start the append and take the lock
+        async with markdown.lock:
+            pass
 
     async def end_stream(self) -> None:
         """Flush the stream; the body then holds the whole reply."""
