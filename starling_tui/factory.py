@@ -43,7 +43,8 @@ def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") 
         n_gpu_layers=gpu_layers(settings.n_gpu_layers),
         n_ctx=settings.ctx,
         n_threads=settings.threads,
-        n_batch=settings.batch,
+        # llama.cpp caps the batch at the context and aborts on larger chunks.
+        n_batch=min(settings.batch, settings.ctx) if settings.ctx else settings.batch,
         flash_attn=settings.flash_attn,
         use_mmap=settings.mmap,
         use_mlock=settings.mlock,

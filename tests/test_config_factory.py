@@ -56,3 +56,11 @@ def test_no_engine_option_is_left_at_its_default_by_accident() -> None:
         if getattr(defaults, f.name) == getattr(changed, f.name)
     }
     assert same == {"model_path", "state_cache_dir"}
+
+
+def test_batch_never_exceeds_an_explicit_context() -> None:
+    # llama.cpp caps its batch at n_ctx and aborts on a bigger chunk (GGML_ASSERT), while the
+    # engine chunks prompts by n_batch: so the options must never ask for more than the context.
+    assert factory.engine_options(Settings(ctx=40, batch=512)).n_batch == 40
+    assert factory.engine_options(Settings(ctx=4096, batch=512)).n_batch == 512
+    assert factory.engine_options(Settings(batch=256)).n_batch == 256
