@@ -1,6 +1,12 @@
 """Settings: defaults, the TOML config file, ``STARLING_TUI_*`` environment variables, CLI flags.
 
 Precedence, highest first: command-line flags, environment variables, the config file, defaults.
+(``ask --continue`` puts the conversation's own saved sampling settings just below the flags.)
+
+The package: :mod:`.values` (one validator per setting), :mod:`.settings` (the record and its
+sources), :mod:`.writing` and :mod:`.toml_edit` (saving). Saving — ``pull`` making a model the
+default, the app's settings screen — rewrites only the lines of the keys it changes: comments,
+blank lines and everything else in the file stay byte for byte.
 
 The config file is ``config.toml`` in the config folder (``app_paths().config_file``; with
 ``STARLING_TUI_HOME=/x`` it is ``/x/config/config.toml``). Every key is optional; a missing key
