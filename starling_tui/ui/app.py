@@ -7,6 +7,7 @@ Everything the app runs on (engine, history store, settings) arrives in a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -19,7 +20,7 @@ from starling_tui.ui.services import Services
 class StarlingApp(App[None]):
     """``starling-tui``'s chat app."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "starling-tui"
 
     def __init__(self, services: Services) -> None:

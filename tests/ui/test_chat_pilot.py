@@ -243,3 +243,27 @@ async def test_prompt_inspector_shows_the_engine_preview(make_services: MakeServ
         assert len(request.messages) == 1  # the inspector asked the engine, generated nothing
         await pilot.press("escape")
         assert screen.query_one(PromptInput).text == "next question"
+
+
+async def test_view_follows_the_stream_only_while_at_the_bottom(
+    make_services: MakeServices,
+) -> None:
+    long_reply = "\n\n".join(f"Paragraph {i} of a long answer." for i in range(120))
+    engine = FakeEngine([long_reply], delay_s=0.004)
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        log = screen.query_one(ChatLog)
+        screen.query_one(PromptInput).focus()
+        await pilot.press(*"go", "enter")
+        await wait_for(pilot, lambda: log.max_scroll_y > 20, what="the reply to overflow")
+        await wait_for(pilot, lambda: log.scroll_y >= log.max_scroll_y - 2, what="following")
+        log.scroll_to(y=0, animate=False)  # the user scrolls up to read
+        await pilot.pause()
+        grown_from = log.max_scroll_y
+        await wait_for(pilot, lambda: log.max_scroll_y > grown_from + 20, what="more text")
+        assert log.scroll_y < 5  # not dragged back down
+        log.scroll_end(animate=False)  # back at the bottom: following again
+        await pilot.pause()
+        await wait_for(pilot, lambda: screen.reply_id is None, what="the end of the reply")
+        await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y, what="the bottom")

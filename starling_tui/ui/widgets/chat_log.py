@@ -62,6 +62,9 @@ class ChatLog(VerticalScroll):
         self.more_above = False  # are there older messages not loaded yet?
         self._loading_older = False
 
+    def on_mount(self) -> None:
+        self.anchor()  # follow new text while the user is at the bottom
+
     def views(self) -> list[MessageView]:
         """The mounted messages, oldest first."""
         return list(self.query_children(MessageView))
