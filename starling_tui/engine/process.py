@@ -257,7 +257,8 @@ class ProcessEngine:
             if self._conn is not None and self._proc is not None and self._proc.is_alive():
                 try:
                     self._conn.send(("close",))
-                    self._proc.join(timeout=5)
+                    # The worker finishes writing a just-saved KV state before it exits.
+                    self._proc.join(timeout=60)
                 except (BrokenPipeError, OSError):
                     pass
             self._discard_worker()

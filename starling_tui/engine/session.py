@@ -251,7 +251,7 @@ class Session:
     ) -> GenerationStats:
         """Evaluate the prompt, then sample and ``emit`` text until a stop condition."""
         lc = llama()
-        fitted, _fmt = self.plan(request)
+        fitted, fmt = self.plan(request)
         prompt = fitted.ids
         stats = GenerationStats(prompt_tokens=len(prompt), dropped_messages=fitted.dropped_messages)
         lc.llama_perf_context_reset(self.ctx.ctx)
@@ -265,7 +265,10 @@ class Session:
             stats.evaluated_tokens = max(len(self.tokens) - reused, 0)
             stats.finish_reason = "cancelled"
             return stats
-        stats.finish_reason = self._sample_loop(request, emit, cancelled, stats, start)
+        # OpenChat prompts end "Assistant:" and the template writes ": " + reply, so the
+        # reply's leading space belongs to the template (and re-renders identically).
+        strip_space = fmt != "chat_template"
+        stats.finish_reason = self._sample_loop(request, emit, cancelled, stats, start, strip_space)
         return stats
 
     def _restore(self, conversation_id: str | None, prompt: list[int]) -> int:
@@ -311,6 +314,7 @@ class Session:
         cancelled: Callable[[], bool],
         stats: GenerationStats,
         start: float,
+        strip_space: bool,
     ) -> Any:
         lc = llama()
         vocab = self.model.vocab
@@ -318,7 +322,7 @@ class Session:
         decoder = PieceDecoder(vocab)
         limit = request.sampling.max_tokens
         first_at = 0.0
-        at_start = True
+        at_start = strip_space
         reason = "stop"
         n = 0
         while True:
@@ -334,7 +338,6 @@ class Session:
                 stats.ttft_s = first_at - start
             text = decoder.text(token)
             if at_start and text:
-                # The template ends "Assistant:"; the reply's leading space belongs to it.
                 text = text[1:] if text.startswith(" ") else text
                 at_start = not text
             if text:
