@@ -47,7 +47,11 @@ def build_services(args: argparse.Namespace) -> Any:
             raise  # an explicit --model that does not exist is a mistake worth stopping for
         model_path = ""  # no model yet: the welcome screen explains how to get one
     store = factory.open_history()
-    conversation_id = store.resolve_id(args.conversation) if args.conversation else None
+    try:
+        conversation_id = store.resolve_id(args.conversation) if args.conversation else None
+    except BaseException:
+        store.close()
+        raise
     return Services(
         engine=factory.create_engine(), store=store,
         engine_options=factory.engine_options(settings, model_path),
