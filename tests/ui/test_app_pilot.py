@@ -307,3 +307,65 @@ async def test_no_color_is_respected(make_services: MakeServices, monkeypatch) -
         assert any(type(f).__name__ in {"Monochrome", "NoColor"} for f in app._filters)
         status = chat(pilot).query_one(StatusLine)
         assert status.info is not None
+
+
+class SlowLoadEngine(FakeEngine):
+    """Takes a while to load, like a 7B model."""
+
+    def load(self, options: EngineOptions) -> ModelInfo:
+        import time
+
+        time.sleep(0.8)
+        return super().load(options)
+
+
+async def test_model_load_shows_progress(make_services: MakeServices) -> None:
+    from starling_tui.ui.screens.loading import LoadingScreen
+
+    app = StarlingApp(make_services(engine=SlowLoadEngine()))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LoadingScreen))
+        assert "fake-starling.gguf" in str(app.screen.query_one(".dialog-title").render())
+        assert chat(pilot).query_one(StatusLine).state == "loading model…"
+        await ready(pilot)
+        assert not isinstance(app.screen, LoadingScreen)
+        assert chat(pilot).query_one(StatusLine).state == ""
+
+
+class BuggyPreviewEngine(FakeEngine):
+    """An engine with a bug: preview raises something unexpected."""
+
+    def preview(self, request):  # type: ignore[no-untyped-def]
+        raise RuntimeError("tokenizer exploded")
+
+
+async def test_unexpected_worker_errors_end_in_one_dialog(make_services: MakeServices) -> None:
+    app = StarlingApp(make_services(engine=BuggyPreviewEngine()))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert app.screen.title_text == "Unexpected error"  # type: ignore[attr-defined]
+        assert "RuntimeError: tokenizer exploded" in str(
+            app.screen.query_one("#error-message").render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+
+
+async def test_up_recalls_the_prompts_of_the_opened_conversation(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    seed(store, ["owls"])
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await wait_for(pilot, lambda: len(shown(pilot)) == 2)
+        prompt = screen.query_one("#prompt")
+        prompt.focus()
+        await pilot.press("up")
+        assert prompt.text == "tell me about owls"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(shown(pilot)) == 4 and screen.reply_id is None)
+        prompt.load_text("")  # type: ignore[attr-defined]
+        await pilot.press("up")
+        assert prompt.text == "tell me about owls"  # type: ignore[attr-defined]
