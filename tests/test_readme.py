@@ -32,3 +32,11 @@ def test_settings_example_is_the_defaults(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(example)
     assert load_settings(environ={}, path=config) == Settings()
+
+
+def test_every_chat_action_is_in_the_key_table() -> None:
+    from starling_tui.ui.actions import CHAT_ACTIONS
+
+    table = README.split("## Key bindings", 1)[1].split("\n## ", 1)[0]
+    for action in CHAT_ACTIONS:
+        assert f"| {action.help} |" in table, action.key
