@@ -267,3 +267,21 @@ async def test_view_follows_the_stream_only_while_at_the_bottom(
         await pilot.pause()
         await wait_for(pilot, lambda: screen.reply_id is None, what="the end of the reply")
         await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y, what="the bottom")
+
+
+async def test_a_message_sent_follows_what_is_on_screen_not_another_process(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    app = StarlingApp(make_services(["first answer", "second answer"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "question")
+        conversation = screen.conversation_id or ""
+        shown_reply = store.active_path(conversation)[-1]
+        # another process (say `ask --continue`) appends to the same conversation meanwhile
+        other = store.add_message(conversation, "user", "from elsewhere")
+        store.add_message(conversation, "assistant", "elsewhere's reply", parent_id=other.id)
+        await send(pilot, "follow-up")
+        mine = next(m for m in store.children(shown_reply.id) if m.content == "follow-up")
+        assert mine.parent_id == shown_reply.id
+        assert [m.content for m in store.children(mine.id)] == ["second answer"]

@@ -37,7 +37,10 @@ class ChatActions(ChatTasks):
         prompt.load_text("")
         edit_of, self.editing_id = self.editing_id, None
         self.show_edit_banner("")
-        self.generate(text, edit_of)
+        # The reply answers what the user sees: the last message on screen is its parent, even if
+        # another process (``ask --continue``) added messages to this conversation meanwhile.
+        shown = self.query_one(ChatLog).last_view()
+        self.generate(text, edit_of, after=shown.message_id if shown else None)
 
     def _can_generate(self) -> bool:
         if self.generating:

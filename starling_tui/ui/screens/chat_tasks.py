@@ -155,18 +155,25 @@ class ChatTasks(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group=REPLY_GROUP)
     def generate(
-        self, text: str | None, edit_of: int | None = None, regenerate: bool = False
+        self,
+        text: str | None,
+        edit_of: int | None = None,
+        regenerate: bool = False,
+        after: int | None = None,
     ) -> None:
-        """Save the user's message (new, edited as a branch, or none to regenerate), then reply."""
+        """Save the user's message (new, edited as a branch, or none to regenerate), then reply.
+
+        ``after`` is the message shown last on screen: the new message's parent.
+        """
         if regenerate:
             assert self.conversation_id is not None
             parent = self._regenerate_parent(self.conversation_id)
         else:
             assert text is not None
-            parent = self._save_user_message(text, edit_of)
+            parent = self._save_user_message(text, edit_of, after)
         reply_worker.stream_reply(self.services, parent.conversation_id, parent, self.post_message)
 
-    def _save_user_message(self, text: str, edit_of: int | None) -> Message:
+    def _save_user_message(self, text: str, edit_of: int | None, after: int | None) -> Message:
         store = self.services.store
         if edit_of is not None:
             message = store.edit_message(edit_of, text)
@@ -178,7 +185,11 @@ class ChatTasks(Screen[None]):
             conversation_id = store.create_conversation(
                 model=model, mode=self.conversation_mode
             ).id
-        message = store.add_message(conversation_id, "user", text)
+        message = (
+            store.add_message(conversation_id, "user", text, parent_id=after)
+            if after is not None and self.conversation_id is not None
+            else store.add_message(conversation_id, "user", text)
+        )
         conversation = store.get_conversation(conversation_id)
         self.post_message(UserMessageAdded(conversation, data.entry_for(store, message)))
         return message
