@@ -116,6 +116,8 @@ def decode_ratio(path: Path, threads: int, tokens: int, rounds: int) -> dict[str
     finally:
         engine.close()
     e, b = statistics.median(ours), statistics.median(bare)
+    rounds_text = "  ".join(f"{x:.0f}/{y:.0f}" for x, y in zip(ours, bare, strict=True))
+    print(f"decode rounds (engine/bare tok/s): {rounds_text}")
     return {"tokens": n_engine, "engine_tok_s": e, "bare_tok_s": b, "ratio": e / b}
 
 
