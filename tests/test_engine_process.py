@@ -226,3 +226,21 @@ def test_abandoned_stream_leaves_engine_consistent(smol_engine: ProcessEngine) -
     assert smol_engine.last_stats.finish_reason == "cancelled"
     assert smol_engine.last_stats.completion_tokens < 200
     assert "".join(smol_engine.generate(ask("Say only the word yes.", max_tokens=64))) == "Yes."
+
+
+def test_works_from_a_script_on_stdin(smollm2_gguf: Path) -> None:
+    """Spawn re-imports the parent's main file; a ``python -`` script has none."""
+    import subprocess
+    import sys
+
+    script = (
+        "from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions\n"
+        "from starling_tui.engine.process import ProcessEngine\n"
+        f"options = EngineOptions(model_path={str(smollm2_gguf)!r})\n"
+        "request = ChatRequest((ChatMessage('user', 'hi'),))\n"
+        "print(len(ProcessEngine.preview_only(options, request).token_ids))\n"
+    )
+    result = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) > 5

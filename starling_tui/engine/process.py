@@ -17,8 +17,11 @@ weights, no context) in a worker and returns the exact prompt ids — fast even 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +53,30 @@ def _signal_name(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
+@contextlib.contextmanager
+def _unimportable_main_hidden() -> Iterator[None]:
+    """Keep spawn from re-running a ``__main__`` that is no file (``python - < script``).
+
+    A spawned child re-imports the parent's main module from its path; when that "path" is
+    ``<stdin>`` the child dies before it starts. Programs with a real main file are untouched.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    hide = (
+        main is not None
+        and getattr(main, "__spec__", None) is None
+        and isinstance(path, str)
+        and not os.path.isfile(path)
+    )
+    if hide:
+        del main.__file__  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        if hide:
+            main.__file__ = path  # type: ignore[union-attr]
+
+
 class ProcessEngine:
     """Implements :class:`~starling_tui.engine.base.Engine` with a llama.cpp worker process."""
 
@@ -76,7 +103,8 @@ class ProcessEngine:
         self._proc = self._mp.Process(
             target=serve, args=(child, self._cancel), name="starling-engine", daemon=True
         )
-        self._proc.start()
+        with _unimportable_main_hidden():
+            self._proc.start()
         child.close()
         self._conn = parent
         return parent
