@@ -244,3 +244,15 @@ def test_works_from_a_script_on_stdin(smollm2_gguf: Path) -> None:
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) > 5
+
+
+def test_a_new_request_ends_an_unread_reply(smol_engine: ProcessEngine) -> None:
+    """Requests made while a reply is still unread end that reply instead of mixing streams."""
+    first = smol_engine.generate(ask("Count from 1 to 100.", max_tokens=200))
+    next(first)
+    preview = smol_engine.preview(ask("Say only the word yes."))
+    assert len(preview.token_ids) > 5
+    second = smol_engine.generate(ask("Say only the word yes.", max_tokens=64))
+    assert "".join(second) == "Yes."
+    assert list(first) == []  # the superseded reply just ends
+    assert "".join(smol_engine.generate(ask("Say only the word yes.", max_tokens=64))) == "Yes."

@@ -13,6 +13,10 @@ weights, no context) in a worker and returns the exact prompt ids — fast even 
 
 :meth:`ProcessEngine.counters` exposes llama.cpp's own perf counters of the latest reply
 (``n_p_eval``: prompt tokens llama.cpp evaluated), which tests use to prove KV reuse.
+
+One reply at a time: a request made while an earlier reply is still unread (a new
+``generate``, ``preview``…) first cancels and drains that reply, whose iterator then just ends.
+Calls from other threads wait for the current reply (``cancel()`` never waits).
 """
 
 from __future__ import annotations
@@ -90,6 +94,8 @@ class ProcessEngine:
         self._lock = threading.RLock()
         self._stats = GenerationStats()
         self._info: ModelInfo | None = None
+        self._stream_seq = 0
+        self._open_stream: int | None = None  # a reply whose end the pipe has not delivered
 
     # -- worker lifecycle ----------------------------------------------------------------
 
@@ -126,6 +132,7 @@ class ProcessEngine:
         how = _signal_name(proc.exitcode if proc is not None else None)
         self._discard_worker()
         self._info = None
+        self._open_stream = None
         return EngineCrashed(
             f"the engine process crashed ({how}) while {what}; load the model again to continue"
         )
@@ -151,6 +158,8 @@ class ProcessEngine:
 
     def _call(self, message: tuple[Any, ...], what: str) -> Any:
         """Send a request and return its final reply value."""
+        if self._open_stream is not None:
+            self._abandon()
         conn = self._conn
         if conn is None:
             raise EngineError("no model is loaded")
@@ -185,6 +194,10 @@ class ProcessEngine:
         with self._lock:
             if self._info is None or self._conn is None:
                 raise EngineError("no model is loaded")
+            if self._open_stream is not None:  # an earlier reply left unread: end it first
+                self._abandon()
+            self._stream_seq += 1
+            stream = self._open_stream = self._stream_seq
             self._cancel.value = 0
             self._stats = GenerationStats()
             start = time.perf_counter()
@@ -198,8 +211,12 @@ class ProcessEngine:
                         if first is None:
                             first = time.perf_counter() - start
                         yield value
+                        if self._open_stream != stream:
+                            done = True  # a newer request ended this reply and took the pipe
+                            return
                         continue
                     done = True
+                    self._open_stream = None
                     if kind == "error":
                         self._stats = GenerationStats(finish_reason="error", error=value)
                         raise EngineError(value)
@@ -209,11 +226,12 @@ class ProcessEngine:
                     return
             except EngineCrashed as exc:
                 done = True
+                self._open_stream = None
                 self._stats.finish_reason = "error"
                 self._stats.error = str(exc)
                 raise
             finally:
-                if not done:
+                if not done and self._open_stream == stream:
                     self._abandon()
 
     def _call_start(self, message: tuple[Any, ...]) -> None:
@@ -226,6 +244,7 @@ class ProcessEngine:
     def _abandon(self) -> None:
         """The caller stopped reading mid-reply: cancel and drain to keep the pipe in sync."""
         self._cancel.value = 1
+        self._open_stream = None
         try:
             while True:
                 kind, value = self._receive("cancelling a reply")
