@@ -8,7 +8,8 @@
 #
 #   bash benchmarks/gpu/run_on_gpu.sh build   # ~4 min on 16 cores: libllama + llama-bench
 #   bash benchmarks/gpu/run_on_gpu.sh model   # 7B-shaped bf16 checkpoint → starling-convert q4_k_m
-#   bash benchmarks/gpu/run_on_gpu.sh bench   # llama-bench anchor + the engine at 0/16/all layers
+#   bash benchmarks/gpu/run_on_gpu.sh bench   # llama-bench anchor + the engine at 0/16/all layers,
+#                                             # and engine_bench (engine vs bare loop) on the GPU
 #
 # Builds and models live under $GPU_WORK (default $HOME/starling-gpu), outside the repo.
 set -euo pipefail
@@ -51,6 +52,9 @@ bench)
     "$build/bin/llama-bench" -m "$model" -ngl "$ngl" -p 512 -n 128 -r 3 -o md
   done | tee "$out/llama-bench.md"
   python3 benchmarks/gpu/gpu_bench.py "$model" --json "$out/gpu_bench.json" | tee "$out/gpu_bench.md"
+  # the engine against a bare llama-cpp-python loop, fully offloaded, same threads
+  python3 benchmarks/engine_bench.py --model "$model" --n-gpu-layers 99 --threads "$(nproc)" \
+    --tokens 128 --rounds 3 | tee "$out/engine_bench_gpu.txt"
   ;;
 *)
   echo "usage: $0 build|model|bench" >&2
