@@ -83,6 +83,14 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _save_state(session: Any, request: Any, stats: Any, logger: logging.Logger) -> None:
+    """Save the reply's KV state; a failure only logs (the request was answered already)."""
+    try:
+        session.after_reply(request, stats)
+    except Exception as exc:  # a second reply would answer the parent's *next* request
+        logger.warning("could not save the conversation state: %s", _one_line(exc))
+
+
 def serve(conn: Connection, cancel_flag: Any) -> None:
     """Handle requests until ``close`` or the parent goes away (the process entry point)."""
     import signal
@@ -129,7 +137,7 @@ def serve(conn: Connection, cancel_flag: Any) -> None:
                     finally:
                         stream.flush()
                     channel.send(("ok", stats))
-                    session.after_reply(message[1], stats)
+                    _save_state(session, message[1], stats, logger)
                 elif kind == "preview":
                     channel.send(("ok", session.preview(message[1])))
                 elif kind == "counters":
