@@ -109,8 +109,8 @@ EXPECTED = {
     "safetensors": "not a GGUF",
     "empty": "not a GGUF",
     "header-only": "truncated|damaged|could not load",
-    "truncated-metadata": "could not load meta.gguf .*failed to read",
-    "truncated-tensors": "could not load tensors.gguf .*not within the file bounds",
+    "truncated-metadata": "meta.gguf is truncated or corrupt",
+    "truncated-tensors": "tensors.gguf is truncated: .* header describes",
 }
 
 
