@@ -38,3 +38,18 @@ def test_lfs_pointer_and_foreign_bytes(tmp_path: Path) -> None:
     html.write_bytes(b"<!DOCTYPE html><html>Not found</html>")
     with pytest.raises(EngineError, match="not a GGUF"):
         check_model_file(html)
+
+
+def test_vocabulary_only_gguf_passes_only_for_vocab_loads(tmp_path: Path) -> None:
+    import gguf
+
+    path = tmp_path / "vocab.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name("vocab")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    assert check_model_file(path, vocab_only=True) == path.resolve()
+    with pytest.raises(EngineError, match="has no tensors"):
+        check_model_file(path)

@@ -13,9 +13,15 @@ from pathlib import Path
 
 from starling_tui.engine.base import EngineError
 
+_NO_TENSORS = "has no tensors"  # inspect_model's words, raised after the whole header parsed
 
-def check_model_file(path: str | Path) -> Path:
-    """Return ``path`` resolved, or raise :class:`EngineError` saying what is wrong with it."""
+
+def check_model_file(path: str | Path, *, vocab_only: bool = False) -> Path:
+    """Return ``path`` resolved, or raise :class:`EngineError` saying what is wrong with it.
+
+    ``vocab_only`` (a tokenizer-only load) accepts a sound GGUF without tensors, the one
+    complaint of ``inspect_model`` that such a load does not care about.
+    """
     from starling_tui.errors import ModelFileError
     from starling_tui.models import inspect_model
 
@@ -23,5 +29,7 @@ def check_model_file(path: str | Path) -> Path:
     try:
         inspect_model(p)
     except ModelFileError as exc:
+        if vocab_only and _NO_TENSORS in str(exc):
+            return p.resolve()
         raise EngineError(str(exc)) from exc
     return p.resolve()

@@ -176,7 +176,7 @@ class ProcessEngine:
 
     def load(self, options: EngineOptions, *, vocab_only: bool = False) -> ModelInfo:
         """Load a model in the worker (starting one if needed); EngineError on a bad file."""
-        path = check_model_file(options.model_path)
+        path = check_model_file(options.model_path, vocab_only=vocab_only)
         with self._lock:
             self._info = None
             self._ensure_worker()
