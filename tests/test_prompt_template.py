@@ -105,3 +105,24 @@ def test_contents_never_reach_the_template() -> None:
     parts = chat_template_parts(template, [ChatMessage("user", "{{ 7*7 }} <S>")], tok)
     assert render_parts(parts) == "<S>{{ 7*7 }} <S>"
     assert encode_parts(parts, tok.encode) == [5, 0] and seen == ["{{ 7*7 }} <S>"]
+
+
+def test_coding_mode_needs_an_openchat_vocabulary(smol, smollm2_gguf: Path) -> None:
+    """``--code`` on SmolLM2 (ChatML) is one clear line, never a nonsense OpenChat prompt."""
+    from starling_tui.engine.base import ChatRequest, EngineError, EngineOptions
+    from starling_tui.engine.session import Session
+    from starling_tui.prompt.builder import resolve_format
+
+    _vocab, tok, template = smol
+    expected = "coding mode needs an OpenChat model \\(Starling\\); this model uses its own chat"
+    with pytest.raises(EngineError, match=expected):
+        resolve_format("code", tok, template)
+    assert resolve_format("auto", tok, template) == "chat_template"
+    session = Session(EngineOptions(model_path=str(smollm2_gguf)), vocab_only=True)
+    try:
+        request = ChatRequest((ChatMessage("user", "Implement quicksort"),), mode="code")
+        with pytest.raises(EngineError, match=expected) as caught:
+            session.preview(request)
+        assert "\n" not in str(caught.value)
+    finally:
+        session.close()

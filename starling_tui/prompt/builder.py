@@ -9,22 +9,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from starling_tui.engine.base import ChatMessage, TemplateMode
+from starling_tui.engine.base import ChatMessage, EngineError, TemplateMode
 from starling_tui.prompt.chat_template import chat_template_parts
 from starling_tui.prompt.openchat import openchat_parts
 from starling_tui.prompt.parts import Part, PromptTokenizer
 
 PromptFormat = Literal["openchat", "code", "chat_template"]
 OPENCHAT_EOT = "<|end_of_turn|>"
+CODE_NEEDS_OPENCHAT = (
+    "coding mode needs an OpenChat model (Starling); this model uses its own chat template"
+)
 
 
 def resolve_format(
     mode: TemplateMode, tok: PromptTokenizer, template: str | None
 ) -> PromptFormat:
-    """The concrete format for ``mode`` on a model with this tokenizer and template."""
+    """The concrete format for ``mode`` on a model with this tokenizer and template.
+
+    ``code`` is OpenChat's coding prompt; on another model's vocabulary its turn separator
+    would be plain text and the prompt nonsense, so it is refused with one line.
+    """
+    specials = tok.special_ids or {}
+    if mode == "code" and OPENCHAT_EOT not in specials:
+        raise EngineError(CODE_NEEDS_OPENCHAT)
     if mode in ("openchat", "code"):
         return mode
-    specials = tok.special_ids or {}
     if OPENCHAT_EOT in specials or not template:
         return "openchat"
     return "chat_template"
