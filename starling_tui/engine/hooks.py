@@ -8,6 +8,9 @@ the parent survives and reports :class:`~starling_tui.engine.base.EngineCrashed`
 
 ``STARLING_TUI_TEST_TOKEN_DELAY=<seconds>`` slows every generated token down, so tests of
 cancellation timing do not depend on how busy the machine is.
+
+``STARLING_TUI_TEST_UNCAPPED_BATCH=1`` brings back an old defect on purpose (see
+:func:`uncapped_batch`) so that llama.cpp itself aborts.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ import signal
 
 CRASH_ENV = "STARLING_TUI_TEST_CRASH"
 DELAY_ENV = "STARLING_TUI_TEST_TOKEN_DELAY"
+UNCAPPED_BATCH_ENV = "STARLING_TUI_TEST_UNCAPPED_BATCH"
+
+
+def uncapped_batch() -> bool:
+    """Whether a test asks to chunk prompts by the requested ``n_batch``, not llama.cpp's.
+
+    That is the old defect: a chunk above the context's real batch makes llama.cpp abort with
+    a ``GGML_ASSERT`` — a genuine llama.cpp crash for tests of how crashes are reported.
+    """
+    return os.environ.get(UNCAPPED_BATCH_ENV, "") == "1"
 
 
 def token_delay() -> float:

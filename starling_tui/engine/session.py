@@ -28,7 +28,7 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
-from starling_tui.engine.hooks import crash_point, token_delay
+from starling_tui.engine.hooks import crash_point, token_delay, uncapped_batch
 from starling_tui.engine.sampling import PieceDecoder, build_sampler
 from starling_tui.engine.state_cache import StateCache
 from starling_tui.engine.vocab import LlamaVocab
@@ -153,8 +153,13 @@ class Session:
                 "--n-gpu-layers"
             ) from exc
         self.n_ctx = int(self.ctx.n_ctx())
+        # llama.cpp quietly lowers n_batch to the requested n_ctx (then rounds n_ctx up), and
+        # aborts on a decode bigger than its real n_batch: chunk prompts by what it chose.
+        self.n_batch = int(lc.llama_n_batch(self.ctx.ctx))
+        if uncapped_batch():
+            self.n_batch = opts.n_batch
         self.batch = _internals.LlamaBatch(
-            n_tokens=opts.n_batch, embd=0, n_seq_max=1, verbose=False
+            n_tokens=self.n_batch, embd=0, n_seq_max=1, verbose=False
         )
         self._no_abort = lc.ggml_abort_callback()  # NULL: no per-node callback while decoding
 
@@ -223,8 +228,8 @@ class Session:
         lc.llama_set_abort_callback(self.ctx.ctx, callback, None)
         try:
             crash_point("prompt")
-            for start in range(reused, len(prompt), self.options.n_batch):
-                chunk = prompt[start : start + self.options.n_batch]
+            for start in range(reused, len(prompt), self.n_batch):
+                chunk = prompt[start : start + self.n_batch]
                 code = self._decode(chunk, start)
                 if code == ABORTED or cancelled():
                     self._after_abort()
