@@ -44,3 +44,48 @@ def test_prompt_longer_than_the_real_batch(smollm2_gguf: Path) -> None:
         assert engine.last_stats.finish_reason in ("stop", "length")
     finally:
         engine.close()
+
+
+CRASH_SCRIPT = """
+import sys
+from starling_tui.engine.base import (
+    ChatMessage, ChatRequest, EngineCrashed, EngineOptions, SamplingOptions,
+)
+from starling_tui.engine.process import ProcessEngine
+
+engine = ProcessEngine()
+engine.load(EngineOptions(model_path=sys.argv[1], n_ctx=64, n_batch=512, n_threads=2))
+try:
+    limit = SamplingOptions(max_tokens=4)
+    request = ChatRequest((ChatMessage("user", sys.argv[2]),), sampling=limit)
+    list(engine.generate(request))
+except EngineCrashed as exc:
+    print(exc)
+engine.close()
+"""
+
+
+def test_llama_cpp_abort_is_one_line_and_stays_off_stderr(
+    smollm2_gguf: Path, tmp_path: Path
+) -> None:
+    """A real GGML_ASSERT (the old batch defect, brought back by a test hook)."""
+    import os
+    import subprocess
+    import sys
+
+    from starling_tui.engine.hooks import UNCAPPED_BATCH_ENV
+    from starling_tui.paths import app_paths
+
+    env = {**os.environ, UNCAPPED_BATCH_ENV: "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(smollm2_gguf), LONG],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )
+    log = app_paths().cache_dir / "engine.log"
+    assert done.stdout.strip() == (
+        "the engine process crashed (SIGABRT) while generating a reply: "
+        f"GGML_ASSERT(n_tokens_all <= cparams.n_batch) failed — see {log}; "
+        "load the model again to continue"
+    )
+    assert done.stderr == ""
+    assert "GGML_ASSERT" in log.read_text()

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from starling_tui.engine.base import (
@@ -41,6 +42,7 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
+from starling_tui.engine.crash_log import last_error_line, prepare_log
 from starling_tui.engine.gguf_check import check_model_file
 
 _worker_log = logging.getLogger("starling_tui.engine.worker")
@@ -96,6 +98,7 @@ class ProcessEngine:
         self._info: ModelInfo | None = None
         self._stream_seq = 0
         self._open_stream: int | None = None  # a reply whose end the pipe has not delivered
+        self._log: Path | None = None  # the worker's stderr
 
     # -- worker lifecycle ----------------------------------------------------------------
 
@@ -106,8 +109,10 @@ class ProcessEngine:
         from starling_tui.engine.worker import serve
 
         parent, child = self._mp.Pipe(duplex=True)
+        self._log = prepare_log()
+        log = str(self._log) if self._log is not None else None
         self._proc = self._mp.Process(
-            target=serve, args=(child, self._cancel), name="starling-engine", daemon=True
+            target=serve, args=(child, self._cancel, log), name="starling-engine", daemon=True
         )
         with _unimportable_main_hidden():
             self._proc.start()
@@ -133,8 +138,11 @@ class ProcessEngine:
         self._discard_worker()
         self._info = None
         self._open_stream = None
+        detail = last_error_line(self._log)
+        where = f": {detail} — see {self._log}" if detail else ""
         return EngineCrashed(
-            f"the engine process crashed ({how}) while {what}; load the model again to continue"
+            f"the engine process crashed ({how}) while {what}{where}; "
+            "load the model again to continue"
         )
 
     def _receive(self, what: str) -> tuple[str, Any]:

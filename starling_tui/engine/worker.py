@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from starling_tui.engine.base import EngineError
+from starling_tui.engine.crash_log import bound_log, redirect_stderr
 
 PIECE_INTERVAL_S = 1 / 30
 
@@ -91,9 +92,14 @@ def _save_state(session: Any, request: Any, stats: Any, logger: logging.Logger) 
         logger.warning("could not save the conversation state: %s", _one_line(exc))
 
 
-def serve(conn: Connection, cancel_flag: Any) -> None:
-    """Handle requests until ``close`` or the parent goes away (the process entry point)."""
+def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> None:
+    """Handle requests until ``close`` or the parent goes away (the process entry point).
+
+    ``log_path`` receives this process's stderr (see :mod:`.crash_log`).
+    """
     import signal
+
+    redirect_stderr(log_path)  # before llama.cpp is loaded
 
     # Ctrl-C in a terminal reaches the whole process group; the parent owns cancellation
     # (it sets the shared cancel flag), so the worker must not die with a traceback.
@@ -113,6 +119,7 @@ def serve(conn: Connection, cancel_flag: Any) -> None:
 
     try:
         while True:
+            bound_log(log_path)
             try:
                 message = conn.recv()
             except (EOFError, OSError):
