@@ -83,6 +83,33 @@ def _unimportable_main_hidden() -> Iterator[None]:
             main.__file__ = path  # type: ignore[union-attr]
 
 
+def _real_fd(stream: Any) -> bool:
+    try:
+        return stream is not None and int(stream.fileno()) >= 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (idempotent; cheap once it runs).
+
+    spawn starts it lazily and hands it ``sys.stderr.fileno()``; inside a Textual app that is
+    -1 ("bad value(s) in fds_to_keep"), so it is started here with a real descriptor: the
+    process's original stderr, or none at all.
+    """
+    from multiprocessing import resource_tracker
+
+    current = sys.stderr
+    if _real_fd(current):
+        resource_tracker.ensure_running()
+        return
+    try:
+        sys.stderr = sys.__stderr__ if _real_fd(sys.__stderr__) else None
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = current
+
+
 class ProcessEngine:
     """Implements :class:`~starling_tui.engine.base.Engine` with a llama.cpp worker process."""
 
@@ -90,6 +117,7 @@ class ProcessEngine:
         import multiprocessing
 
         self._mp = multiprocessing.get_context("spawn")
+        _start_resource_tracker()
         self._cancel = self._mp.RawValue("b", 0)  # shared memory, read by the worker
         self._proc: Any = None
         self._conn: Connection | None = None
