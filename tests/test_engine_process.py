@@ -262,3 +262,31 @@ def test_a_new_request_ends_an_unread_reply(smol_engine: ProcessEngine) -> None:
     assert "".join(second) == "Yes."
     assert list(first) == []  # the superseded reply just ends
     assert "".join(smol_engine.generate(ask("Say only the word yes.", max_tokens=64))) == "Yes."
+
+
+def test_cancel_before_the_first_piece_is_not_lost(smol_engine: ProcessEngine) -> None:
+    pending = smol_engine.generate(ask("Count from 1 to 100.", max_tokens=200))
+    smol_engine.cancel()  # e.g. Escape pressed before the reply thread asks for a piece
+    assert list(pending) == []
+    assert smol_engine.last_stats.finish_reason == "cancelled"
+    assert smol_engine.last_stats.completion_tokens == 0
+    smol_engine.cancel()  # no reply requested yet: the next one is not affected
+    list(smol_engine.generate(ask("Say hi.", max_tokens=4)))
+    assert smol_engine.last_stats.finish_reason in ("stop", "length")
+
+
+def test_paused_reply_does_not_block_other_threads(smol_engine: ProcessEngine) -> None:
+    paused = smol_engine.generate(ask("Count from 1 to 100.", max_tokens=200))
+    assert next(paused)
+    previews: list[tuple[int, ...]] = []
+    other = threading.Thread(
+        target=lambda: previews.append(smol_engine.preview(ask("Hi")).token_ids), daemon=True
+    )
+    other.start()
+    other.join(20)
+    assert not other.is_alive(), "preview waited for a paused reply"
+    assert previews and previews[0]
+    assert list(paused) == []  # that request ended the paused reply
+    assert smol_engine.last_stats.finish_reason == "cancelled"
+    list(smol_engine.generate(ask("Say hi.", max_tokens=4)))
+    assert smol_engine.last_stats.finish_reason in ("stop", "length")

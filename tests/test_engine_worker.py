@@ -62,7 +62,7 @@ def test_failed_state_save_only_logs(monkeypatch: pytest.MonkeyPatch) -> None:
 
     parent.send(("load", EngineOptions(model_path="x.gguf"), False))
     assert answer() == ("ok", "info")
-    parent.send(("generate", request))
+    parent.send(("generate", request, 1))
     assert answer() == ("piece", "hello")
     assert answer()[0] == "ok"
     parent.send(("preview", request))

@@ -14,23 +14,21 @@ weights, no context) in a worker and returns the exact prompt ids — fast even 
 :meth:`ProcessEngine.counters` exposes llama.cpp's own perf counters of the latest reply
 (``n_p_eval``: prompt tokens llama.cpp evaluated), which tests use to prove KV reuse.
 
-One reply at a time: a request made while an earlier reply is still unread (a new
-``generate``, ``preview``…) first cancels and drains that reply, whose iterator then just ends.
-Calls from other threads wait for the current reply (``cancel()`` never waits).
+One request on the pipe at a time: a request made while an earlier reply is still unread (a
+new ``generate``, ``preview``, ``load``…, from any thread) first cancels and drains that reply,
+whose iterator then just ends. The lock is held only while talking to the worker, never while
+a reply's iterator is paused in the caller, so such a request never waits for the caller.
+
+Every ``generate()`` call gets an id when it is made; ``cancel()`` stops every reply requested
+so far (the worker compares ids in shared memory), so a cancel that comes before the reply's
+first piece is read is not lost, and one that comes before ``generate()`` does not stop it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any
 
 from starling_tui.engine.base import (
@@ -42,244 +40,56 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
-from starling_tui.engine.crash_log import last_error_line, prepare_log
 from starling_tui.engine.gguf_check import check_model_file
-
-_worker_log = logging.getLogger("starling_tui.engine.worker")
-
-
-def _signal_name(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "no exit status"
-    if exitcode < 0:
-        try:
-            return signal.Signals(-exitcode).name
-        except ValueError:
-            return f"signal {-exitcode}"
-    return f"exit status {exitcode}"
-
-
-@contextlib.contextmanager
-def _unimportable_main_hidden() -> Iterator[None]:
-    """Keep spawn from re-running a ``__main__`` that is no file (``python - < script``).
-
-    A spawned child re-imports the parent's main module from its path; when that "path" is
-    ``<stdin>`` the child dies before it starts. Programs with a real main file are untouched.
-    """
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    hide = (
-        main is not None
-        and getattr(main, "__spec__", None) is None
-        and isinstance(path, str)
-        and not os.path.isfile(path)
-    )
-    if hide:
-        del main.__file__  # type: ignore[union-attr]
-    try:
-        yield
-    finally:
-        if hide:
-            main.__file__ = path  # type: ignore[union-attr]
-
-
-def _real_fd(stream: Any) -> bool:
-    try:
-        return stream is not None and int(stream.fileno()) >= 0
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker (idempotent; cheap once it runs).
-
-    spawn starts it lazily and hands it ``sys.stderr.fileno()``; inside a Textual app that is
-    -1 ("bad value(s) in fds_to_keep"), so it is started here with a real descriptor: the
-    process's original stderr, or none at all.
-    """
-    from multiprocessing import resource_tracker
-
-    current = sys.stderr
-    if _real_fd(current):
-        resource_tracker.ensure_running()
-        return
-    try:
-        sys.stderr = sys.__stderr__ if _real_fd(sys.__stderr__) else None
-        resource_tracker.ensure_running()
-    finally:
-        sys.stderr = current
+from starling_tui.engine.pipe import WorkerPipe
 
 
 class ProcessEngine:
     """Implements :class:`~starling_tui.engine.base.Engine` with a llama.cpp worker process."""
 
     def __init__(self) -> None:
-        import multiprocessing
-
-        self._mp = multiprocessing.get_context("spawn")
-        _start_resource_tracker()
-        self._cancel = self._mp.RawValue("b", 0)  # shared memory, read by the worker
-        self._proc: Any = None
-        self._conn: Connection | None = None
-        self._lock = threading.RLock()
+        self._pipe = WorkerPipe()
+        self._lock = threading.RLock()  # one request on the pipe at a time
+        self._cancel_lock = threading.Lock()
+        self._generation = 0  # id of the newest generate() call
+        self._open_stream: int | None = None  # a reply whose end the pipe has not delivered
         self._stats = GenerationStats()
         self._info: ModelInfo | None = None
-        self._stream_seq = 0
-        self._open_stream: int | None = None  # a reply whose end the pipe has not delivered
-        self._log: Path | None = None  # the worker's stderr
 
-    # -- worker lifecycle ----------------------------------------------------------------
+    # -- talking to the worker (callers hold the lock) -----------------------------------
 
-    def _ensure_worker(self) -> Connection:
-        if self._proc is not None and self._proc.is_alive() and self._conn is not None:
-            return self._conn
-        self._discard_worker()
-        from starling_tui.engine.worker import serve
-
-        parent, child = self._mp.Pipe(duplex=True)
-        self._log = prepare_log()
-        log = str(self._log) if self._log is not None else None
-        self._proc = self._mp.Process(
-            target=serve, args=(child, self._cancel, log), name="starling-engine", daemon=True
-        )
-        with _unimportable_main_hidden():
-            self._proc.start()
-        child.close()
-        self._conn = parent
-        return parent
-
-    def _discard_worker(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        if self._proc is not None:
-            if self._proc.is_alive():
-                self._proc.kill()
-            self._proc.join(timeout=5)
-        self._proc = None
-        self._conn = None
-
-    def _crashed(self, what: str) -> EngineCrashed:
-        proc = self._proc
-        if proc is not None:
-            proc.join(timeout=5)
-        how = _signal_name(proc.exitcode if proc is not None else None)
-        self._discard_worker()
-        self._info = None
-        self._open_stream = None
-        detail = last_error_line(self._log)
-        where = f": {detail} — see {self._log}" if detail else ""
-        return EngineCrashed(
-            f"the engine process crashed ({how}) while {what}{where}; "
-            "load the model again to continue"
-        )
+    def _send(self, message: tuple[Any, ...], what: str) -> None:
+        try:
+            self._pipe.send(message, what)
+        except EngineCrashed:
+            self._forget_worker()
+            raise
 
     def _receive(self, what: str) -> tuple[str, Any]:
-        """The worker's next message, or EngineCrashed if it died."""
-        conn = self._conn
-        if conn is None or self._proc is None:
-            raise EngineError("no model is loaded")
-        while True:
-            wait([conn, self._proc.sentinel])
-            try:
-                if not conn.poll():
-                    break
-                reply: tuple[Any, ...] = conn.recv()
-            except (EOFError, OSError):
-                break
-            if reply[0] == "log":  # the worker's log records, re-logged here
-                _worker_log.log(reply[1], "%s", reply[2])
-                continue
-            return reply[0], reply[1]
-        raise self._crashed(what)
+        try:
+            return self._pipe.receive(what)
+        except EngineCrashed:
+            self._forget_worker()
+            raise
+
+    def _forget_worker(self) -> None:
+        self._info = None
+        self._open_stream = None
 
     def _call(self, message: tuple[Any, ...], what: str) -> Any:
         """Send a request and return its final reply value."""
-        if self._open_stream is not None:
-            self._abandon()
-        conn = self._conn
-        if conn is None:
-            raise EngineError("no model is loaded")
-        try:
-            conn.send(message)
-        except (BrokenPipeError, OSError) as exc:
-            raise self._crashed(what) from exc
+        self._end_open_reply()
+        self._send(message, what)
         kind, value = self._receive(what)
         if kind == "error":
             raise EngineError(value)
         return value
 
-    # -- Engine protocol -----------------------------------------------------------------
-
-    def load(self, options: EngineOptions, *, vocab_only: bool = False) -> ModelInfo:
-        """Load a model in the worker (starting one if needed); EngineError on a bad file."""
-        path = check_model_file(options.model_path, vocab_only=vocab_only)
-        with self._lock:
-            self._info = None
-            self._ensure_worker()
-            what = f"loading {path.name} (the file may be damaged or unsupported)"
-            info: ModelInfo = self._call(("load", options, vocab_only), what)
-            self._info = info
-            return info
-
-    def load_vocab(self, options: EngineOptions) -> ModelInfo:
-        """Load only the tokenizer (fast): enough for :meth:`preview`, not for generating."""
-        return self.load(options, vocab_only=True)
-
-    def generate(self, request: ChatRequest) -> Iterator[str]:
-        """Stream the reply; ``last_stats`` is final once the iterator is exhausted."""
-        with self._lock:
-            if self._info is None or self._conn is None:
-                raise EngineError("no model is loaded")
-            if self._open_stream is not None:  # an earlier reply left unread: end it first
-                self._abandon()
-            self._stream_seq += 1
-            stream = self._open_stream = self._stream_seq
-            self._cancel.value = 0
-            self._stats = GenerationStats()
-            start = time.perf_counter()
-            first: float | None = None
-            done = False
-            try:
-                self._call_start(("generate", request))
-                while True:
-                    kind, value = self._receive("generating a reply")
-                    if kind == "piece":
-                        if first is None:
-                            first = time.perf_counter() - start
-                        yield value
-                        if self._open_stream != stream:
-                            done = True  # a newer request ended this reply and took the pipe
-                            return
-                        continue
-                    done = True
-                    self._open_stream = None
-                    if kind == "error":
-                        self._stats = GenerationStats(finish_reason="error", error=value)
-                        raise EngineError(value)
-                    self._stats = value
-                    if first is not None:
-                        self._stats.ttft_s = first  # as the caller saw it, pipe included
-                    return
-            except EngineCrashed as exc:
-                done = True
-                self._open_stream = None
-                self._stats.finish_reason = "error"
-                self._stats.error = str(exc)
-                raise
-            finally:
-                if not done and self._open_stream == stream:
-                    self._abandon()
-
-    def _call_start(self, message: tuple[Any, ...]) -> None:
-        assert self._conn is not None
-        try:
-            self._conn.send(message)
-        except (BrokenPipeError, OSError) as exc:
-            raise self._crashed("generating a reply") from exc
-
-    def _abandon(self) -> None:
-        """The caller stopped reading mid-reply: cancel and drain to keep the pipe in sync."""
-        self._cancel.value = 1
+    def _end_open_reply(self) -> None:
+        """A reply is still unread: cancel it and drain its rest to keep the pipe in sync."""
+        if self._open_stream is None:
+            return
+        self._cancel_through(self._open_stream)
         self._open_stream = None
         try:
             while True:
@@ -290,6 +100,82 @@ class ProcessEngine:
                     return
         except EngineError:
             return
+
+    def _cancel_through(self, generation: int) -> None:
+        with self._cancel_lock:
+            flag = self._pipe.cancel_upto
+            flag.value = max(flag.value, generation)
+
+    # -- Engine protocol -----------------------------------------------------------------
+
+    def load(self, options: EngineOptions, *, vocab_only: bool = False) -> ModelInfo:
+        """Load a model in the worker (starting one if needed); EngineError on a bad file."""
+        path = check_model_file(options.model_path, vocab_only=vocab_only)
+        with self._lock:
+            self._end_open_reply()
+            self._info = None
+            self._pipe.start()
+            what = f"loading {path.name} (the file may be damaged or unsupported)"
+            info: ModelInfo = self._call(("load", options, vocab_only), what)
+            self._info = info
+            return info
+
+    def load_vocab(self, options: EngineOptions) -> ModelInfo:
+        """Load only the tokenizer (fast): enough for :meth:`preview`, not for generating."""
+        return self.load(options, vocab_only=True)
+
+    def generate(self, request: ChatRequest) -> Iterator[str]:
+        """Stream the reply; ``last_stats`` is final once the iterator is exhausted.
+
+        The reply is numbered here, before its first piece is asked for, so a ``cancel()``
+        made in between stops it.
+        """
+        with self._cancel_lock:
+            self._generation += 1
+            generation = self._generation
+        return self._stream(request, generation)
+
+    def _stream(self, request: ChatRequest, generation: int) -> Iterator[str]:
+        what = "generating a reply"
+        with self._lock:
+            if self._info is None or not self._pipe.alive:
+                raise EngineError("no model is loaded")
+            self._end_open_reply()
+            self._stats = GenerationStats()
+            start = time.perf_counter()
+            self._send(("generate", request, generation), what)
+            self._open_stream = generation
+        first: float | None = None
+        try:
+            while True:
+                with self._lock:
+                    if self._open_stream != generation:
+                        return  # another request ended this reply and took the pipe
+                    kind, value = self._receive(what)
+                    if kind != "piece":
+                        self._open_stream = None
+                        self._finish(kind, value, first)
+                        return
+                    if first is None:
+                        first = time.perf_counter() - start
+                yield value  # without the lock: the caller may pause here for as long as it likes
+        except EngineCrashed as exc:
+            self._stats.finish_reason = "error"
+            self._stats.error = str(exc)
+            raise
+        finally:
+            if self._open_stream == generation:  # the caller stopped reading mid-reply
+                with self._lock:
+                    if self._open_stream == generation:
+                        self._end_open_reply()
+
+    def _finish(self, kind: str, value: Any, first: float | None) -> None:
+        if kind == "error":
+            self._stats = GenerationStats(finish_reason="error", error=value)
+            raise EngineError(value)
+        self._stats = value
+        if first is not None:
+            self._stats.ttft_s = first  # as the caller saw it, pipe included
 
     def preview(self, request: ChatRequest) -> PromptPreview:
         """The exact ids ``generate`` would evaluate, and the prompt with specials visible."""
@@ -316,8 +202,8 @@ class ProcessEngine:
             return result
 
     def cancel(self) -> None:
-        """Stop the current reply or prompt evaluation; safe from any thread."""
-        self._cancel.value = 1
+        """Stop the current reply (or one requested but not started yet); safe from any thread."""
+        self._cancel_through(self._generation)
 
     @property
     def last_stats(self) -> GenerationStats:
@@ -332,17 +218,11 @@ class ProcessEngine:
     @property
     def worker_pid(self) -> int | None:
         """The worker's process id (tests kill it to simulate an OOM kill)."""
-        return self._proc.pid if self._proc is not None else None
+        return self._pipe.pid
 
     def close(self) -> None:
         """Stop the worker, freeing the model."""
         with self._lock:
-            if self._conn is not None and self._proc is not None and self._proc.is_alive():
-                try:
-                    self._conn.send(("close",))
-                    # The worker finishes writing a just-saved KV state before it exits.
-                    self._proc.join(timeout=60)
-                except (BrokenPipeError, OSError):
-                    pass
-            self._discard_worker()
+            self._open_stream = None
+            self._pipe.close()
             self._info = None

@@ -3,8 +3,10 @@
 Protocol (a ``multiprocessing`` pipe; every request gets exactly one final reply):
 
 - ``("load", EngineOptions, vocab_only)`` → ``("ok", ModelInfo)``
-- ``("generate", ChatRequest)`` → any number of ``("piece", str)``, then ``("ok", GenerationStats)``
-  (the KV state is saved after that reply, issue 7). The first piece goes out at once; later
+- ``("generate", ChatRequest, id)`` → any number of ``("piece", str)``, then
+  ``("ok", GenerationStats)`` (the KV state is saved after that reply, issue 7). The reply
+  stops early once the shared cancel value (the newest reply id the parent cancelled) reaches
+  ``id``. The first piece goes out at once; later
   tokens are coalesced into at most one piece per ``PIECE_INTERVAL_S`` (30 per second, smooth
   to the eye): every wake-up of the caller takes a core from llama.cpp's threads, which on a
   machine with as many threads as cores cost ~5% of decode speed when done per token.
@@ -23,6 +25,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -84,6 +87,15 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _cancel_check(cancel_flag: Any, generation: int) -> Callable[[], bool]:
+    """Whether the parent has cancelled reply ``generation`` (or a later one)."""
+
+    def cancelled() -> bool:
+        return bool(cancel_flag.value >= generation)
+
+    return cancelled
+
+
 def _save_state(session: Any, request: Any, stats: Any, logger: logging.Logger) -> None:
     """Save the reply's KV state; a failure only logs (the request was answered already)."""
     try:
@@ -112,9 +124,6 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> No
     logger.setLevel(logging.INFO)
     session: Session | None = None
 
-    def cancelled() -> bool:
-        return bool(cancel_flag.value)
-
     stream = PieceStream(channel)
 
     try:
@@ -140,6 +149,7 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> No
                 if kind == "generate":
                     stream.reset()
                     try:
+                        cancelled = _cancel_check(cancel_flag, message[2])
                         stats = session.generate(message[1], stream.emit, cancelled)
                     finally:
                         stream.flush()
