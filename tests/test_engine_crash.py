@@ -17,7 +17,7 @@ from starling_tui.engine.base import (
     EngineOptions,
     SamplingOptions,
 )
-from starling_tui.engine.hooks import CRASH_ENV
+from starling_tui.engine.hooks import CRASH_ENV, DELAY_ENV
 from starling_tui.engine.process import ProcessEngine
 
 pytestmark = pytest.mark.slow
@@ -63,11 +63,16 @@ def test_worker_crash_becomes_engine_crashed(
         engine.close()
 
 
-def test_worker_killed_from_outside_mid_reply(smollm2_gguf: Path) -> None:
+def test_worker_killed_from_outside_mid_reply(
+    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An OOM kill (SIGKILL from outside) mid-reply surfaces as EngineCrashed."""
     engine = ProcessEngine()
     try:
+        # Slow tokens: the short reply must still be running when the kill lands.
+        monkeypatch.setenv(DELAY_ENV, "0.2")
         engine.load(options(smollm2_gguf))
+        monkeypatch.delenv(DELAY_ENV)
         pid = engine.worker_pid
         assert pid is not None
         long = ChatRequest((ChatMessage("user", "Count to 500."),),
