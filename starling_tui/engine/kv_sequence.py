@@ -1,0 +1,119 @@
+"""Sequence 0 of the KV cache and the tokens it holds: prompt evaluation, trimming, restoring.
+
+``KvSequence.tokens`` always equals what the KV cache holds. A new prompt evaluates only what
+follows its common prefix with those tokens (``llama_memory_seq_rm`` drops the rest), in chunks
+of the context's real batch size. Cancellation during prompt evaluation goes through llama.cpp's
+abort callback, which polls the caller's flag between graph nodes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from starling_tui.engine.base import EngineError
+from starling_tui.engine.hooks import crash_point
+from starling_tui.engine.state_cache import StateCache
+from starling_tui.llama_backend import llama
+
+ABORTED = 2  # llama_decode's return code when the abort callback fired
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class KvSequence:
+    """The one sequence of a context (``LlamaContext``), decoded at most ``n_batch`` at a time."""
+
+    def __init__(self, ctx: Any, n_batch: int) -> None:
+        from llama_cpp import _internals
+
+        self.ctx = ctx
+        self.n_ctx = int(ctx.n_ctx())
+        self.n_batch = n_batch
+        self.batch = _internals.LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False)
+        self.tokens: list[int] = []
+        self._no_abort = llama().ggml_abort_callback()  # NULL: no per-node callback
+
+    def decode(self, tokens: Sequence[int], n_past: int) -> int:
+        """llama_decode ``tokens`` at position ``n_past`` (logits for the last one only)."""
+        self.batch.set_batch(tokens, n_past, False)
+        return int(llama().llama_decode(self.ctx.ctx, self.batch.batch))
+
+    def append(self, token: int) -> None:
+        """Decode one generated token at the end of the sequence."""
+        code = self.decode((token,), len(self.tokens))
+        if code != 0:
+            raise EngineError(f"llama.cpp failed to decode (code {code})")
+        self.tokens.append(token)
+
+    def trim_to(self, n: int) -> None:
+        """Forget KV entries from position ``n`` on."""
+        if n < len(self.tokens):
+            llama().llama_memory_seq_rm(self.ctx.memory, 0, n, -1)
+            del self.tokens[n:]
+
+    def eval_prompt(self, prompt: list[int], cancelled: Callable[[], bool]) -> tuple[int, bool]:
+        """Evaluate what the KV cache lacks of ``prompt``; return (reused tokens, cancelled)."""
+        lc = llama()
+        reused = min(common_prefix(self.tokens, prompt), len(prompt) - 1)
+        self.trim_to(reused)
+        callback = lc.ggml_abort_callback(lambda _data: bool(cancelled()))
+        lc.llama_set_abort_callback(self.ctx.ctx, callback, None)
+        try:
+            crash_point("prompt")
+            for start in range(reused, len(prompt), self.n_batch):
+                chunk = prompt[start : start + self.n_batch]
+                code = self.decode(chunk, start)
+                if code == ABORTED or cancelled():
+                    self._after_abort()
+                    return reused, True
+                if code != 0:
+                    self._after_abort()
+                    raise EngineError(f"llama.cpp failed to evaluate the prompt (code {code})")
+                self.tokens.extend(chunk)
+        finally:
+            lc.llama_set_abort_callback(self.ctx.ctx, self._no_abort, None)
+        return reused, False
+
+    def _after_abort(self) -> None:
+        """Resync ``tokens`` with what llama.cpp kept after an interrupted decode."""
+        # Flushes llama.cpp's queued perf count too, so the next reply's counters start clean.
+        llama().llama_synchronize(self.ctx.ctx)
+        kept = int(llama().llama_memory_seq_pos_max(self.ctx.memory, 0)) + 1
+        kept = min(kept, len(self.tokens))
+        llama().llama_memory_seq_rm(self.ctx.memory, 0, kept, -1)
+        del self.tokens[kept:]
+
+    def restore(self, states: StateCache, conversation_id: str, prompt: list[int]) -> int:
+        """Load the conversation's saved state if it beats the live cache; tokens restored."""
+        live = common_prefix(self.tokens, prompt)
+        if live >= len(prompt) - 1:
+            return 0
+        saved = states.load(conversation_id)
+        if saved is None:
+            return 0
+        tokens, data = saved
+        usable = min(common_prefix(tokens, prompt), len(prompt) - 1)
+        if usable <= live:
+            return 0
+        lc = llama()
+        lc.llama_memory_seq_rm(self.ctx.memory, 0, 0, -1)
+        self.tokens = []
+        buf = (ctypes.c_uint8 * len(data)).from_buffer(data)
+        read = int(lc.llama_state_seq_set_data(self.ctx.ctx, buf, len(data), 0))
+        n_kv = int(lc.llama_memory_seq_pos_max(self.ctx.memory, 0)) + 1
+        if read == 0 or n_kv != len(tokens):
+            lc.llama_memory_seq_rm(self.ctx.memory, 0, 0, -1)
+            states.discard(states.path(conversation_id), "llama.cpp could not load it")
+            return 0
+        self.tokens = list(tokens)
+        return usable

@@ -1,0 +1,80 @@
+"""The decode loop: sample a token, emit its text, decode it, until a stop condition.
+
+Kept as lean as a bare llama.cpp loop (the engine benchmark compares the two). Cancellation is
+checked before every token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starling_tui.engine.base import ChatRequest, FinishReason, GenerationStats
+from starling_tui.engine.hooks import crash_point
+from starling_tui.engine.kv_sequence import KvSequence
+from starling_tui.engine.sampling import PieceDecoder, build_sampler
+from starling_tui.llama_backend import llama
+
+
+@dataclass
+class ReplyLoop:
+    """One reply's settings: where it decodes and how its text starts."""
+
+    kv: KvSequence
+    model: Any  # llama_cpp._internals.LlamaModel
+    strip_space: bool  # OpenChat: the reply's leading space belongs to the template
+    token_delay: float = 0.0  # test hook: seconds to wait after each token
+
+    def run(
+        self,
+        request: ChatRequest,
+        emit: Callable[[str], None],
+        cancelled: Callable[[], bool],
+        stats: GenerationStats,
+        start: float,
+    ) -> FinishReason:
+        """Generate into ``emit``; fill ``stats``; return the finish reason."""
+        lc = llama()
+        vocab = self.model.vocab
+        sampler = build_sampler(request.sampling, self.model.n_vocab())
+        decoder = PieceDecoder(vocab)
+        limit = request.sampling.max_tokens
+        first_at = 0.0
+        at_start = self.strip_space
+        reason: FinishReason = "stop"
+        n = 0
+        while True:
+            if cancelled():
+                reason = "cancelled"
+                break
+            token = sampler.sample(self.kv.ctx, -1)
+            if lc.llama_vocab_is_eog(vocab, token):
+                break
+            n += 1
+            if n == 1:
+                first_at = time.perf_counter()
+                stats.ttft_s = first_at - start
+            text = decoder.text(token)
+            if at_start and text:
+                text = text[1:] if text.startswith(" ") else text
+                at_start = not text
+            if text:
+                emit(text)
+            if n == 1:
+                crash_point("token")
+            if self.token_delay:
+                time.sleep(self.token_delay)
+            if (limit is not None and n >= limit) or len(self.kv.tokens) + 1 >= self.kv.n_ctx:
+                reason = "length"
+                break
+            self.kv.append(token)
+        tail = decoder.flush()
+        if tail:
+            emit(tail)
+        stats.completion_tokens = n
+        if n > 1:
+            stats.tokens_per_s = (n - 1) / max(time.perf_counter() - first_at, 1e-9)
+        sampler.close()
+        return reason
