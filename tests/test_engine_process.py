@@ -290,3 +290,18 @@ def test_paused_reply_does_not_block_other_threads(smol_engine: ProcessEngine) -
     assert smol_engine.last_stats.finish_reason == "cancelled"
     list(smol_engine.generate(ask("Say hi.", max_tokens=4)))
     assert smol_engine.last_stats.finish_reason in ("stop", "length")
+
+
+def test_close_stops_a_paused_reply(smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DELAY_ENV, "0.2")  # 400 slow tokens would take 80 s
+    engine = ProcessEngine()
+    try:
+        engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=1024, n_threads=2))
+        paused = engine.generate(ask("Count from 1 to 500.", max_tokens=400))
+        assert next(paused)
+        started = time.monotonic()
+        engine.close()
+        assert time.monotonic() - started < 10
+        assert engine.worker_pid is None and engine.info is None
+    finally:
+        engine.close()

@@ -222,6 +222,7 @@ class ProcessEngine:
 
     def close(self) -> None:
         """Stop the worker, freeing the model."""
+        self._cancel_through(self._generation)  # a reply in progress stops at its next token
         with self._lock:
             self._open_stream = None
             self._pipe.close()
