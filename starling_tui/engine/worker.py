@@ -16,7 +16,8 @@ Protocol (a ``multiprocessing`` pipe; every request gets exactly one final reply
 
 A failure the worker can report is ``("error", one_line)``. Log records (e.g. a discarded state
 file) travel as ``("log", level, text)`` at any time; the parent re-logs them. A crash inside
-llama.cpp kills this process; the parent sees the pipe close and the exit signal.
+llama.cpp kills this process; the parent sees the pipe close and the exit signal. This
+process's stderr goes to a log file (:mod:`.crash_log`), whose last error line the parent quotes.
 """
 
 from __future__ import annotations
