@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.app import App, ComposeResult
 
 from starling_tui.engine.base import GenerationStats, ModelInfo
@@ -84,7 +86,12 @@ async def test_up_recalls_earlier_prompts_only_when_empty() -> None:
 
 def test_status_texts() -> None:
     assert describe_model(None).startswith("no model loaded")
-    assert describe_model(INFO) == "Starling · Q4_K_M · GPU 10/32 layers"
+    assert describe_model(INFO) == "Starling · Q4_K_M · CUDA0 10/32 layers"
+    cpu_build = replace(INFO, n_gpu_layers=0, backend="CPU",
+                        gpu_note="auto: no GPU backend in this llama.cpp build, running on CPU")
+    assert describe_model(cpu_build) == "Starling · Q4_K_M · CPU (no GPU backend in this build)"
+    chosen = replace(INFO, n_gpu_layers=0, backend="CPU", gpu_note="CPU only (0 layers offloaded)")
+    assert describe_model(chosen) == "Starling · Q4_K_M · CPU, GPU 0/32 layers"
     assert describe_speed(None) == ""
     stats = GenerationStats(completion_tokens=5, tokens_per_s=12.34, ttft_s=0.25)
     assert describe_speed(stats) == "12.3 tok/s · TTFT 250 ms"

@@ -11,10 +11,21 @@ from starling_tui.engine.base import GenerationStats, ModelInfo
 
 
 def describe_model(info: ModelInfo | None) -> str:
-    """``name · quant · GPU n/m`` for the status line, or a hint when nothing is loaded."""
+    """``name · quant · where it runs`` for the status line, or a hint when nothing is loaded.
+
+    Where it runs is the truth from the engine: the GPU device and layers on it, or the CPU and
+    why (the most common complaint about llama.cpp apps is a GPU silently left unused).
+    """
     if info is None:
         return "no model loaded (ctrl+o to open one)"
-    return f"{info.name} · {info.quant} · GPU {info.n_gpu_layers}/{info.n_layers} layers"
+    if info.n_gpu_layers:
+        device = info.backend.split(" (", 1)[0]
+        where = f"{device} {info.n_gpu_layers}/{info.n_layers} layers"
+    elif "no GPU backend" in info.gpu_note:
+        where = "CPU (no GPU backend in this build)"
+    else:
+        where = f"CPU, GPU 0/{info.n_layers} layers"
+    return f"{info.name} · {info.quant} · {where}"
 
 
 def describe_speed(stats: GenerationStats | None) -> str:
@@ -74,7 +85,9 @@ class StatusLine(Horizontal):
             return  # not composed yet; on_mount refreshes
         total = self.info.n_ctx if self.info else 0
         used = min(self.context_used, total) if total else self.context_used
-        self.query_one("#status-model", Label).update(describe_model(self.info))
+        model = self.query_one("#status-model", Label)
+        model.update(describe_model(self.info))
+        model.tooltip = self.info.gpu_note if self.info else None
         self.query_one("#status-state", Label).update(self.state)
         bar = self.query_one("#status-ctx", ProgressBar)
         bar.update(total=max(total, 1), progress=used)
