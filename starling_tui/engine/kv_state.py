@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from starling_tui.atomic import fsync_folder
+
 MAGIC = b"STKV"
 VERSION = 1
 SUFFIX = ".kv"
@@ -97,7 +99,7 @@ def write_state(path: Path, meta: dict[str, Any], tokens: list[int], data: Any) 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_folder(path.parent)
     return path.stat().st_size
 
 
@@ -110,19 +112,6 @@ def _write_data(f: Any, view: memoryview) -> None:
     f.flush()
     crash_point("save")
     f.write(view[half:])
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _read_header(raw: Any) -> tuple[dict[str, Any], int]:
