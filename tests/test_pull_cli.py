@@ -137,6 +137,10 @@ def test_pull_converts_the_default_repo_and_ask_uses_it(
     info = inspect_model(model)
     assert (info.quant, info.template) == ("Q4_K_M", "openchat")
     assert info.title == "Starling-LM-7B-beta-LaserRMT-v1"  # not the snapshot's commit hash
+    from gguf import GGUFReader
+
+    source = GGUFReader(model).fields["general.source.repo_url"].contents()
+    assert source == "https://huggingface.co/ManniX-ITA/Starling-LM-7B-beta-LaserRMT-v1"
 
     answer = starling("ask", "Hello", "--max-tokens", "4", hub=hub, hf_home=hf_home,
                       timeout=120)

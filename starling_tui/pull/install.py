@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from starling_tui.pull.errors import PullError
@@ -57,23 +56,3 @@ def make_default(target: Path, say: Callable[[str], None]) -> None:
         say(f"note: {ENV_PREFIX}MODEL is set and takes precedence over the config file")
 
 
-@contextmanager
-def named_view(folder: Path, name: str, scratch: Path) -> Iterator[Path]:
-    """A folder called ``name`` whose entries link to ``folder``'s files.
-
-    The converter names the model after its source folder, and a Hugging Face snapshot folder is
-    named after a commit hash; this gives it the repo's name instead, without copying anything.
-    """
-    import tempfile
-
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch, prefix="pull-") as temp:
-        view = Path(temp) / name
-        view.mkdir()
-        try:
-            for entry in folder.iterdir():
-                (view / entry.name).symlink_to(entry.absolute())
-        except OSError:  # no symlinks (some Windows setups): convert from the folder itself
-            yield folder
-            return
-        yield view

@@ -18,13 +18,12 @@ from starling_tui.pull.cache import offline_checkpoint, offline_file
 from starling_tui.pull.disk import check_free_space, existing_ancestor, human
 from starling_tui.pull.errors import PullError
 from starling_tui.pull.hub_errors import hub_errors
-from starling_tui.pull.install import check_gguf, install_file, make_default, named_view
+from starling_tui.pull.install import check_gguf, install_file, make_default
 from starling_tui.pull.selection import (
     INDEX_FILE,
     conversion_cost,
     metadata_files,
     model_file_name,
-    repo_name,
     weight_files,
 )
 
@@ -61,7 +60,7 @@ def pull_checkpoint(repo: str, *, quant: str = "q4_k_m", revision: str = "main",
         else:
             folder = _download_checkpoint(repo, revision, cache_dir, target, kind.name,
                                           progress, say)
-        _convert(folder, repo, kind.name, target, paths.download_dir, progress)
+        _convert(folder, repo, kind.name, target, progress)
         say(f"converted {repo} to {target}")
     make_default(target, say)
     return target
@@ -109,17 +108,16 @@ def _download_checkpoint(repo: str, revision: str, cache_dir: Path, target: Path
     return snapshot
 
 
-def _convert(folder: Path, repo: str, quant: str, target: Path, scratch: Path,
-             progress: bool | None) -> None:
+def _convert(folder: Path, repo: str, quant: str, target: Path, progress: bool | None) -> None:
     from convert.api import convert_checkpoint
     from convert.errors import ConvertError
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    with named_view(folder, repo_name(repo), scratch) as source:
-        try:
-            convert_checkpoint(source, quant, target, progress=progress)
-        except ConvertError as exc:
-            raise PullError(f"converting {repo} failed: {exc}") from None
+    try:
+        # repo_id: the GGUF is named after the repo and records its URL, not the snapshot folder
+        convert_checkpoint(folder, quant, target, progress=progress, repo_id=repo)
+    except ConvertError as exc:
+        raise PullError(f"converting {repo} failed: {exc}") from None
 
 
 def pull_gguf(repo: str, filename: str, *, revision: str = "main", say: Say = print,
