@@ -80,9 +80,10 @@ class ChatScreen(ChatActions):
     @on(ConversationLoaded)
     async def _conversation_loaded(self, message: ConversationLoaded) -> None:
         self.set_conversation(message.conversation)
+        # Recall first: once the messages show, Up must already bring back their prompts.
+        self.query_one(PromptInput).set_recall(message.prompts)
         log = self.query_one(ChatLog)
         await log.show(message.entries, more_above=message.more_above)
-        self.query_one(PromptInput).set_recall(message.prompts)
         self.query_one(StatusLine).context_used = message.context_used
         if message.focus_id is not None and (view := log.view_for(message.focus_id)):
             view.focus()
