@@ -23,6 +23,7 @@ import importlib.util
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from starling_tui.engine.base import (
     ChatMessage,
@@ -99,6 +100,32 @@ def bare_decode(
     return len(stamps), (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
 
 
+def _bare_child(conn: Any, gpu_layers: int, args: tuple) -> None:
+    global GPU_LAYERS
+    GPU_LAYERS = gpu_layers
+    conn.send(bare_decode(*args))
+
+
+def bare_decode_in_child(
+    path: Path, prompt: list[int], n_tokens: int, threads: int
+) -> tuple[int, float]:
+    """:func:`bare_decode` in a fresh spawned process, like the engine's worker.
+
+    Both loops then own a process of their own: with a CUDA build, running the bare loop in the
+    process that also drives the engine's worker segfaulted (H100, llama.cpp 0.3.36 sources).
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_bare_child, args=(child, GPU_LAYERS, (path, prompt, n_tokens,
+                                                                      threads, 2048)))
+    proc.start()
+    result = parent.recv()
+    proc.join()
+    return result
+
+
 def decode_ratio(path: Path, threads: int, tokens: int, rounds: int) -> dict[str, float]:
     """Median decode tokens/s of the engine and the bare loop, and their ratio."""
     options = EngineOptions(model_path=str(path), n_ctx=2048, n_threads=threads, n_batch=512,
@@ -113,7 +140,7 @@ def decode_ratio(path: Path, threads: int, tokens: int, rounds: int) -> dict[str
         for _ in range(rounds):
             n_engine, speed = engine_decode(engine, request)
             ours.append(speed)
-            n_bare, speed = bare_decode(path, prompt, n_engine, threads, 2048)
+            n_bare, speed = bare_decode_in_child(path, prompt, n_engine, threads)
             bare.append(speed)
             if n_bare != n_engine:
                 raise SystemExit(f"token counts differ: engine {n_engine}, bare {n_bare}")
