@@ -9,73 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from model_card import CODE_IDS, HELLO_IDS, MULTI_TURN_IDS
 from test_cli_support import assert_one_line_error, conversation_id, run_cli, stats_line
 from test_models import BAD_KINDS, make_bad_model
 
 from starling_tui.history import HistoryStore
 from starling_tui.paths import app_paths
 
-HELLO_IDS = [
-    1,
-    420,
-    6316,
-    28781,
-    3198,
-    3123,
-    1247,
-    28747,
-    22557,
-    32000,
-    420,
-    6316,
-    28781,
-    3198,
-    3123,
-    21631,
-    28747,
-]
-MULTI_TURN_IDS = [
-    1,
-    420,
-    6316,
-    28781,
-    3198,
-    3123,
-    1247,
-    28747,
-    22557,
-    32000,
-    420,
-    6316,
-    28781,
-    3198,
-    3123,
-    21631,
-    28747,
-    15359,
-    32000,
-    420,
-    6316,
-    28781,
-    3198,
-    3123,
-    1247,
-    28747,
-    1602,
-    460,
-    368,
-    3154,
-    28804,
-    32000,
-    420,
-    6316,
-    28781,
-    3198,
-    3123,
-    21631,
-    28747,
-]
-CODE_IDS = [1, 7596, 1247, 28747, 26256, 2936, 7653, 1413, 334, 1680, 32000, 7596, 21631, 28747]
 END_OF_TURN = 32000
 
 pytestmark = pytest.mark.slow

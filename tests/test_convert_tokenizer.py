@@ -5,23 +5,10 @@ from __future__ import annotations
 import gguf
 import pytest
 from checkpoint_factory import OPENCHAT_TEMPLATE
+from model_card import CARD
 from model_fixtures import read_gguf
 
 from starling_tui.llama_backend import load_model, model_params
-
-# Model card reference ids (docs/TEAM.md) - must match exactly.
-CARD = [
-    ("GPT4 Correct User: Hello<|end_of_turn|>GPT4 Correct Assistant:",
-     [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000, 420, 6316, 28781, 3198, 3123,
-      21631, 28747]),
-    ("GPT4 Correct User: Hello<|end_of_turn|>GPT4 Correct Assistant: Hi<|end_of_turn|>"
-     "GPT4 Correct User: How are you today?<|end_of_turn|>GPT4 Correct Assistant:",
-     [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000, 420, 6316, 28781, 3198, 3123,
-      21631, 28747, 15359, 32000, 420, 6316, 28781, 3198, 3123, 1247, 28747, 1602, 460, 368, 3154,
-      28804, 32000, 420, 6316, 28781, 3198, 3123, 21631, 28747]),
-    ("Code User: Implement quicksort using C++<|end_of_turn|>Code Assistant:",
-     [1, 7596, 1247, 28747, 26256, 2936, 7653, 1413, 334, 1680, 32000, 7596, 21631, 28747]),
-]
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import pytest
 from checkpoint_factory import mistral_tokenizer_model
+from model_card import CODE_IDS as CODE
+from model_card import HELLO_IDS as HELLO
+from model_card import MULTI_TURN_IDS as MULTI_TURN
 
 from starling_tui.engine.base import ChatMessage
 from starling_tui.prompt.openchat import build_openchat_ids, openchat_parts
 from starling_tui.prompt.parts import PromptTokenizer, render_parts
-
-HELLO = [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000,
-         420, 6316, 28781, 3198, 3123, 21631, 28747]
-MULTI_TURN = [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000, 420, 6316, 28781,
-              3198, 3123, 21631, 28747, 15359, 32000, 420, 6316, 28781, 3198, 3123, 1247, 28747,
-              1602, 460, 368, 3154, 28804, 32000, 420, 6316, 28781, 3198, 3123, 21631, 28747]
-CODE = [1, 7596, 1247, 28747, 26256, 2936, 7653, 1413, 334, 1680, 32000, 7596, 21631, 28747]
 
 
 @pytest.fixture(scope="module")
