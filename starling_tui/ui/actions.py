@@ -16,14 +16,18 @@ class ChatAction:
     title: str  # the footer label and the palette title
     help: str
     show: bool = True  # shown in the footer
-    priority: bool = False  # wins over the focused widget's own binding for the key
+    # Priority bindings run while the app dispatches the key, before it routes the keys
+    # queued behind it; a shortcut that moves the cursor must be one, or a fast typist's
+    # next keys still go to the old widget. Also wins over the focused widget's binding.
+    priority: bool = False
 
 
 CHAT_ACTIONS: tuple[ChatAction, ...] = (
     ChatAction("escape", "stop", "Stop", "Stop the reply being generated (keeps it, marked)"),
-    ChatAction("ctrl+n", "new_chat", "New chat", "Start a new conversation"),
+    ChatAction("ctrl+n", "new_chat", "New chat", "Start a new conversation", priority=True),
     ChatAction("ctrl+r", "regenerate", "Regenerate", "Generate the last reply again (a branch)"),
-    ChatAction("f3", "edit_message", "Edit", "Edit the selected (or last) message and resend it"),
+    ChatAction("f3", "edit_message", "Edit", "Edit the selected (or last) message and resend it",
+               priority=True),
     ChatAction("alt+left", "branch(-1)", "Prev branch", "Show the previous sibling branch",
                show=False),
     ChatAction("alt+right", "branch(1)", "Next branch", "Show the next sibling branch",
@@ -41,7 +45,8 @@ CHAT_ACTIONS: tuple[ChatAction, ...] = (
     ChatAction("f2", "rename_conversation", "Rename", "Rename the conversation", show=False),
     ChatAction("ctrl+delete", "delete_conversation", "Delete chat",
                "Delete the conversation (asks first; Delete in the sidebar)", show=False),
-    ChatAction("ctrl+f", "search", "Search", "Search all conversations", show=False),
+    ChatAction("ctrl+f", "search", "Search", "Search all conversations", show=False,
+               priority=True),
     ChatAction("ctrl+o", "open_model", "Model", "Open a model (GGUF)"),
     ChatAction("f9", "settings", "Settings", "GPU layers, context, threads, sampling, theme"),
 )

@@ -56,3 +56,13 @@ async def send(pilot: Pilot[None], text: str, timeout: float = 30.0) -> None:
     await wait_for(pilot, lambda: len(views(pilot)) >= count + 2 and not screen.generating
                    and screen.reply_id is None, timeout, what=f"reply to {text!r}")
     assert len(screen.services.store.list_conversations()) >= before
+
+
+def type_ahead(pilot: Pilot[None], *keys: str) -> None:
+    """Queue key presses without letting the app run in between, as a fast typist's keys
+    arrive in one terminal read (``pilot.press`` waits for each key to be handled)."""
+    from textual import events
+
+    for key in keys:
+        character = key if len(key) == 1 else None
+        pilot.app.post_message(events.Key(key, character))

@@ -6,7 +6,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from pilot_helpers import SIZE, chat, ready, send, shown, views, wait_for
+from pilot_helpers import SIZE, chat, ready, send, shown, type_ahead, views, wait_for
 
 from starling_tui import factory
 from starling_tui.engine.base import EngineError, EngineOptions, ModelInfo
@@ -131,6 +131,22 @@ async def test_search_filters_the_sidebar_with_full_text_hits(
         await wait_for(pilot, lambda: screen.conversation_id == ids[1])
         await pilot.press("ctrl+f", *["backspace"] * 16)
         await wait_for(pilot, lambda: len(sidebar_ids(pilot)) == 3)
+
+
+async def test_keys_typed_right_after_a_focus_shortcut_land_in_the_new_place(
+    make_services: MakeServices, store: HistoryStore
+) -> None:
+    ids = seed(store, ["owls", "bees"])
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        type_ahead(pilot, "ctrl+f", *"owls")
+        await wait_for(pilot, lambda: sidebar_ids(pilot) == [ids[0]], what="the search hit")
+        assert screen.query_one("#sidebar-search").value == "owls"
+        assert screen.query_one("#prompt").text == ""
+        type_ahead(pilot, "ctrl+n", *"hi")
+        await wait_for(pilot, lambda: screen.query_one("#prompt").text == "hi",
+                       what="the keys in the prompt box")
 
 
 async def test_long_conversation_mounts_a_page_and_loads_older_on_scroll(

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Label
 
 from starling_tui.ui.actions import chat_bindings
+from starling_tui.ui.focus import focus_now
 from starling_tui.ui.messages import (
     ConversationDeleted,
     ConversationLoaded,
@@ -59,7 +60,7 @@ class ChatScreen(ChatActions):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(PromptInput).focus()
+        focus_now(self.query_one(PromptInput))
         self.refresh_sidebar()
         services = self.services
         if services.conversation_id and not services.new_chat:
@@ -86,7 +87,7 @@ class ChatScreen(ChatActions):
         await log.show(message.entries, more_above=message.more_above)
         self.query_one(StatusLine).context_used = message.context_used
         if message.focus_id is not None and (view := log.view_for(message.focus_id)):
-            view.focus()
+            focus_now(view)
 
     @on(OlderLoaded)
     async def _older_loaded(self, message: OlderLoaded) -> None:
@@ -164,7 +165,7 @@ class ChatScreen(ChatActions):
     def _sidebar_selected(self, message: Sidebar.Selected) -> None:
         if message.conversation_id != self.conversation_id:
             self.open_conversation(message.conversation_id)
-        self.query_one(PromptInput).focus()
+        focus_now(self.query_one(PromptInput))
 
     @on(Sidebar.SearchChanged)
     def _search_changed(self, message: Sidebar.SearchChanged) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual import work
 
+from starling_tui.ui.focus import focus_now
 from starling_tui.ui.screens.chat_tasks import ChatTasks
 from starling_tui.ui.screens.confirm import ConfirmScreen
 from starling_tui.ui.screens.conversation_settings import (
@@ -78,7 +79,7 @@ class ChatActions(ChatTasks):
         prompt = self.query_one(PromptInput)
         prompt.load_text(view.content)
         prompt.move_cursor(prompt.document.end)
-        prompt.focus()
+        focus_now(prompt)
 
     def action_branch(self, step: int) -> None:
         """Show the previous/next sibling branch of the selected (or last branched) message."""
@@ -138,7 +139,7 @@ class ChatActions(ChatTasks):
         status = self.query_one(StatusLine)
         status.context_used = 0
         prompt = self.query_one(PromptInput)
-        prompt.focus()
+        focus_now(prompt)
 
     def action_search(self) -> None:
         """Put the cursor in the sidebar's search box."""

@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from starling_tui.ui.focus import focus_now
+
 
 class ErrorScreen(ModalScreen[None]):
     """Shows a title and a one-line explanation until the user closes it."""
@@ -29,7 +31,7 @@ class ErrorScreen(ModalScreen[None]):
                 yield Button("Close", variant="primary", id="close")
 
     def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
+        focus_now(self.query_one("#close", Button))
 
     def on_button_pressed(self, _: Button.Pressed) -> None:
         self.dismiss(None)

@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from starling_tui.ui.focus import focus_now
+
 
 def size_text(path: Path) -> str:
     """A file size in GB/MB for the list."""
@@ -48,7 +50,7 @@ class ModelPickerScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         target = self.query("#model-list").first() if self.models else self.query_one(Input)
-        target.focus()
+        focus_now(target)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 
+from starling_tui.ui.focus import focus_now
 from starling_tui.ui.widgets.message_view import MessageView
 
 PAGE_SIZE = 30  # messages mounted when a conversation opens, and per older page
@@ -141,7 +142,7 @@ class ChatLog(VerticalScroll):
         if index < 0:
             self.want_older()
         index = max(0, min(index, len(views) - 1))
-        views[index].focus()
+        focus_now(views[index])
         views[index].scroll_visible(animate=False)
 
     def watch_scroll_y(self, old: float, new: float) -> None:

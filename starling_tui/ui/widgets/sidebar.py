@@ -18,6 +18,8 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from starling_tui.ui.focus import focus_now
+
 
 @dataclass(frozen=True)
 class ConversationRow:
@@ -86,7 +88,7 @@ class Sidebar(Vertical):
 
     def focus_search(self) -> None:
         """Put the cursor in the search box."""
-        self.query_one("#sidebar-search", Input).focus()
+        focus_now(self.query_one("#sidebar-search", Input))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -94,7 +96,7 @@ class Sidebar(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one(OptionList).focus()
+        focus_now(self.query_one(OptionList))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
