@@ -49,7 +49,7 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
     """
     kind = lookup(outtype)
     report = Progress.choose(progress, quiet)
-    checkpoint = open_checkpoint(source, quiet=quiet, repo_id=repo_id)
+    checkpoint = open_checkpoint(source, quiet=quiet, repo_id=repo_id, weights=not dry_run)
     target = output_path(checkpoint, kind, outfile, create=not dry_run)
     weight_type = kind.ggml_type or intermediate_type(checkpoint)
     plan = checkpoint.converter.plan(weight_type)
@@ -60,22 +60,29 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
 
     check_free_space(_existing_ancestor(target.parent), needed)
     if dry_run:
+        fetch = ""
+        if checkpoint.source.weights_on_hub:
+            download = sum(ref.nbytes for ref in checkpoint.converter.weights.values())
+            fetch = f"; would download {human(download)} of weights"
         report.message(f"dry run: would write {target} ({kind.label}, {len(plan)} tensors, "
-                       f"needs about {human(needed)})")
+                       f"needs about {human(needed)}{fetch})")
         return target
     _convert(checkpoint, kind, plan, target, report)
     return target
 
 
-def open_checkpoint(source: str | Path, *, quiet: bool = True,
-                    repo_id: str | None = None) -> Checkpoint:
-    """Resolve and fully check ``source``: config, architecture, weights, shapes, tokenizer."""
+def open_checkpoint(source: str | Path, *, quiet: bool = True, repo_id: str | None = None,
+                    weights: bool = True) -> Checkpoint:
+    """Resolve and fully check ``source``: config, architecture, weights, shapes, tokenizer.
+
+    ``weights=False`` leaves a Hub repo's shards on the Hub and checks their headers there.
+    """
     from convert.architectures import converter_for
     from convert.source import resolve_source
     from convert.vocab import read_json
     from convert.weights import find_weights
 
-    src = resolve_source(source, quiet=quiet)
+    src = resolve_source(source, quiet=quiet, weights=weights)
     if repo_id:
         src = replace(src, name=repo_id.rsplit("/", 1)[-1],
                       url=f"https://huggingface.co/{repo_id}", repo_id=repo_id)
@@ -84,7 +91,13 @@ def open_checkpoint(source: str | Path, *, quiet: bool = True,
     config = read_json(src.folder / "config.json")
     architectures = config.get("architectures") or [config.get("model_type") or "unknown"]
     converter_cls = converter_for(str(architectures[0]))
-    converter = converter_cls(src.folder, config, find_weights(src.folder))
+    if src.weights_on_hub and src.repo_id:
+        from convert.remote import remote_weights
+
+        tensors = remote_weights(src.repo_id, src.folder)
+    else:
+        tensors = find_weights(src.folder)
+    converter = converter_cls(src.folder, config, tensors)
     converter.check_tensors()
     return Checkpoint(src, converter, converter.load_vocab())
 

@@ -28,10 +28,14 @@ class Source:
     name: str
     url: str
     repo_id: str | None = None
+    weights_on_hub: bool = False  # a dry run fetched no weights: read their headers remotely
 
 
-def resolve_source(source: str | Path, *, quiet: bool = True) -> Source:
-    """Return the local folder of ``source``, downloading it first when it is a Hub repo id."""
+def resolve_source(source: str | Path, *, quiet: bool = True, weights: bool = True) -> Source:
+    """Return the local folder of ``source``, downloading it first when it is a Hub repo id.
+
+    ``weights=False`` (a dry run) fetches a repo's small files but not its safetensors shards.
+    """
     path = Path(source).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -41,11 +45,11 @@ def resolve_source(source: str | Path, *, quiet: bool = True) -> Source:
     text = str(source)
     if not _REPO_ID.match(text) or text.startswith((".", "/", "~")):
         raise ConvertError(f"no such folder: {text}")
-    return Source(_download(text, quiet), text.rsplit("/", 1)[1],
-                  f"https://huggingface.co/{text}", text)
+    return Source(_download(text, quiet, weights), text.rsplit("/", 1)[1],
+                  f"https://huggingface.co/{text}", text, weights_on_hub=not weights)
 
 
-def _download(repo_id: str, quiet: bool) -> Path:
+def _download(repo_id: str, quiet: bool, weights: bool) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -53,7 +57,8 @@ def _download(repo_id: str, quiet: bool) -> Path:
 
     target = app_paths().download_dir / repo_id.replace("/", "--")
     try:
-        folder = snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_dir=target)
+        patterns = HUB_PATTERNS if weights else [p for p in HUB_PATTERNS if p != "*.safetensors"]
+        folder = snapshot_download(repo_id, allow_patterns=patterns, local_dir=target)
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConvertError(f"cannot download {repo_id} from the Hugging Face Hub: {first}") \

@@ -73,15 +73,21 @@ def _refuse_missing_weights(folder: Path) -> None:
     raise ConvertError(f"no .safetensors weights found in {folder}")
 
 
-def _from_index(folder: Path, index: Path) -> dict[str, TensorRef]:
+def read_weight_map(index: Path) -> dict[str, str]:
+    """The tensor name → shard file map of a ``model.safetensors.index.json``."""
     try:
         weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
         assert isinstance(weight_map, dict)
     except (ValueError, KeyError, TypeError, AssertionError) as exc:
         raise ConvertError(f"{index.name} is not a valid safetensors index ({exc})") from None
+    return {str(name): str(shard) for name, shard in weight_map.items()}
+
+
+def _from_index(folder: Path, index: Path) -> dict[str, TensorRef]:
+    weight_map = read_weight_map(index)
     headers: dict[str, dict[str, TensorRef]] = {}
     for shard_name in sorted(set(weight_map.values())):
-        shard = folder / str(shard_name)
+        shard = folder / shard_name
         if not shard.is_file():
             raise ConvertError(f"shard {shard_name} named in {INDEX_FILE} is missing from {folder}")
         headers[shard_name] = read_header(shard)
@@ -115,12 +121,13 @@ def read_header(path: Path) -> dict[str, TensorRef]:
         assert isinstance(header, dict)
     except (ValueError, AssertionError):
         raise ConvertError(f"{path.name} has a corrupt safetensors header") from None
-    data_start = 8 + header_len
-    tensors = {}
-    for name, info in header.items():
-        if name != "__metadata__":
-            tensors[name] = _tensor_ref(path, name, info, data_start, size)
-    return tensors
+    return refs_from_header(path, header, 8 + header_len, size)
+
+
+def refs_from_header(path: Path, header: dict, data_start: int, size: int) -> dict[str, TensorRef]:
+    """Check a parsed safetensors header against the file's size and return its tensors."""
+    return {name: _tensor_ref(path, name, info, data_start, size)
+            for name, info in header.items() if name != "__metadata__"}
 
 
 def _tensor_ref(path: Path, name: str, info: object, data_start: int, size: int) -> TensorRef:

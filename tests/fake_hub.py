@@ -4,6 +4,8 @@ It implements only what huggingface_hub 2.4 calls for ``pull``:
 
 - ``GET /api/models/{repo}[/revision/{rev}]`` → model info with ``siblings`` (sizes, blob ids,
   LFS sha256 when ``?blobs=true``) and the commit ``sha``;
+- ``GET /api/models/{repo}/tree/{rev}`` → the file list (one page), as ``snapshot_download``
+  lists a repo;
 - ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` → the file, with ``ETag`` (LFS files: their
   sha256, like the Hub's ``X-Linked-Etag``), ``X-Repo-Commit``, ``Content-Length``,
   ``Accept-Ranges`` and ``Range`` requests answered with ``206``;
@@ -180,6 +182,7 @@ def _fake_file(path: Path) -> FakeFile:
 
 
 _INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?$")
+_TREE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)$")
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
 _CDN = re.compile(r"^/cdn/(?P<repo>[^/]+/[^/]+)/(?P<sha>[0-9a-f]{64})$")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
@@ -211,7 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client went away (a test killed it)
 
     def _route(self, served: Served, path: str, query: str, head: bool) -> None:
-        if match := _INFO.match(path):
+        if match := _TREE.match(path):
+            self._tree(served, match["repo"], match["rev"])
+        elif match := _INFO.match(path):
             self._model_info(served, match["repo"], match["rev"] or "main", "blobs=true" in query)
         elif match := _RESOLVE.match(path):
             self._resolve(served, match["repo"], match["rev"], match["file"], head)
@@ -253,6 +258,19 @@ class _Handler(BaseHTTPRequestHandler):
             "lastModified": "2024-04-01T00:00:00.000Z", "siblings": siblings,
         }).encode()
         self._send(served, 200, {"Content-Type": "application/json"}, body)
+
+    def _tree(self, served: Served, repo_id: str, revision: str) -> None:
+        repo = self._repo(served, repo_id, revision)
+        if repo is None:
+            return
+        entries = []
+        for name, f in repo.files.items():
+            entry: dict[str, object] = {"type": "file", "path": name, "size": f.size,
+                                        "oid": f.git_oid}
+            if f.sha256:
+                entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": 134}
+            entries.append(entry)
+        self._send(served, 200, {"Content-Type": "application/json"}, json.dumps(entries).encode())
 
     def _resolve(self, served: Served, repo_id: str, revision: str, name: str, head: bool) -> None:
         repo = self._repo(served, repo_id, revision)

@@ -1,0 +1,66 @@
+"""Tensor headers of a Hub checkpoint without its weights, for ``--dry-run`` of a repo id.
+
+A dry run must not download gigabytes only to say what it would write. huggingface_hub reads
+each shard's safetensors header with HTTP range requests (``parse_safetensors_file_metadata``),
+so shapes and dtypes are checked exactly as for a local checkpoint. The refs returned point at
+where the shards would be downloaded; they carry no readable data and are never read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from convert.errors import ConvertError
+from convert.weights import INDEX_FILE, TensorRef, read_weight_map, refs_from_header
+
+
+def remote_weights(repo_id: str, folder: Path) -> dict[str, TensorRef]:
+    """Every tensor of the Hub repo's safetensors shards, read from their headers only.
+
+    ``folder`` holds the repo's small files (config, tokenizer, shard index) already.
+    """
+    import httpx2
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, SafetensorsParsingError
+
+    api = HfApi()
+    try:
+        shards = _shard_names(api, repo_id, folder)
+        tensors: dict[str, TensorRef] = {}
+        for shard in shards:
+            meta = api.parse_safetensors_file_metadata(repo_id, shard)
+            header = {name: {"dtype": info.dtype, "shape": info.shape,
+                             "data_offsets": info.data_offsets}
+                      for name, info in meta.tensors.items()}
+            end = max((info.data_offsets[1] for info in meta.tensors.values()), default=0)
+            tensors.update(refs_from_header(folder / shard, header, 0, end))
+    except (HfHubHTTPError, SafetensorsParsingError, OSError, httpx2.HTTPError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConvertError(f"cannot read the weights' headers of {repo_id} from the Hugging Face "
+                           f"Hub: {first}") from None
+    return _check_index(folder, tensors)
+
+
+def _shard_names(api: object, repo_id: str, folder: Path) -> list[str]:
+    """The shards the index names, else every top-level ``.safetensors`` file of the repo."""
+    index = folder / INDEX_FILE
+    if index.is_file():
+        return sorted(set(read_weight_map(index).values()))
+    info = api.model_info(repo_id)  # type: ignore[attr-defined]
+    names = sorted(s.rfilename for s in info.siblings or []
+                   if s.rfilename.endswith(".safetensors") and "/" not in s.rfilename)
+    if not names:
+        raise ConvertError(f"{repo_id} has no .safetensors weights on the Hugging Face Hub")
+    return names
+
+
+def _check_index(folder: Path, tensors: dict[str, TensorRef]) -> dict[str, TensorRef]:
+    """As for a local checkpoint: every tensor the index lists must be in its shard."""
+    index = folder / INDEX_FILE
+    if not index.is_file():
+        return tensors
+    for name, shard in read_weight_map(index).items():
+        ref = tensors.get(name)
+        if ref is None or ref.path.name != shard:
+            raise ConvertError(f"tensor {name} is listed in {INDEX_FILE} but missing from {shard}")
+    return tensors
