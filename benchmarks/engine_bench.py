@@ -6,9 +6,10 @@ Measures, in one run on the same GGUF, threads and token count:
    and timed in the caller) against a bare llama-cpp-python loop in this process (greedy
    sampler, ``llama_decode`` one token at a time, ``token_to_piece``). Rounds alternate to
    spread machine noise; medians are compared. Target: ratio >= 0.97.
-2. Time to first token of a short follow-up after a ~2,000-token history (KV reused) against
-   the same follow-up in an empty conversation (target <= 1.3x) and against re-evaluating the
-   whole prompt in a fresh engine.
+2. Time to first token of a short follow-up after a ~2,000-token history (KV reused; sent
+   after a 0.5 s typing pause, and again sent the instant the reply ends) against the same
+   follow-up in an empty conversation (target <= 1.3x) and against re-evaluating the whole
+   prompt in a fresh engine.
 
     python benchmarks/engine_bench.py [--model PATH] [--threads N] [--tokens N] [--rounds N]
 
@@ -40,6 +41,7 @@ FILLER = (
 )
 
 
+TYPING_PAUSE_S = 0.5  # between a reply and its follow-up: a fast typist
 GPU_LAYERS = 0  # --n-gpu-layers: the same offload for the engine and the bare loop
 
 
@@ -184,13 +186,20 @@ def follow_up_latency(path: Path, threads: int, rounds: int) -> dict[str, float]
         past = history(2000, engine)
         question = ChatMessage("user", "Summarize that in one line.")
         n_history = len(engine.preview(ChatRequest((*past, question))).token_ids)
-        reused, empty, full = [], [], []
+        reused, at_once, empty, full = [], [], [], []
         for r in range(rounds):
-            # The model answers a question, as in a real chat; then comes the follow-up.
+            # The model answers a question, as in a real chat; then comes the follow-up,
+            # after the user took TYPING_PAUSE_S to write it (the engine prepares the next
+            # turn's header meanwhile)...
             asked = (*past, ChatMessage("user", f"Round {r}: what do starlings eat?"))
             answer = ttft(engine, asked, max_tokens=8)[2]
+            time.sleep(TYPING_PAUSE_S)
             follow = (*asked, ChatMessage("assistant", answer), question)
             reused.append(ttft(engine, follow))
+            # ...and the same sent the instant the reply ends (the preparation interrupted).
+            asked = (*past, ChatMessage("user", f"Round {r}: where do starlings nest?"))
+            answer = ttft(engine, asked, max_tokens=8)[2]
+            at_once.append(ttft(engine, (*asked, ChatMessage("assistant", answer), question)))
             empty.append(ttft(engine, (question,)))
             fresh = ProcessEngine()
             fresh.load(options)
@@ -201,11 +210,12 @@ def follow_up_latency(path: Path, threads: int, rounds: int) -> dict[str, float]
     finally:
         engine.close()
     med = {k: statistics.median(t[0] for t in v) for k, v in
-           (("reused", reused), ("empty", empty), ("full", full))}
+           (("reused", reused), ("at_once", at_once), ("empty", empty), ("full", full))}
     floor = attention_floor(path, threads, n_history, reused[-1][1])
     return {
         "history_tokens": n_history,
-        "evaluated_reused": reused[-1][1], "evaluated_empty": empty[-1][1],
+        "evaluated_reused": reused[-1][1], "evaluated_at_once": at_once[-1][1],
+        "ttft_at_once_s": med["at_once"], "evaluated_empty": empty[-1][1],
         "evaluated_full": full[-1][1],
         "ttft_reused_s": med["reused"], "ttft_empty_s": med["empty"], "ttft_full_s": med["full"],
         "reused_vs_empty": med["reused"] / med["empty"],
@@ -289,6 +299,8 @@ def report_ttft(path: Path, args: argparse.Namespace) -> None:
           f"({f['evaluated_reused']} evaluated)  "
           f"empty conversation {f['ttft_empty_s']*1000:.0f} ms "
           f"({f['evaluated_empty']} evaluated)  ratio {f['reused_vs_empty']:.2f} (target <= 1.3)")
+    print(f"the same follow-up sent the instant the reply ends: "
+          f"{f['ttft_at_once_s']*1000:.0f} ms ({f['evaluated_at_once']} evaluated)")
     print(f"llama.cpp floor: the same {f['evaluated_reused']} new tokens after "
           f"{f['history_tokens']} tokens vs after none, bare context: {f['floor_ratio']:.2f}x")
     print(f"re-evaluating the whole prompt: {f['ttft_full_s']*1000:.0f} ms "

@@ -20,7 +20,7 @@ from starling_tui.engine.worker import serve
 
 
 class SavingFails:
-    """A session whose state save raises after every reply."""
+    """A session whose state save and next-turn prefill raise after every reply."""
 
     def __init__(self, options: EngineOptions, *, vocab_only: bool = False) -> None:
         self.options = options
@@ -35,6 +35,9 @@ class SavingFails:
     def after_reply(self, request: ChatRequest, stats: GenerationStats) -> None:
         raise OSError("disk full")
 
+    def prefill_next_turn(self, interrupted: Any) -> int:
+        raise RuntimeError("prefill broke")
+
     def preview(self, request: ChatRequest) -> PromptPreview:
         return PromptPreview((1, 2), "prompt", 0)
 
@@ -42,7 +45,7 @@ class SavingFails:
         pass
 
 
-def test_failed_state_save_only_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_state_save_and_prefill_only_log(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session_module, "Session", SavingFails)
     parent, child = multiprocessing.Pipe(duplex=True)
     flag = multiprocessing.RawValue("b", 0)
@@ -51,6 +54,7 @@ def test_failed_state_save_only_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("signal.signal", lambda *_: None)
     worker.start()
     request = ChatRequest((ChatMessage("user", "hi"),))
+    logs: list[str] = []
 
     def answer() -> tuple[Any, ...]:
         while True:
@@ -58,7 +62,7 @@ def test_failed_state_save_only_logs(monkeypatch: pytest.MonkeyPatch) -> None:
             reply: tuple[Any, ...] = parent.recv()
             if reply[0] != "log":
                 return reply
-            assert "disk full" in reply[2]
+            logs.append(reply[2])
 
     parent.send(("load", EngineOptions(model_path="x.gguf"), False))
     assert answer() == ("ok", "info")
@@ -67,6 +71,8 @@ def test_failed_state_save_only_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert answer()[0] == "ok"
     parent.send(("preview", request))
     assert answer() == ("ok", PromptPreview((1, 2), "prompt", 0))
+    assert logs == ["could not save the conversation state: disk full",
+                    "could not prepare the next turn: prefill broke"]
     parent.send(("close",))
     worker.join(10)
     assert not worker.is_alive()

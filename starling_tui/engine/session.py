@@ -32,6 +32,7 @@ from starling_tui.engine.context import (
 )
 from starling_tui.engine.hooks import crash_point, token_delay
 from starling_tui.engine.kv_sequence import KvSequence
+from starling_tui.engine.next_turn import next_turn_prefix, prefill
 from starling_tui.engine.reply_loop import ReplyLoop
 from starling_tui.engine.state_cache import StateCache
 from starling_tui.engine.vocab import LlamaVocab
@@ -70,6 +71,9 @@ class Session:
         self.n_ctx = options.n_ctx or self.n_ctx_train
         self._token_delay = token_delay()
         self.kv: KvSequence | None = None
+        # The latest completed reply (request, text) and llama.cpp's counters at its end.
+        self._last_reply: tuple[ChatRequest, str] | None = None
+        self._reply_counters: dict[str, float] | None = None
         self.states: StateCache | None = None
         if not vocab_only:
             ctx, n_batch = create_context(self.model, options, self.n_ctx, n_gpu)
@@ -153,6 +157,9 @@ class Session:
         fitted, fmt = self.plan(request)
         prompt = fitted.ids
         stats = GenerationStats(prompt_tokens=len(prompt), dropped_messages=fitted.dropped_messages)
+        # llama.cpp adds queued tokens to its counters at the next synchronize: flush the
+        # previous work (e.g. the next-turn prefill) before resetting them for this reply.
+        llama().llama_synchronize(kv.ctx.ctx)
         llama().llama_perf_context_reset(kv.ctx.ctx)
         start = time.perf_counter()
         restored = 0
@@ -170,8 +177,32 @@ class Session:
         # reply's leading space belongs to the template (and re-renders identically).
         loop = ReplyLoop(kv, self.model, strip_space=fmt != "chat_template",
                          token_delay=self._token_delay)
-        stats.finish_reason = loop.run(request, emit, cancelled, stats, start)
+        pieces: list[str] = []
+
+        def keep_and_emit(text: str) -> None:
+            pieces.append(text)
+            emit(text)
+
+        stats.finish_reason = loop.run(request, keep_and_emit, cancelled, stats, start)
+        self._reply_counters = self._read_counters()
+        self._last_reply = (request, "".join(pieces)) if stats.finish_reason in (
+            "stop", "length") else None
         return stats
+
+    def prefill_next_turn(self, interrupted: Callable[[], bool]) -> int:
+        """Evaluate the next user turn's header after a completed reply (see :mod:`.next_turn`).
+
+        Returns the tokens evaluated (0 when there was nothing to do or ``interrupted``).
+        """
+        if self._last_reply is None or self.kv is None:
+            return 0
+        request, reply = self._last_reply
+        self._last_reply = None
+        try:
+            prefix = next_turn_prefix(lambda r: self.plan(r)[0], request, reply)
+        except EngineError:  # the follow-up would not fit at all: nothing to prepare
+            return 0
+        return prefill(self.kv, prefix, interrupted)
 
     def after_reply(self, request: ChatRequest, stats: GenerationStats) -> None:
         """Save the conversation's KV state once a reply completed (the caller has it already)."""
@@ -183,7 +214,11 @@ class Session:
         self.states.save(self._context().ctx.ctx, request.conversation_id, self.tokens, name)
 
     def counters(self) -> dict[str, float]:
-        """llama.cpp's own perf counters for the latest reply."""
+        """llama.cpp's own perf counters for the latest reply (as they were at its end, so
+        the next turn's prefill does not count)."""
+        return self._reply_counters or self._read_counters()
+
+    def _read_counters(self) -> dict[str, float]:
         data = llama().llama_perf_context(self._context().ctx.ctx)
         return {"n_p_eval": data.n_p_eval, "n_eval": data.n_eval, "t_p_eval_ms": data.t_p_eval_ms,
                 "t_eval_ms": data.t_eval_ms, "kv_tokens": len(self.tokens)}

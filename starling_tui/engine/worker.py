@@ -4,7 +4,8 @@ Protocol (a ``multiprocessing`` pipe; every request gets exactly one final reply
 
 - ``("load", EngineOptions, vocab_only)`` → ``("ok", ModelInfo)``
 - ``("generate", ChatRequest, id)`` → any number of ``("piece", str)``, then
-  ``("ok", GenerationStats)`` (the KV state is saved after that reply, issue 7). The reply
+  ``("ok", GenerationStats)``; after that reply the KV state is saved (issue 7) and the
+  next user turn's header evaluated, until the next request arrives. The reply
   stops early once the shared cancel value (the newest reply id the parent cancelled) reaches
   ``id``. The first piece goes out at once; later
   tokens are coalesced into at most one piece per ``PIECE_INTERVAL_S`` (30 per second, smooth
@@ -105,6 +106,14 @@ def _save_state(session: Any, request: Any, stats: Any, logger: logging.Logger) 
         logger.warning("could not save the conversation state: %s", _one_line(exc))
 
 
+def _prefill_next_turn(session: Any, conn: Connection, logger: logging.Logger) -> None:
+    """Use the idle time after a reply; any request from the parent interrupts it."""
+    try:
+        session.prefill_next_turn(conn.poll)
+    except Exception as exc:  # as for the state save: the reply was answered already
+        logger.warning("could not prepare the next turn: %s", _one_line(exc))
+
+
 def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> None:
     """Handle requests until ``close`` or the parent goes away (the process entry point).
 
@@ -156,6 +165,7 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> No
                         stream.flush()
                     channel.send(("ok", stats))
                     _save_state(session, message[1], stats, logger)
+                    _prefill_next_turn(session, conn, logger)
                 elif kind == "preview":
                     channel.send(("ok", session.preview(message[1])))
                 elif kind == "counters":
