@@ -1,8 +1,9 @@
 """The main screen: sidebar, chat log, prompt box, status line and footer.
 
 This module composes the screen and renders what workers report; the blocking work lives in
-:mod:`starling_tui.ui.screens.chat_tasks` (thread workers) and the user actions in
-:mod:`starling_tui.ui.screens.chat_actions`.
+:mod:`starling_tui.ui.screens.chat_tasks` (thread workers), the user actions in
+:mod:`starling_tui.ui.screens.chat_actions` and those that open a dialog in
+:mod:`starling_tui.ui.screens.chat_dialogs`.
 """
 
 from __future__ import annotations

@@ -8,11 +8,9 @@ Every worker here only calls the engine or the store and posts typed messages
 from __future__ import annotations
 
 from textual import work
-from textual.screen import Screen
-from textual.widgets import Label
 from textual.worker import Worker, WorkerState
 
-from starling_tui.engine.base import EngineCrashed, EngineError, ModelInfo, TemplateMode
+from starling_tui.engine.base import EngineCrashed, EngineError, TemplateMode
 from starling_tui.errors import UserError
 from starling_tui.history.records import Conversation, Message
 from starling_tui.ui import conversation_data as data
@@ -28,32 +26,13 @@ from starling_tui.ui.messages import (
     SidebarLoaded,
     UserMessageAdded,
 )
+from starling_tui.ui.screens.chat_state import REPLY_GROUP, ChatState
 from starling_tui.ui.screens.error import ErrorScreen
-from starling_tui.ui.screens.loading import LoadingScreen
-from starling_tui.ui.services import Services
-from starling_tui.ui.widgets.prompt_input import PromptInput
 from starling_tui.ui.widgets.status_line import StatusLine
 
-REPLY_GROUP = "reply"
 
-
-class ChatTasks(Screen[None]):
-    """State of the chat screen plus the workers that change it."""
-
-    def __init__(self, services: Services) -> None:
-        super().__init__()
-        self.services = services
-        self.conversation_id: str | None = None
-        self.conversation_mode = "auto"  # of the shown conversation, or of the next new chat
-        self.model_info: ModelInfo | None = None
-        self.reply_id: int | None = None  # the reply streaming now
-        self.editing_id: int | None = None  # the user message being edited
-        self.search_query = ""  # the sidebar's search text
-
-    @property
-    def generating(self) -> bool:
-        """Is a reply being generated?"""
-        return any(w.is_running for w in self.workers if w.group == REPLY_GROUP)
+class ChatTasks(ChatState):
+    """The workers that change the chat screen's state, and where their errors end up."""
 
     # -- the one place worker errors end up ---------------------------------------------------
 
@@ -215,37 +194,6 @@ class ChatTasks(Screen[None]):
         """Compute the exact prompt of the next request for the inspector."""
         request = reply_worker.next_request(self.services, self.conversation_id, text, mode)
         self.post_message(PreviewReady(self.services.engine.preview(request)))
-
-    # -- state helpers ------------------------------------------------------------------------
-
-    def set_conversation(self, conversation: Conversation | None) -> None:
-        """Make ``conversation`` the one shown (None: a new, unsaved chat)."""
-        self.conversation_id = conversation.id if conversation else None
-        self.conversation_mode = conversation.mode if conversation else self.conversation_mode
-        self.sub_title = conversation.title if conversation else "New chat"
-        self.show_edit_banner("")
-        self.editing_id = None
-        self._show_mode()
-
-    def show_edit_banner(self, text: str) -> None:
-        """Show (or, with "", hide) the line above the prompt box."""
-        banner = self.query_one("#edit-banner", Label)
-        banner.update(text)
-        banner.set_class(bool(text), "-shown")
-
-    def _show_mode(self) -> None:
-        self.query_one(PromptInput).border_title = (
-            "code mode" if self.conversation_mode == "code" else None
-        )
-
-    def show_loading(self, path: str) -> None:
-        """Cover the screen with load progress."""
-        self.query_one(StatusLine).state = "loading model…"
-        self.app.push_screen(LoadingScreen(path))
-
-    def _close_loading(self) -> None:
-        if isinstance(self.app.screen, LoadingScreen):
-            self.app.pop_screen()
 
     def engine_crashed(self, error: EngineCrashed) -> None:
         """The engine process died: forget the model, explain, offer to reload it."""
