@@ -162,3 +162,21 @@ async def test_sidebar_rows_and_selection() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert [m.conversation_id for m in app.posted] == ["b2"]  # type: ignore[attr-defined]
+
+
+async def test_status_line_cuts_a_long_name_not_where_the_model_runs() -> None:
+    status = StatusLine()
+    app = Host(status)
+    async with app.run_test(size=(100, 3)) as pilot:
+        status.info = replace(INFO, name="Starling-LM-7B-beta-LaserRMT-v1-" * 3)
+        status.context_used = 1024
+        status.stats = GenerationStats(completion_tokens=5, tokens_per_s=12.34, ttft_s=0.25)
+        await pilot.pause()
+        cells = [" "] * 100  # the line as the terminal shows it: each child at its place
+        for child in status.children:
+            if child.display:
+                text = "".join(segment.text for segment in child.render_line(0))
+                cells[child.region.x : child.region.x + len(text)] = text
+        row = "".join(cells)
+        assert row.startswith(" Q4_K_M · CUDA0 10/32 layers · Starlin"), row
+        assert "…" in row and "1024/4096" in row and "12.3 tok/s" in row, row

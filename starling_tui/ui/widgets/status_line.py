@@ -11,13 +11,20 @@ from starling_tui.engine.base import GenerationStats, ModelInfo
 
 
 def describe_model(info: ModelInfo | None) -> str:
-    """``name · quant · where it runs`` for the status line, or a hint when nothing is loaded.
+    """``name · quant · where it runs`` (the status line's tooltip), or a hint if none is loaded."""
+    name, runtime = model_parts(info)
+    return f"{name} · {runtime}" if runtime else name
+
+
+def model_parts(info: ModelInfo | None) -> tuple[str, str]:
+    """The model's name, and ``quant · where it runs`` (shown first, and whole: the name is
+    what gets cut when the line is short).
 
     Where it runs is the truth from the engine: the GPU device and layers on it, or the CPU and
     why (the most common complaint about llama.cpp apps is a GPU silently left unused).
     """
     if info is None:
-        return "no model loaded (ctrl+o to open one)"
+        return "no model loaded (ctrl+o to open one)", ""
     if info.n_gpu_layers:
         device = info.backend.split(" (", 1)[0]
         where = f"{device} {info.n_gpu_layers}/{info.n_layers} layers"
@@ -25,7 +32,7 @@ def describe_model(info: ModelInfo | None) -> str:
         where = "CPU (no GPU backend in this build)"
     else:
         where = f"CPU, GPU 0/{info.n_layers} layers"
-    return f"{info.name} · {info.quant} · {where}"
+    return info.name, f"{info.quant} · {where}"
 
 
 def describe_speed(stats: GenerationStats | None) -> str:
@@ -46,7 +53,11 @@ class StatusLine(Horizontal):
         padding: 0 1;
     }
     StatusLine > Label { width: auto; margin-right: 2; }
-    StatusLine > #status-model { width: 1fr; }
+    /* Quant and where it runs come first; a long model name is cut with an ellipsis. */
+    StatusLine > #status-runtime { margin-right: 1; }
+    StatusLine > #status-model {
+        width: 1fr; min-width: 8; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     StatusLine > ProgressBar { width: 22; }
     StatusLine > ProgressBar > Bar { width: 14; }
     StatusLine #status-state { color: $accent; }
@@ -58,6 +69,7 @@ class StatusLine(Horizontal):
     state: reactive[str] = reactive("")
 
     def compose(self) -> ComposeResult:
+        yield Label(id="status-runtime")  # first: a long name must not push it off the line
         yield Label(id="status-model")
         yield Label(id="status-state")
         yield Label("ctx", id="status-ctx-label")
@@ -85,9 +97,14 @@ class StatusLine(Horizontal):
             return  # not composed yet; on_mount refreshes
         total = self.info.n_ctx if self.info else 0
         used = min(self.context_used, total) if total else self.context_used
+        name, runtime = model_parts(self.info)
         model = self.query_one("#status-model", Label)
-        model.update(describe_model(self.info))
-        model.tooltip = self.info.gpu_note if self.info else None
+        model.update(name)
+        model.tooltip = describe_model(self.info)
+        where = self.query_one("#status-runtime", Label)
+        where.update(f"{runtime} ·" if runtime else "")
+        where.display = bool(runtime)
+        where.tooltip = self.info.gpu_note if self.info else None
         self.query_one("#status-state", Label).update(self.state)
         bar = self.query_one("#status-ctx", ProgressBar)
         bar.update(total=max(total, 1), progress=used)
