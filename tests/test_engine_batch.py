@@ -81,7 +81,9 @@ def test_llama_cpp_abort_is_one_line_and_stays_off_stderr(
         [sys.executable, "-c", CRASH_SCRIPT, str(smollm2_gguf), LONG],
         capture_output=True, text=True, env=env, timeout=120, check=True,
     )
-    log = app_paths().cache_dir / "engine.log"
+    logs = list((app_paths().cache_dir / "engine-logs").glob("engine-*.log"))
+    assert len(logs) == 1  # the crashed process's own log
+    log = logs[0]
     assert done.stdout.strip() == (
         "the engine process crashed (SIGABRT) while generating a reply: "
         f"GGML_ASSERT(n_tokens_all <= cparams.n_batch) failed — see {log}; "

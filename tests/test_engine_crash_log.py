@@ -51,3 +51,29 @@ def test_stderr_goes_to_the_log_which_stays_bounded(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=True)
     assert done.stderr == "" and done.stdout == "1\n"
     assert log.read_text() == "after\n"
+
+
+def test_each_process_has_its_own_log_and_old_ones_are_pruned() -> None:
+    import os
+    import time
+
+    from starling_tui.engine.crash_log import KEEP_LOGS, prepare_log
+    from starling_tui.paths import app_paths
+
+    folder = app_paths().cache_dir / "engine-logs"
+    folder.mkdir(parents=True)
+    for pid in range(100, 100 + KEEP_LOGS + 3):  # other processes' logs, oldest first
+        old = folder / f"engine-{pid}.log"
+        old.write_text(f"log of {pid}\n")
+        stamp = time.time() - 1000 + pid
+        os.utime(old, (stamp, stamp))
+    ours = prepare_log()
+    assert ours == folder / f"engine-{os.getpid()}.log"
+    other = subprocess.run(
+        [sys.executable, "-c",
+         "from starling_tui.engine.crash_log import prepare_log; print(prepare_log())"],
+        capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert other != str(ours) and other.startswith(str(folder))  # a TUI and an `ask` at once
+    left = sorted(p.name for p in folder.iterdir())
+    kept = [f"engine-{pid}.log" for pid in range(100 + 3 + 1, 100 + KEEP_LOGS + 3)]
+    assert left == sorted(kept)  # the other process pruned to its own + KEEP_LOGS - 1 newest

@@ -2,9 +2,11 @@
 
 When llama.cpp aborts it prints its ``GGML_ASSERT`` line (and, unless ``GGML_NO_BACKTRACE`` is
 set, a gdb backtrace of dozens of lines) on the inherited stderr — over the TUI or after the
-CLI's one-line error. The worker therefore points its fd 2 at ``<cache>/engine.log`` (truncated
-at each worker start, emptied again past ``LOG_LIMIT``), and the parent quotes the last error
-line of that log in its :class:`~starling_tui.engine.base.EngineCrashed` message.
+CLI's one-line error. The worker therefore points its fd 2 at a log file (truncated at each
+worker start, emptied again past ``LOG_LIMIT``), and the parent quotes the last error line of
+that log in its :class:`~starling_tui.engine.base.EngineCrashed` message. Each parent process
+has its own file, ``<cache>/engine-logs/engine-<pid>.log``, so a TUI and an ``ask`` running at
+once never truncate (or quote) each other's; the newest ``KEEP_LOGS`` files are kept.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import re
 import sys
 from pathlib import Path
 
-LOG_NAME = "engine.log"
+LOG_DIR = "engine-logs"
+KEEP_LOGS = 8
 LOG_LIMIT = 1 << 20  # a long session's warnings must not fill the disk
 _TAIL = 64 * 1024
 _MAX_DETAIL = 200
@@ -22,15 +25,29 @@ _ERROR = re.compile(r"GGML_ASSERT|error|fatal|abort|exception|out of memory", re
 
 
 def prepare_log() -> Path | None:
-    """The log path for a new worker (its folder created), or None if the cache is unwritable."""
+    """The log path for this process's workers (its folder created, old logs pruned), or None
+    if the cache is unwritable."""
     from starling_tui.paths import app_paths
 
-    path = app_paths().cache_dir / LOG_NAME
+    folder = app_paths().cache_dir / LOG_DIR
+    path = folder / f"engine-{os.getpid()}.log"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
+    _prune(folder, keep=path)
     return path
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Delete all but the newest ``KEEP_LOGS`` logs (``keep`` is this process's own)."""
+    try:
+        logs = sorted((p for p in folder.glob("engine-*.log") if p != keep),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in logs[KEEP_LOGS - 1 :]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # another process pruned at the same time: nothing lost that matters
 
 
 def redirect_stderr(path: str | None) -> None:
