@@ -34,9 +34,10 @@ class ModelLoadFailed(Message):
 
 @dataclass
 class SidebarLoaded(Message):
-    """Fresh sidebar rows (a listing or search results)."""
+    """Fresh sidebar rows (a listing, or the search results for ``query``)."""
 
     rows: list[ConversationRow]
+    query: str = ""
 
 
 @dataclass

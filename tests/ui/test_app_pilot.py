@@ -127,10 +127,14 @@ async def test_search_filters_the_sidebar_with_full_text_hits(
         assert screen.focused is screen.query_one("#sidebar-search")
         await pilot.press(*"interesting bees")
         await wait_for(pilot, lambda: sidebar_ids(pilot) == [ids[1]])
-        await pilot.press("enter", "enter")  # to the list, then open the hit
+        await pilot.press("enter")  # opens the top hit
         await wait_for(pilot, lambda: screen.conversation_id == ids[1])
+        assert screen.focused is screen.query_one("#prompt")
         await pilot.press("ctrl+f", *["backspace"] * 16)
         await wait_for(pilot, lambda: len(sidebar_ids(pilot)) == 3)
+        # Down: into the list (on the open chat, bees), down again to owls, Enter opens it
+        await pilot.press("down", "down", "enter")
+        await wait_for(pilot, lambda: screen.conversation_id == ids[0])
 
 
 async def test_keys_typed_right_after_a_focus_shortcut_land_in_the_new_place(
@@ -147,6 +151,12 @@ async def test_keys_typed_right_after_a_focus_shortcut_land_in_the_new_place(
         type_ahead(pilot, "ctrl+n", *"hi")
         await wait_for(pilot, lambda: screen.query_one("#prompt").text == "hi",
                        what="the keys in the prompt box")
+        # Enter typed before the hits for the new word are in opens that word's top hit,
+        # not the row the list showed when Enter came
+        type_ahead(pilot, "ctrl+f", *["backspace"] * 4, *"bees", "enter")
+        await wait_for(pilot, lambda: screen.conversation_id == ids[1], what="the bees chat")
+        await pilot.pause(0.2)
+        assert screen.conversation_id == ids[1]
 
 
 async def test_long_conversation_mounts_a_page_and_loads_older_on_scroll(

@@ -114,9 +114,7 @@ def test_chat_quit_relaunch_find_and_continue(
     tmux.keys("C-f")
     tmux.type("France")
     tmux.wait(lambda s: "[France]" in s, "the search hit (with its highlighted excerpt)")
-    tmux.keys("Enter")  # from the search box to the hits
-    time.sleep(0.5)
-    tmux.keys("Enter")  # open the highlighted hit
+    tmux.keys("Enter")  # opens the top hit
     tmux.wait(lambda s: "What is the capital of France?" in s, "the conversation to open")
     tmux.type("And of Italy?")
     tmux.keys("Enter")

@@ -77,7 +77,7 @@ class ChatScreen(ChatActions):
 
     @on(SidebarLoaded)
     def _sidebar_loaded(self, message: SidebarLoaded) -> None:
-        self.query_one(Sidebar).show_rows(message.rows, self.conversation_id)
+        self.query_one(Sidebar).show_rows(message.rows, self.conversation_id, message.query)
 
     @on(ConversationLoaded)
     async def _conversation_loaded(self, message: ConversationLoaded) -> None:

@@ -59,7 +59,7 @@ class ChatTasks(ChatState):
         """Reload the sidebar (a listing, or search hits for the current search text)."""
         if query is None:
             query = self.search_query
-        self.post_message(SidebarLoaded(data.sidebar_rows(self.services.store, query)))
+        self.post_message(SidebarLoaded(data.sidebar_rows(self.services.store, query), query))
 
     def _post_conversation(self, conversation: Conversation, focus_id: int | None = None) -> None:
         store = self.services.store
@@ -94,14 +94,16 @@ class ChatTasks(ChatState):
         conversation = self.services.store.update_conversation(conversation_id, **changes)
         if conversation_id == self.conversation_id:
             self._post_conversation(conversation)
-        self.post_message(SidebarLoaded(data.sidebar_rows(self.services.store, self.search_query)))
+        query = self.search_query
+        self.post_message(SidebarLoaded(data.sidebar_rows(self.services.store, query), query))
 
     @work(thread=True, exit_on_error=False, group="history")
     def delete_conversation(self, conversation_id: str) -> None:
         """Delete a conversation; if it was shown, start a new chat."""
         self.services.store.delete_conversation(conversation_id)
         self.post_message(ConversationDeleted(conversation_id))
-        self.post_message(SidebarLoaded(data.sidebar_rows(self.services.store, self.search_query)))
+        query = self.search_query
+        self.post_message(SidebarLoaded(data.sidebar_rows(self.services.store, query), query))
 
     @work(thread=True, exit_on_error=False, group="history")
     def export(self, conversation_id: str) -> None:

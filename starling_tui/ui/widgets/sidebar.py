@@ -1,7 +1,9 @@
 """The conversation sidebar: a search box over a newest-first list of conversations.
 
 With a query, the list shows full-text search hits (one row per conversation, with the matching
-excerpt); Enter opens the selected conversation. Delete asks to delete it, F2 renames it.
+excerpt). Enter in the search box opens the top hit (once the hits for what was typed are in:
+a fast typist's Enter never opens a stale row); Down moves to the list, where Enter opens the
+highlighted conversation, Delete asks to delete it and F2 renames it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ class Sidebar(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("delete", "screen.delete_conversation", "Delete chat", show=False),
         Binding("f2", "screen.rename_conversation", "Rename", show=False),
+        Binding("down", "focus_list", "To the list", show=False),  # from the search box
     ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown_query = ""  # the query whose rows the list shows
+        self._open_top_hit_of: str | None = None  # Enter came before that query's hits
 
     @dataclass
     class Selected(Message):
@@ -65,8 +73,9 @@ class Sidebar(Vertical):
         """The current search text."""
         return self.query_one("#sidebar-search", Input).value.strip()
 
-    def show_rows(self, rows: Sequence[ConversationRow], current_id: str | None = None) -> None:
-        """Replace the list, keeping the highlight on ``current_id`` when it is shown."""
+    def show_rows(self, rows: Sequence[ConversationRow], current_id: str | None = None,
+                  query: str = "") -> None:
+        """Replace the list (the rows for ``query``), keeping the highlight on ``current_id``."""
         option_list = self.query_one(OptionList)
         option_list.clear_options()
         for row in rows:
@@ -77,6 +86,10 @@ class Sidebar(Vertical):
         ids = [row.id for row in rows]
         if ids:
             option_list.highlighted = ids.index(current_id) if current_id in ids else 0
+        self._shown_query = query
+        if self._open_top_hit_of == query:
+            self._open_top_hit_of = None
+            self._open_top_hit()
 
     @property
     def highlighted_id(self) -> str | None:
@@ -92,10 +105,25 @@ class Sidebar(Vertical):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
+        self._open_top_hit_of = None  # typing on: that Enter was for another query
         self.post_message(self.SearchChanged(event.value.strip()))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self._shown_query == self.query_text:
+            self._open_top_hit()
+        else:
+            self._open_top_hit_of = self.query_text
+
+    def _open_top_hit(self) -> None:
+        option_list = self.query_one(OptionList)
+        if option_list.option_count:
+            top = option_list.get_option_at_index(0).id
+            if top is not None:
+                self.post_message(self.Selected(top))
+
+    def action_focus_list(self) -> None:
+        """Move from the search box to the list."""
         focus_now(self.query_one(OptionList))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
