@@ -7,7 +7,7 @@ Measures, in one run on the same GGUF, threads and token count:
    sampler, ``llama_decode`` one token at a time, ``token_to_piece``). Rounds alternate to
    spread machine noise; medians are compared. Target: ratio >= 0.97.
 2. Time to first token of a short follow-up after a ~2,000-token history (KV reused; sent
-   after a 0.5 s typing pause, and again sent the instant the reply ends) against the same
+   after a 2 s typing pause, and again sent the instant the reply ends) against the same
    follow-up in an empty conversation (target <= 1.3x) and against re-evaluating the whole
    prompt in a fresh engine.
 
@@ -41,7 +41,8 @@ FILLER = (
 )
 
 
-TYPING_PAUSE_S = 0.5  # between a reply and its follow-up: a fast typist
+TYPING_PAUSE_S = 2.0  # --typing-pause: between a reply and its follow-up (a fast typist)
+FLASH_ATTN: bool | None = None  # --flash-attn: None is llama.cpp's auto
 GPU_LAYERS = 0  # --n-gpu-layers: the same offload for the engine and the bare loop
 
 
@@ -74,10 +75,7 @@ def bare_decode(
 
     lc = llama()
     model = load_model(path, model_params(n_gpu_layers=GPU_LAYERS))
-    params = lc.llama_context_default_params()
-    params.n_ctx = n_ctx
-    params.n_batch = params.n_ubatch = 512
-    params.n_threads = params.n_threads_batch = threads
+    params = bare_params(lc, n_ctx, threads)
     ctx = _internals.LlamaContext(model=model, params=params, verbose=False)
     batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=1, verbose=False)
     sampler = _internals.LlamaSampler()
@@ -102,10 +100,22 @@ def bare_decode(
     return len(stamps), (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
 
 
-def _bare_child(conn: Any, gpu_layers: int, args: tuple) -> None:
-    global GPU_LAYERS
-    GPU_LAYERS = gpu_layers
+def _bare_child(conn: Any, settings: tuple[int, bool | None], args: tuple) -> None:
+    global GPU_LAYERS, FLASH_ATTN
+    GPU_LAYERS, FLASH_ATTN = settings
     conn.send(bare_decode(*args))
+
+
+def bare_params(lc: Any, n_ctx: int, threads: int) -> Any:
+    """Context parameters of the bare loops: as the engine's (batch, threads, flash attention)."""
+    params = lc.llama_context_default_params()
+    params.n_ctx = n_ctx
+    params.n_batch = params.n_ubatch = 512
+    params.n_threads = params.n_threads_batch = threads
+    params.flash_attn_type = {None: lc.LLAMA_FLASH_ATTN_TYPE_AUTO,
+                              True: lc.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                              False: lc.LLAMA_FLASH_ATTN_TYPE_DISABLED}[FLASH_ATTN]
+    return params
 
 
 def bare_decode_in_child(
@@ -120,8 +130,8 @@ def bare_decode_in_child(
 
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_bare_child, args=(child, GPU_LAYERS, (path, prompt, n_tokens,
-                                                                      threads, 2048)))
+    proc = ctx.Process(target=_bare_child, args=(child, (GPU_LAYERS, FLASH_ATTN),
+                                                 (path, prompt, n_tokens, threads, 2048)))
     proc.start()
     result = parent.recv()
     proc.join()
@@ -131,7 +141,7 @@ def bare_decode_in_child(
 def decode_ratio(path: Path, threads: int, tokens: int, rounds: int) -> dict[str, float]:
     """Median decode tokens/s of the engine and the bare loop, and their ratio."""
     options = EngineOptions(model_path=str(path), n_ctx=2048, n_threads=threads, n_batch=512,
-                            n_gpu_layers=GPU_LAYERS)
+                            n_gpu_layers=GPU_LAYERS, flash_attn=FLASH_ATTN)
     request = ChatRequest((ChatMessage("user", DECODE_PROMPT),),
                           sampling=SamplingOptions(max_tokens=tokens))
     engine = ProcessEngine()
@@ -179,7 +189,7 @@ def ttft(
 def follow_up_latency(path: Path, threads: int, rounds: int) -> dict[str, float]:
     """TTFT of a follow-up after ~2,000 tokens of history: reused KV vs empty vs full re-eval."""
     options = EngineOptions(model_path=str(path), n_ctx=4096, n_threads=threads, n_batch=512,
-                            n_gpu_layers=GPU_LAYERS)
+                            n_gpu_layers=GPU_LAYERS, flash_attn=FLASH_ATTN)
     engine = ProcessEngine()
     engine.load(options)
     try:
@@ -237,10 +247,7 @@ def attention_floor(path: Path, threads: int, n_past: int, n_new: int) -> float:
 
     lc = llama()
     model = load_model(path, model_params(n_gpu_layers=GPU_LAYERS))
-    params = lc.llama_context_default_params()
-    params.n_ctx = 4096
-    params.n_batch = params.n_ubatch = 512
-    params.n_threads = params.n_threads_batch = threads
+    params = bare_params(lc, 4096, threads)
     ctx = _internals.LlamaContext(model=model, params=params, verbose=False)
     batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=1, verbose=False)
     tokens = [100 + (i * 7) % 20000 for i in range(n_past + n_new)]
@@ -253,11 +260,11 @@ def attention_floor(path: Path, threads: int, n_past: int, n_new: int) -> float:
         runs = []
         for _ in range(3):
             lc.llama_memory_seq_rm(ctx.memory, 0, pos, -1)
-            start = time.perf_counter()
+            began = time.perf_counter()
             batch.set_batch(tokens[n_past : n_past + n_new], pos, False)
             lc.llama_decode(ctx.ctx, batch.batch)
             lc.llama_synchronize(ctx.ctx)
-            runs.append(time.perf_counter() - start)
+            runs.append(time.perf_counter() - began)
         times[label] = statistics.median(runs)
     ctx.close()
     model.close()
@@ -273,11 +280,18 @@ def main() -> None:
     parser.add_argument("--n-gpu-layers", type=int, default=0,
                         help="layers on the GPU, for engine and bare loop alike (default 0)")
     parser.add_argument("--only", choices=["decode", "ttft"], default=None)
+    parser.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto",
+                        help="flash attention for the engine and the bare contexts")
+    parser.add_argument("--typing-pause", type=float, default=2.0,
+                        help="seconds between a reply and its follow-up (default 2)")
     args = parser.parse_args()
-    global GPU_LAYERS
+    global GPU_LAYERS, TYPING_PAUSE_S, FLASH_ATTN
     GPU_LAYERS = args.n_gpu_layers
+    TYPING_PAUSE_S = args.typing_pause
+    FLASH_ATTN = {"auto": None, "on": True, "off": False}[args.flash_attn]
     path = args.model or smollm2_path()
-    print(f"model: {path.name}  threads: {args.threads}  GPU layers: {GPU_LAYERS}")
+    print(f"model: {path.name}  threads: {args.threads}  GPU layers: {GPU_LAYERS}  "
+          f"flash attention: {args.flash_attn}")
     if args.only != "ttft":
         report_decode(path, args)
     if args.only != "decode":

@@ -22,7 +22,7 @@ means the default. Example with every key at its default::
     ctx = 0                     # context size in tokens; 0 = the model's training context
     threads = 0                 # CPU threads; 0 = llama.cpp's choice
     batch = 512                 # prompt evaluation batch size
-    flash_attn = "auto"         # "auto" | true | false
+    flash_attn = "auto"         # "auto" (off on the CPU, llama.cpp decides on a GPU) | true | false
     mmap = true                 # memory-map the model file
     mlock = false               # lock the model in RAM
     extra_bufts = "auto"        # llama.cpp extra buffer types; "auto" = off on Intel AMX CPUs

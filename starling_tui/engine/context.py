@@ -38,6 +38,22 @@ def default_threads() -> tuple[int, int]:
     return physical_cores(), cpus or 1
 
 
+def effective_flash_attn(options: EngineOptions, n_gpu_layers: int) -> bool | None:
+    """Flash attention: the user's choice, else off for a model wholly on the CPU, else
+    llama.cpp's own (None: on where the GPU backend supports it).
+
+    llama.cpp's "auto" turns it on for the CPU too, where its kernel is slower: on the 7B shape
+    (Q8_0, 2 cores) a token after 2,048 others took 394 ms with it and 324 ms without, and 16
+    new tokens after 2,048 took 1,884 vs 1,327 ms (``benchmarks/flash_attn_bench.py``). A
+    quantized KV cache needs it, so it stays llama.cpp's choice there.
+    """
+    if options.flash_attn is not None:
+        return options.flash_attn
+    if n_gpu_layers == 0 and not options.kv_cache_type:
+        return False
+    return None
+
+
 def create_context(
     model: Any, options: EngineOptions, n_ctx: int, n_gpu_layers: int
 ) -> tuple[Any, int]:
@@ -58,7 +74,7 @@ def create_context(
         None: lc.LLAMA_FLASH_ATTN_TYPE_AUTO,
         True: lc.LLAMA_FLASH_ATTN_TYPE_ENABLED,
         False: lc.LLAMA_FLASH_ATTN_TYPE_DISABLED,
-    }[options.flash_attn]
+    }[effective_flash_attn(options, n_gpu_layers)]
     if options.kv_cache_type:
         cp.type_k = cp.type_v = _ggml_type(options.kv_cache_type)
     try:

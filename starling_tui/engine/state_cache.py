@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_tui.engine.base import EngineOptions
+from starling_tui.engine.context import effective_flash_attn
 from starling_tui.engine.kv_state import (
     StateError,
     enforce_budget,
@@ -50,7 +51,7 @@ def fingerprint(options: EngineOptions, n_ctx: int, n_gpu_layers: int) -> dict[s
         "n_ctx": n_ctx,
         "n_batch": options.n_batch,
         "kv_cache_type": options.kv_cache_type or "f16",
-        "flash_attn": options.flash_attn,
+        "flash_attn": effective_flash_attn(options, n_gpu_layers),
         "n_gpu_layers": n_gpu_layers,
         "extra_bufts": (
             default_extra_bufts() if options.extra_bufts is None else options.extra_bufts
