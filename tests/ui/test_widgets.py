@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from textual.app import App, ComposeResult
 
 from starling_tui.engine.base import GenerationStats, ModelInfo
@@ -89,7 +90,7 @@ def test_status_texts() -> None:
     assert describe_model(INFO) == "Starling · Q4_K_M · CUDA0 10/32 layers"
     cpu_build = replace(INFO, n_gpu_layers=0, backend="CPU",
                         gpu_note="auto: no GPU backend in this llama.cpp build, running on CPU")
-    assert describe_model(cpu_build) == "Starling · Q4_K_M · CPU (no GPU backend in this build)"
+    assert describe_model(cpu_build) == "Starling · Q4_K_M · CPU (no GPU build)"
     chosen = replace(INFO, n_gpu_layers=0, backend="CPU", gpu_note="CPU only (0 layers offloaded)")
     assert describe_model(chosen) == "Starling · Q4_K_M · CPU, GPU 0/32 layers"
     assert describe_speed(None) == ""
@@ -164,19 +165,32 @@ async def test_sidebar_rows_and_selection() -> None:
         assert [m.conversation_id for m in app.posted] == ["b2"]  # type: ignore[attr-defined]
 
 
-async def test_status_line_cuts_a_long_name_not_where_the_model_runs() -> None:
+def shown_row(status: StatusLine, width: int) -> str:
+    """The status line as the terminal shows it: each visible child at its place."""
+    cells = [" "] * width
+    for child in status.children:
+        if child.display and child.region.width:
+            text = "".join(segment.text for segment in child.render_line(0))
+            assert child.region.right <= width, f"{child.id} runs off the line"
+            cells[child.region.x : child.region.x + len(text)] = text
+    return "".join(cells)
+
+
+@pytest.mark.parametrize("width", [80, 100, 140])
+@pytest.mark.parametrize("where", ["CUDA0 10/32 layers", "CPU (no GPU build)"])
+async def test_status_line_cuts_a_long_name_not_where_the_model_runs(width: int,
+                                                                     where: str) -> None:
+    info = replace(INFO, name="Starling-LM-7B-beta-LaserRMT-v1-" * 3)
+    if where.startswith("CPU"):
+        info = replace(info, n_gpu_layers=0, backend="CPU", gpu_note="auto: no GPU backend")
     status = StatusLine()
     app = Host(status)
-    async with app.run_test(size=(100, 3)) as pilot:
-        status.info = replace(INFO, name="Starling-LM-7B-beta-LaserRMT-v1-" * 3)
+    async with app.run_test(size=(width, 3)) as pilot:
+        status.info = info
         status.context_used = 1024
         status.stats = GenerationStats(completion_tokens=5, tokens_per_s=12.34, ttft_s=0.25)
         await pilot.pause()
-        cells = [" "] * 100  # the line as the terminal shows it: each child at its place
-        for child in status.children:
-            if child.display:
-                text = "".join(segment.text for segment in child.render_line(0))
-                cells[child.region.x : child.region.x + len(text)] = text
-        row = "".join(cells)
-        assert row.startswith(" Q4_K_M · CUDA0 10/32 layers · Starlin"), row
-        assert "…" in row and "1024/4096" in row and "12.3 tok/s" in row, row
+        row = shown_row(status, width)
+        assert row.startswith(f" Q4_K_M · {where} · Starlin"), row
+        assert "…" in row and "1024/4096" in row and "12.3 tok/s · TTFT 250 ms" in row, row
+        assert status.query_one("#status-ctx").display == (width >= 110)

@@ -29,7 +29,7 @@ def model_parts(info: ModelInfo | None) -> tuple[str, str]:
         device = info.backend.split(" (", 1)[0]
         where = f"{device} {info.n_gpu_layers}/{info.n_layers} layers"
     elif "no GPU backend" in info.gpu_note:
-        where = "CPU (no GPU backend in this build)"
+        where = "CPU (no GPU build)"  # the tooltip says more: a short line fits 80 columns
     else:
         where = f"CPU, GPU 0/{info.n_layers} layers"
     return info.name, f"{info.quant} · {where}"
@@ -42,6 +42,9 @@ def describe_speed(stats: GenerationStats | None) -> str:
     return f"{stats.tokens_per_s:.1f} tok/s · TTFT {stats.ttft_s * 1000:.0f} ms"
 
 
+BAR_MIN_WIDTH = 110
+
+
 class StatusLine(Horizontal):
     """One row under the chat: what runs, how full the context is, how fast it went."""
 
@@ -52,9 +55,8 @@ class StatusLine(Horizontal):
         color: $text-muted;
         padding: 0 1;
     }
-    StatusLine > Label { width: auto; margin-right: 2; }
+    StatusLine > Label { width: auto; margin-right: 1; }
     /* Quant and where it runs come first; a long model name is cut with an ellipsis. */
-    StatusLine > #status-runtime { margin-right: 1; }
     StatusLine > #status-model {
         width: 1fr; min-width: 8; text-wrap: nowrap; text-overflow: ellipsis;
     }
@@ -79,6 +81,10 @@ class StatusLine(Horizontal):
 
     def on_mount(self) -> None:
         self._refresh_all()
+
+    def on_resize(self) -> None:
+        # The bar is decoration; below this width the numbers and speed need its room.
+        self.query_one("#status-ctx", ProgressBar).display = self.size.width >= BAR_MIN_WIDTH
 
     def watch_info(self) -> None:
         self._refresh_all()
@@ -105,7 +111,9 @@ class StatusLine(Horizontal):
         where.update(f"{runtime} ·" if runtime else "")
         where.display = bool(runtime)
         where.tooltip = self.info.gpu_note if self.info else None
-        self.query_one("#status-state", Label).update(self.state)
+        state = self.query_one("#status-state", Label)
+        state.update(self.state)
+        state.display = bool(self.state)  # no empty gap on an 80-column line
         bar = self.query_one("#status-ctx", ProgressBar)
         bar.update(total=max(total, 1), progress=used)
         numbers = f"{used}/{total}" if total else "–"
