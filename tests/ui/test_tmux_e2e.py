@@ -34,7 +34,10 @@ class Tmux:
                               capture_output=True, text=True).stdout
 
     def start(self, command: str) -> None:
-        self.run("new-session", "-d", "-s", "app", "-x", "110", "-y", "32", command)
+        # The pane gets its size just after it starts: a program started with new-session can
+        # miss that SIGWINCH and stay at 80x24. Start it once the 110x32 pane exists.
+        self.run("new-session", "-d", "-s", "app", "-x", "110", "-y", "32", "sleep 600")
+        self.run("respawn-pane", "-k", "-t", "app", command)
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "app")
