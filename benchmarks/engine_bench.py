@@ -107,14 +107,18 @@ def _bare_child(conn: Any, settings: tuple[int, bool | None], args: tuple) -> No
 
 
 def bare_params(lc: Any, n_ctx: int, threads: int) -> Any:
-    """Context parameters of the bare loops: as the engine's (batch, threads, flash attention)."""
+    """Context parameters of the bare loops: as the engine's (batch, threads, and flash
+    attention as the engine resolves it: off on the CPU unless asked for)."""
+    from starling_tui.engine.context import effective_flash_attn
+
     params = lc.llama_context_default_params()
     params.n_ctx = n_ctx
     params.n_batch = params.n_ubatch = 512
     params.n_threads = params.n_threads_batch = threads
+    flash = effective_flash_attn(EngineOptions(model_path="", flash_attn=FLASH_ATTN), GPU_LAYERS)
     params.flash_attn_type = {None: lc.LLAMA_FLASH_ATTN_TYPE_AUTO,
                               True: lc.LLAMA_FLASH_ATTN_TYPE_ENABLED,
-                              False: lc.LLAMA_FLASH_ATTN_TYPE_DISABLED}[FLASH_ATTN]
+                              False: lc.LLAMA_FLASH_ATTN_TYPE_DISABLED}[flash]
     return params
 
 
@@ -281,7 +285,8 @@ def main() -> None:
                         help="layers on the GPU, for engine and bare loop alike (default 0)")
     parser.add_argument("--only", choices=["decode", "ttft"], default=None)
     parser.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto",
-                        help="flash attention for the engine and the bare contexts")
+                        help="flash attention for the engine and the bare contexts (auto: "
+                             "the engine's default, off on the CPU)")
     parser.add_argument("--typing-pause", type=float, default=2.0,
                         help="seconds between a reply and its follow-up (default 2)")
     args = parser.parse_args()
