@@ -91,9 +91,11 @@ def open_checkpoint(source: str | Path, *, quiet: bool = True, repo_id: str | No
     config = read_json(src.folder / "config.json")
     architectures = config.get("architectures") or [config.get("model_type") or "unknown"]
     converter_cls = converter_for(str(architectures[0]))
-    if src.weights_on_hub and src.repo_id:
-        from convert.remote import remote_weights
+    from convert.remote import remote_weights, weights_are_local
 
+    if src.weights_on_hub and weights_are_local(src.folder):
+        src = replace(src, weights_on_hub=False)  # an earlier download has them all
+    if src.weights_on_hub and src.repo_id:
         tensors = remote_weights(src.repo_id, src.folder)
     else:
         tensors = find_weights(src.folder)

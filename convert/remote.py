@@ -9,9 +9,21 @@ where the shards would be downloaded; they carry no readable data and are never 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from convert.errors import ConvertError
 from convert.weights import INDEX_FILE, TensorRef, read_weight_map, refs_from_header
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+
+def weights_are_local(folder: Path) -> bool:
+    """Whether an earlier download already put every shard in ``folder`` (then no request)."""
+    index = folder / INDEX_FILE
+    if index.is_file():
+        return all((folder / shard).is_file() for shard in set(read_weight_map(index).values()))
+    return any(folder.glob("*.safetensors"))
 
 
 def remote_weights(repo_id: str, folder: Path) -> dict[str, TensorRef]:
@@ -41,12 +53,12 @@ def remote_weights(repo_id: str, folder: Path) -> dict[str, TensorRef]:
     return _check_index(folder, tensors)
 
 
-def _shard_names(api: object, repo_id: str, folder: Path) -> list[str]:
+def _shard_names(api: HfApi, repo_id: str, folder: Path) -> list[str]:
     """The shards the index names, else every top-level ``.safetensors`` file of the repo."""
     index = folder / INDEX_FILE
     if index.is_file():
         return sorted(set(read_weight_map(index).values()))
-    info = api.model_info(repo_id)  # type: ignore[attr-defined]
+    info = api.model_info(repo_id)
     names = sorted(s.rfilename for s in info.siblings or []
                    if s.rfilename.endswith(".safetensors") and "/" not in s.rfilename)
     if not names:

@@ -92,3 +92,17 @@ def test_dry_run_of_a_repo_id_checks_the_remote_headers(tiny_checkpoint: Path,
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "unsupported dtype I8" in result.stderr
+
+
+def test_dry_run_after_a_download_needs_no_network(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    with FakeHub() as hub:
+        hub.add_repo("someone/tiny-starling", tiny_checkpoint)
+        env = hub_env(hub, tmp_path)
+        done = run_convert_cli("someone/tiny-starling", "--outtype", "f16", "--quiet",
+                               "--outfile", str(tmp_path / "m.gguf"), env=env)
+        assert done.returncode == 0, done.stderr
+    # the Hub is gone now: offline, the dry run reads the downloaded shards' headers
+    result = run_convert_cli("someone/tiny-starling", "--dry-run",
+                             env={**env, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "dry run: would write" in result.stderr and "would download" not in result.stderr
