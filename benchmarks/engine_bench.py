@@ -238,6 +238,19 @@ def follow_up_latency(path: Path, threads: int, rounds: int) -> dict[str, float]
     }
 
 
+def timed_decode(lc: Any, ctx: Any, batch: Any, tokens: list[int], pos: int, runs: int) -> float:
+    """Median seconds to decode ``tokens`` at ``pos`` (the cache beyond ``pos`` dropped first)."""
+    times = []
+    for _ in range(runs):
+        lc.llama_memory_seq_rm(ctx.memory, 0, pos, -1)
+        began = time.perf_counter()
+        batch.set_batch(tokens, pos, False)
+        lc.llama_decode(ctx.ctx, batch.batch)
+        lc.llama_synchronize(ctx.ctx)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
 def attention_floor(path: Path, threads: int, n_past: int, n_new: int) -> float:
     """Bare llama.cpp: time to evaluate ``n_new`` tokens after ``n_past`` vs after none.
 
@@ -258,18 +271,10 @@ def attention_floor(path: Path, threads: int, n_past: int, n_new: int) -> float:
     for start in range(0, n_past, 512):
         batch.set_batch(tokens[start : min(start + 512, n_past)], start, False)
         lc.llama_decode(ctx.ctx, batch.batch)
-    times = {}
-    for label, pos in (("long", n_past), ("short", 0)):
-        lc.llama_memory_seq_rm(ctx.memory, 0, pos, -1)
-        runs = []
-        for _ in range(3):
-            lc.llama_memory_seq_rm(ctx.memory, 0, pos, -1)
-            began = time.perf_counter()
-            batch.set_batch(tokens[n_past : n_past + n_new], pos, False)
-            lc.llama_decode(ctx.ctx, batch.batch)
-            lc.llama_synchronize(ctx.ctx)
-            runs.append(time.perf_counter() - began)
-        times[label] = statistics.median(runs)
+    new = tokens[n_past : n_past + n_new]
+    # after the history first: measuring "after none" drops the history from the cache
+    times = {label: timed_decode(lc, ctx, batch, new, pos, 3)
+             for label, pos in (("long", n_past), ("short", 0))}
     ctx.close()
     model.close()
     return times["long"] / times["short"]

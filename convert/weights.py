@@ -91,6 +91,12 @@ def _from_index(folder: Path, index: Path) -> dict[str, TensorRef]:
         if not shard.is_file():
             raise ConvertError(f"shard {shard_name} named in {INDEX_FILE} is missing from {folder}")
         headers[shard_name] = read_header(shard)
+    return index_tensors(weight_map, headers)
+
+
+def index_tensors(weight_map: dict[str, str],
+                  headers: dict[str, dict[str, TensorRef]]) -> dict[str, TensorRef]:
+    """The tensors the index lists, each found in its shard's header (``headers`` by shard)."""
     tensors: dict[str, TensorRef] = {}
     for name, shard_name in weight_map.items():
         ref = headers[shard_name].get(name)
