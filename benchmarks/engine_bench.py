@@ -32,7 +32,7 @@ from starling_tui.engine.base import (
     EngineOptions,
     SamplingOptions,
 )
-from starling_tui.engine.process import ProcessEngine
+from starling_tui.engine.parent.process import ProcessEngine
 
 DECODE_PROMPT = "Count from 1 to 1000, separated by commas."
 FILLER = (
@@ -71,7 +71,7 @@ def bare_decode(
     """A bare llama-cpp-python greedy loop on the same prompt ids; (tokens, tokens/s)."""
     from llama_cpp import _internals
 
-    from starling_tui.llama_backend import llama, load_model, model_params
+    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params(n_gpu_layers=GPU_LAYERS))
@@ -109,7 +109,7 @@ def _bare_child(conn: Any, settings: tuple[int, bool | None], args: tuple) -> No
 def bare_params(lc: Any, n_ctx: int, threads: int) -> Any:
     """Context parameters of the bare loops: as the engine's (batch, threads, and flash
     attention as the engine resolves it: off on the CPU unless asked for)."""
-    from starling_tui.engine.context import effective_flash_attn
+    from starling_tui.engine.worker.context import effective_flash_attn
 
     params = lc.llama_context_default_params()
     params.n_ctx = n_ctx
@@ -260,7 +260,7 @@ def attention_floor(path: Path, threads: int, n_past: int, n_new: int) -> float:
     """
     from llama_cpp import _internals
 
-    from starling_tui.llama_backend import llama, load_model, model_params
+    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params(n_gpu_layers=GPU_LAYERS))

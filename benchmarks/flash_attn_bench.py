@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_bench import smollm2_path, timed_decode
 
-from starling_tui.llama_backend import llama, load_model, model_params
+from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
 
 
 def measure(model: Any, flash: bool, threads: int, history: int) -> dict[str, float]:

@@ -38,8 +38,8 @@ from starling_tui.engine.base import (
     GenerationStats,
     SamplingOptions,
 )
-from starling_tui.engine.kv_state import list_states
-from starling_tui.engine.process import ProcessEngine
+from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.engine.worker.kv_state import list_states
 
 CID = "resume-bench"
 SEVEN_B = {"hidden": 4096, "ff": 14336, "layers": 32, "heads": 32, "kv_heads": 8,

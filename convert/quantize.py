@@ -61,7 +61,7 @@ def _main(argv: list[str]) -> int:
     # The parent handles Ctrl-C (and kills this process); never die half-way on our own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     source, target, llama_ftype = argv
-    from starling_tui.llama_backend import llama
+    from starling_tui.engine.worker.llama_backend import llama
 
     lc = llama()  # imports llama_cpp with native logging silenced
     params = lc.llama_model_quantize_default_params()

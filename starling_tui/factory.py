@@ -26,6 +26,7 @@ from starling_tui.engine.base import (
     EngineOptions,
     GpuLayers,
     ModelInfo,
+    OverflowPolicy,
     PromptPreview,
     SamplingOptions,
 )
@@ -52,7 +53,16 @@ def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") 
         kv_cache_type=settings.kv_cache_type,
         state_cache=settings.state_cache,
         state_cache_budget_mb=settings.state_cache_budget_mb,
+        context_overflow=overflow_policy(settings.context_overflow),
+        context_shift_share=settings.context_shift_share,
+        self_extend=settings.self_extend,
+        self_extend_window=settings.self_extend_window,
     )
+
+
+def overflow_policy(value: str) -> OverflowPolicy:
+    """The engine's form of the ``context_overflow`` setting (validated by the config)."""
+    return "drop" if value == "drop" else "error" if value == "error" else "shift"
 
 
 def gpu_layers(value: int | str) -> GpuLayers:
@@ -74,6 +84,7 @@ def sampling_options(settings: Settings) -> SamplingOptions:
         repeat_penalty=settings.repeat_penalty,
         seed=settings.seed,
         max_tokens=settings.max_tokens,
+        loop_guard=settings.loop_guard,
     )
 
 
@@ -90,7 +101,7 @@ def create_engine(engine: Engine | None = None) -> Engine:
     if fake is not None:
         return fake
     try:
-        from starling_tui.engine.process import ProcessEngine
+        from starling_tui.engine.parent.process import ProcessEngine
     except ImportError as error:
         raise UserError(f"the llama.cpp engine is unavailable: {error}") from None
     return ProcessEngine()
@@ -116,7 +127,7 @@ def preview_prompt(
     """The exact prompt of ``request``; the real engine loads only the vocabulary for it."""
     engine = engine or _fake_engine_from_env()
     if engine is None:
-        from starling_tui.engine.process import ProcessEngine
+        from starling_tui.engine.parent.process import ProcessEngine
 
         return ProcessEngine.preview_only(engine_options(settings, model.path), request)
     engine, _info = load_engine(settings, model, engine)

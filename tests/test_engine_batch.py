@@ -13,7 +13,7 @@ from starling_tui.engine.base import (
     EngineOptions,
     SamplingOptions,
 )
-from starling_tui.engine.process import ProcessEngine
+from starling_tui.engine.parent.process import ProcessEngine
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ import sys
 from starling_tui.engine.base import (
     ChatMessage, ChatRequest, EngineCrashed, EngineOptions, SamplingOptions,
 )
-from starling_tui.engine.process import ProcessEngine
+from starling_tui.engine.parent.process import ProcessEngine
 
 engine = ProcessEngine()
 engine.load(EngineOptions(model_path=sys.argv[1], n_ctx=64, n_batch=512, n_threads=2))
@@ -73,7 +73,7 @@ def test_llama_cpp_abort_is_one_line_and_stays_off_stderr(
     import subprocess
     import sys
 
-    from starling_tui.engine.hooks import UNCAPPED_BATCH_ENV
+    from starling_tui.engine.worker.hooks import UNCAPPED_BATCH_ENV
     from starling_tui.paths import app_paths
 
     env = {**os.environ, UNCAPPED_BATCH_ENV: "1"}

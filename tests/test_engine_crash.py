@@ -17,8 +17,8 @@ from starling_tui.engine.base import (
     EngineOptions,
     SamplingOptions,
 )
-from starling_tui.engine.hooks import CRASH_ENV, DELAY_ENV
-from starling_tui.engine.process import ProcessEngine
+from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.engine.worker.hooks import CRASH_ENV, DELAY_ENV
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from starling_tui.engine.base import EngineOptions
-from starling_tui.engine.context import effective_flash_attn
-from starling_tui.engine.state_cache import fingerprint
+from starling_tui.engine.worker.context import effective_flash_attn
+from starling_tui.engine.worker.state_cache import fingerprint
 
 
 def test_auto_is_off_on_the_cpu_and_llama_cpps_choice_elsewhere() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from starling_tui.engine.base import EngineError
-from starling_tui.engine.gguf_check import check_model_file
+from starling_tui.engine.parent.gguf_check import check_model_file
 
 
 def test_sound_file_resolves(smollm2_gguf: Path) -> None:

@@ -15,8 +15,8 @@ from checkpoint_factory import mistral_tokenizer_model
 from model_card import HELLO_IDS
 
 from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
-from starling_tui.engine.session import Session
-from starling_tui.llama_backend import llama
+from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.engine.worker.session import Session
 
 pytestmark = pytest.mark.slow
 

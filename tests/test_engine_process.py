@@ -16,8 +16,8 @@ from starling_tui.engine.base import (
     EngineOptions,
     SamplingOptions,
 )
-from starling_tui.engine.hooks import DELAY_ENV
-from starling_tui.engine.process import ProcessEngine
+from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.engine.worker.hooks import DELAY_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def ask(text: str, history: tuple[ChatMessage, ...] = (), max_tokens: int | None
 
 
 def test_info_describes_model_and_gpu_choice(smol_engine: ProcessEngine, smollm2_gguf) -> None:
-    from starling_tui.llama_backend import gpu_offload_supported
+    from starling_tui.engine.worker.llama_backend import gpu_offload_supported
 
     info = smol_engine.info
     assert info is not None
@@ -191,8 +191,8 @@ def test_generate_without_model_is_an_error() -> None:
 
 def test_utf8_is_never_split(smollm2_gguf) -> None:
     """Multi-byte characters spread over several tokens come out whole."""
-    from starling_tui.engine.sampling import PieceDecoder
-    from starling_tui.llama_backend import load_model, model_params
+    from starling_tui.engine.worker.llama_backend import load_model, model_params
+    from starling_tui.engine.worker.sampling import PieceDecoder
 
     model = load_model(smollm2_gguf, model_params(vocab_only=True))
     text = "日本語 🦙 naïve ❤️"
@@ -255,7 +255,7 @@ def test_works_from_a_script_on_stdin(smollm2_gguf: Path) -> None:
 
     script = (
         "from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions\n"
-        "from starling_tui.engine.process import ProcessEngine\n"
+        "from starling_tui.engine.parent.process import ProcessEngine\n"
         f"options = EngineOptions(model_path={str(smollm2_gguf)!r})\n"
         "request = ChatRequest((ChatMessage('user', 'hi'),))\n"
         "print(len(ProcessEngine.preview_only(options, request).token_ids))\n"

@@ -14,7 +14,7 @@ from starling_tui.engine.base import (
     EngineOptions,
     SamplingOptions,
 )
-from starling_tui.engine.process import ProcessEngine
+from starling_tui.engine.parent.process import ProcessEngine
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from starling_tui.engine import session as session_module
 from starling_tui.engine.base import (
     ChatMessage,
     ChatRequest,
@@ -16,7 +15,8 @@ from starling_tui.engine.base import (
     GenerationStats,
     PromptPreview,
 )
-from starling_tui.engine.worker import serve
+from starling_tui.engine.worker import session as session_module
+from starling_tui.engine.worker.main import serve
 
 
 class SavingFails:

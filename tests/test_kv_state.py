@@ -16,8 +16,9 @@ from starling_tui.engine.base import (
     EngineOptions,
     SamplingOptions,
 )
-from starling_tui.engine.hooks import CRASH_ENV
-from starling_tui.engine.kv_state import (
+from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.engine.worker.hooks import CRASH_ENV
+from starling_tui.engine.worker.kv_state import (
     StateError,
     clear_states,
     enforce_budget,
@@ -25,7 +26,6 @@ from starling_tui.engine.kv_state import (
     read_state,
     write_state,
 )
-from starling_tui.engine.process import ProcessEngine
 
 # -- file format -------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ CHATML_SPECIALS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 @pytest.fixture(scope="module")
 def smol(smollm2_gguf: Path):
     """SmolLM2's vocabulary (vocab-only load) and embedded chat template."""
-    from starling_tui.engine.vocab import LlamaVocab
-    from starling_tui.llama_backend import load_model, model_params
+    from starling_tui.engine.worker.llama_backend import load_model, model_params
+    from starling_tui.engine.worker.vocab import LlamaVocab
 
     vocab = LlamaVocab(load_model(smollm2_gguf, model_params(vocab_only=True)))
     template = vocab.model.metadata()["tokenizer.chat_template"]
@@ -110,7 +110,7 @@ def test_contents_never_reach_the_template() -> None:
 def test_coding_mode_needs_an_openchat_vocabulary(smol, smollm2_gguf: Path) -> None:
     """``--code`` on SmolLM2 (ChatML) is one clear line, never a nonsense OpenChat prompt."""
     from starling_tui.engine.base import ChatRequest, EngineError, EngineOptions
-    from starling_tui.engine.session import Session
+    from starling_tui.engine.worker.session import Session
     from starling_tui.prompt.builder import resolve_format
 
     _vocab, tok, template = smol

@@ -94,8 +94,8 @@ def user_defined_vocab_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _vocab(path: Path):
-    from starling_tui.engine.vocab import LlamaVocab
-    from starling_tui.llama_backend import load_model, model_params
+    from starling_tui.engine.worker.llama_backend import load_model, model_params
+    from starling_tui.engine.worker.vocab import LlamaVocab
 
     return LlamaVocab(load_model(path, model_params(vocab_only=True)))
 
@@ -111,7 +111,7 @@ def test_reference_ids_through_the_worker(vocab_gguf: Path) -> None:
     from test_prompt_openchat import CODE, HELLO, MULTI_TURN
 
     from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions
-    from starling_tui.engine.process import ProcessEngine
+    from starling_tui.engine.parent.process import ProcessEngine
 
     options = EngineOptions(model_path=str(vocab_gguf))
     hello = ChatRequest((ChatMessage("user", "Hello"),))
@@ -129,7 +129,7 @@ def test_reference_ids_through_the_worker(vocab_gguf: Path) -> None:
 def test_injection_stays_plain_text(fixture: str, request: pytest.FixtureRequest) -> None:
     """Typed control strings never become control ids, however the GGUF types its tokens."""
     from starling_tui.engine.base import ChatMessage
-    from starling_tui.llama_backend import llama
+    from starling_tui.engine.worker.llama_backend import llama
 
     path = request.getfixturevalue(fixture)
     vocab = _vocab(path)

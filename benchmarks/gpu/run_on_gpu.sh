@@ -31,7 +31,7 @@ build)
     -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF >"$out/cmake.log"
   time cmake --build "$build" --target llama llama-bench -j "$(nproc)" >"$out/build.log"
   python3 -m pip install -q --no-index --no-deps --target "$work/site" .gpu/wheels/*.whl
-  python3 -c "from starling_tui import devices; print(devices.list_devices())"
+  python3 -c "from starling_tui.engine.worker import devices; print(devices.list_devices())"
   ;;
 model)
   ckpt=$work/ckpt

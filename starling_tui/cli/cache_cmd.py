@@ -35,7 +35,7 @@ def _mib(size: int) -> str:
 
 
 def _show(args: argparse.Namespace, folder: Any, budget_mb: int) -> int:
-    from starling_tui.engine.kv_state import list_states
+    from starling_tui.engine.worker.kv_state import list_states
 
     states = sorted(list_states(folder), key=lambda h: h.last_used, reverse=True)
     total = sum(h.size for h in states)
@@ -58,7 +58,7 @@ def _show(args: argparse.Namespace, folder: Any, budget_mb: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Show or clear the saved states."""
     from starling_tui.config import load_settings
-    from starling_tui.engine.kv_state import clear_states
+    from starling_tui.engine.worker.kv_state import clear_states
     from starling_tui.paths import app_paths
 
     folder = app_paths().state_cache_dir

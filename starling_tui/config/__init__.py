@@ -29,6 +29,13 @@ means the default. Example with every key at its default::
     kv_cache_type = ""          # KV cache type: "" = f16, or "q8_0", "q4_0"…
     state_cache = true          # save each conversation's KV state to resume it instantly
     state_cache_budget_mb = 4096  # disk budget of saved states (oldest are evicted)
+    context_overflow = "shift"  # a full window: "shift" (drop oldest turns from the KV cache),
+                                # "drop" (re-evaluate without them) | "error"
+    context_shift_share = 0.25  # share of the window one shift frees
+    self_extend = 1             # Self-Extend group size G (1 = off): context up to ~G x training
+    self_extend_window = 512    # Self-Extend neighbour window W (a multiple of G)
+    engine_url = ""             # an OpenAI-compatible server ("" = the local llama.cpp engine)
+    api_key_file = ""           # a file holding the server's API key
 
     [sampling]
     temperature = 0.0           # 0 = greedy, as the model card advises
@@ -38,6 +45,7 @@ means the default. Example with every key at its default::
     repeat_penalty = 1.0
     seed = 0
     max_tokens = 0              # 0 = until end of turn or the context is full
+    loop_guard = true           # stop a reply that keeps repeating the same span
 
 Environment variables: ``STARLING_TUI_`` + the key in upper case, e.g. ``STARLING_TUI_MODEL``,
 ``STARLING_TUI_CTX``, ``STARLING_TUI_TEMPERATURE``, ``STARLING_TUI_N_GPU_LAYERS``,

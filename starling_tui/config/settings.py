@@ -37,6 +37,12 @@ class Settings:
     kv_cache_type: str | None = None
     state_cache: bool = True
     state_cache_budget_mb: int = 4096
+    context_overflow: str = "shift"
+    context_shift_share: float = 0.25
+    self_extend: int = 1
+    self_extend_window: int = 512
+    engine_url: str | None = None
+    api_key_file: str | None = None
     # [sampling]
     temperature: float = 0.0
     top_p: float = 1.0
@@ -45,6 +51,7 @@ class Settings:
     repeat_penalty: float = 1.0
     seed: int = 0
     max_tokens: int | None = None
+    loop_guard: bool = True
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (values are validated)."""

@@ -104,6 +104,22 @@ def _as_probability(value: Any) -> float:
     return number
 
 
+def _as_overflow(value: Any) -> str:
+    text = _as_str(value).strip().lower()
+    if text not in OVERFLOW_POLICIES:
+        raise ValueError('expected "shift", "drop" or "error"')
+    return text
+
+
+def _as_share(value: Any) -> float:
+    number = _as_float(value)
+    if not 0 < number < 1:
+        raise ValueError("expected a share between 0 and 1 (exclusive)")
+    return number
+
+
+OVERFLOW_POLICIES = ("shift", "drop", "error")
+
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "model": _as_optional_str,
     "theme": _as_str,
@@ -119,6 +135,13 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "kv_cache_type": _as_optional_str,
     "state_cache": _as_bool,
     "state_cache_budget_mb": _as_count,
+    "context_overflow": _as_overflow,
+    "context_shift_share": _as_share,
+    "self_extend": _as_positive,
+    "self_extend_window": _as_positive,
+    "engine_url": _as_optional_str,
+    "api_key_file": _as_optional_str,
+    "loop_guard": _as_bool,
     "temperature": _as_float,
     "top_p": _as_probability,
     "top_k": _as_count,
@@ -141,8 +164,23 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "kv_cache_type",
         "state_cache",
         "state_cache_budget_mb",
+        "context_overflow",
+        "context_shift_share",
+        "self_extend",
+        "self_extend_window",
+        "engine_url",
+        "api_key_file",
     ),
-    "sampling": ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "max_tokens"),
+    "sampling": (
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "repeat_penalty",
+        "seed",
+        "max_tokens",
+        "loop_guard",
+    ),
 }
 
 

@@ -3,7 +3,8 @@
 An engine loads one model and turns a chat request into a stream of text pieces. The
 request carries messages, not tokens: prompt building, context-overflow trimming and KV
 reuse happen inside the engine, next to the tokenizer. Backends: the llama.cpp child
-process (``starling_tui.engine.process``) and the scripted fake (``starling_tui.engine.fake``);
+process (``starling_tui.engine.parent.process``) and the scripted fake
+(``starling_tui.engine.fake``);
 a remote OpenAI-compatible backend would be a third.
 
 Nothing here imports llama_cpp or Textual.
@@ -17,7 +18,8 @@ from typing import Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 TemplateMode = Literal["openchat", "code", "auto"]
-FinishReason = Literal["stop", "length", "cancelled", "error", "incomplete"]
+FinishReason = Literal["stop", "length", "cancelled", "error", "incomplete", "repetition"]
+OverflowPolicy = Literal["shift", "drop", "error"]
 GpuLayers = int | Literal["auto", "all"]
 
 
@@ -54,6 +56,10 @@ class EngineOptions:
     state_cache: bool = True  # save/restore per-conversation KV state (issue 7)
     state_cache_budget_mb: int = 4096  # disk budget of saved states (least recently used go)
     state_cache_dir: str | None = None  # None: app_paths().state_cache_dir
+    context_overflow: OverflowPolicy = "shift"  # a full window: shift KV, re-evaluate, refuse
+    context_shift_share: float = 0.25  # share of the window one context shift frees
+    self_extend: int = 1  # Self-Extend group size G (1 = off)
+    self_extend_window: int = 512  # Self-Extend neighbour window W
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class SamplingOptions:
     repeat_penalty: float = 1.0
     seed: int = 0
     max_tokens: int | None = None  # None: until end of turn or the context is full
+    loop_guard: bool = True  # stop a reply that keeps repeating the same span ("repetition")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pilot_helpers import SIZE, chat, ready, send, views, wait_for
 
 from starling_tui.cli.tui_cmd import prepare_child_processes
 from starling_tui.engine.base import SamplingOptions
-from starling_tui.engine.process import ProcessEngine
+from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.history.store import HistoryStore
 from starling_tui.ui import conversation_data as data
 from starling_tui.ui.app import StarlingApp

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from starling_tui.engine.base import EngineOptions
-from starling_tui.engine.context import effective_flash_attn
-from starling_tui.engine.kv_state import (
+from starling_tui.engine.worker.context import effective_flash_attn
+from starling_tui.engine.worker.kv_state import (
     StateError,
     enforce_budget,
     read_state,
@@ -27,7 +27,7 @@ from starling_tui.engine.kv_state import (
     touch,
     write_state,
 )
-from starling_tui.llama_backend import default_extra_bufts, llama
+from starling_tui.engine.worker.llama_backend import default_extra_bufts, llama
 
 log = logging.getLogger("starling_tui.engine.state")
 DEFAULT_BUDGET_MB = 4096

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from starling_tui.engine.base import ChatMessage, ChatRequest
-from starling_tui.engine.kv_sequence import KvSequence, common_prefix
+from starling_tui.engine.worker.kv_sequence import KvSequence, common_prefix
 from starling_tui.prompt.fit import FittedPrompt
 
 # More than this many tokens to evaluate means the cache does not hold this conversation

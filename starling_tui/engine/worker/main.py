@@ -126,7 +126,7 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> No
     # Ctrl-C in a terminal reaches the whole process group; the parent owns cancellation
     # (it sets the shared cancel flag), so the worker must not die with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from starling_tui.engine.session import Session
+    from starling_tui.engine.worker.session import Session
 
     channel = Channel(conn)
     logger = logging.getLogger("starling_tui.engine")

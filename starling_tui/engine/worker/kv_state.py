@@ -105,7 +105,7 @@ def write_state(path: Path, meta: dict[str, Any], tokens: list[int], data: Any) 
 
 def _write_data(f: Any, view: memoryview) -> None:
     """Write the payload in pieces (the ``save`` crash hook fires half-way, for tests)."""
-    from starling_tui.engine.hooks import crash_point
+    from starling_tui.engine.worker.hooks import crash_point
 
     half = len(view) // 2
     f.write(view[:half])

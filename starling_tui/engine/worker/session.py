@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_tui.devices import backend_label
 from starling_tui.engine.base import (
     ChatRequest,
     EngineError,
@@ -24,19 +23,25 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
-from starling_tui.engine.context import (
+from starling_tui.engine.worker.context import (
     create_context,
     load_failure,
     quant_name,
     resolve_gpu_layers,
 )
-from starling_tui.engine.hooks import crash_point, token_delay
-from starling_tui.engine.kv_sequence import KvSequence
-from starling_tui.engine.next_turn import next_turn_prefix, prefill
-from starling_tui.engine.reply_loop import ReplyLoop
-from starling_tui.engine.state_cache import StateCache
-from starling_tui.engine.vocab import LlamaVocab
-from starling_tui.llama_backend import clear_recent_errors, llama, load_model, model_params
+from starling_tui.engine.worker.devices import backend_label
+from starling_tui.engine.worker.hooks import crash_point, token_delay
+from starling_tui.engine.worker.kv_sequence import KvSequence
+from starling_tui.engine.worker.llama_backend import (
+    clear_recent_errors,
+    llama,
+    load_model,
+    model_params,
+)
+from starling_tui.engine.worker.next_turn import next_turn_prefix, prefill
+from starling_tui.engine.worker.reply_loop import ReplyLoop
+from starling_tui.engine.worker.state_cache import StateCache
+from starling_tui.engine.worker.vocab import LlamaVocab
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
 from starling_tui.prompt.fit import FittedPrompt, PromptTooLong, fit_messages
 from starling_tui.prompt.parts import encode_parts, render_parts

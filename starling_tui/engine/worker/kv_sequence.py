@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from starling_tui.engine.base import EngineError
-from starling_tui.engine.hooks import crash_point
-from starling_tui.engine.state_cache import StateCache
-from starling_tui.llama_backend import llama
+from starling_tui.engine.worker.hooks import crash_point
+from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.engine.worker.state_cache import StateCache
 
 ABORTED = 2  # llama_decode's return code when the abort callback fired
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from starling_tui.engine.base import ChatRequest, FinishReason, GenerationStats
-from starling_tui.engine.hooks import crash_point
-from starling_tui.engine.kv_sequence import KvSequence
-from starling_tui.engine.sampling import PieceDecoder, build_sampler
-from starling_tui.llama_backend import llama
+from starling_tui.engine.worker.hooks import crash_point
+from starling_tui.engine.worker.kv_sequence import KvSequence
+from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.engine.worker.sampling import PieceDecoder, build_sampler
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starling_tui.llama_backend import llama
+from starling_tui.engine.worker.llama_backend import llama
 from starling_tui.prompt.parts import PromptTokenizer
 
 _LOOKS_SPECIAL = re.compile(r"<[^<>\s]+>")

@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from starling_tui.devices import physical_cores
 from starling_tui.engine.base import EngineError, EngineOptions
-from starling_tui.engine.hooks import uncapped_batch
-from starling_tui.llama_backend import gpu_offload_supported, llama
+from starling_tui.engine.worker.devices import physical_cores
+from starling_tui.engine.worker.hooks import uncapped_batch
+from starling_tui.engine.worker.llama_backend import gpu_offload_supported, llama
 
 ALL_LAYERS = 999  # llama.cpp clamps to the model's layer count
 
@@ -109,7 +109,7 @@ def quant_name(ftype: int) -> str:
 
 def load_failure(path: str, n_gpu_layers: int = 0) -> str:
     """One line saying why llama.cpp could not load ``path`` (from its recent log errors)."""
-    from starling_tui.llama_backend import recent_errors
+    from starling_tui.engine.worker.llama_backend import recent_errors
 
     errors = recent_errors()
     name = Path(path).name

@@ -40,8 +40,8 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
-from starling_tui.engine.gguf_check import check_model_file
-from starling_tui.engine.pipe import WorkerPipe
+from starling_tui.engine.parent.gguf_check import check_model_file
+from starling_tui.engine.parent.pipe import WorkerPipe
 
 
 class ProcessEngine:

@@ -13,7 +13,7 @@ import ctypes
 from typing import Any
 
 from starling_tui.engine.base import SamplingOptions
-from starling_tui.llama_backend import llama
+from starling_tui.engine.worker.llama_backend import llama
 
 
 def build_sampler(sampling: SamplingOptions, n_vocab: int) -> Any:

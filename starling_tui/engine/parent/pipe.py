@@ -1,8 +1,9 @@
 """The parent's end of the worker: spawning it, the pipe protocol, and telling a crash apart.
 
 :class:`WorkerPipe` owns one worker process (started on demand with ``multiprocessing`` spawn)
-and its duplex pipe; the request/reply protocol is described in :mod:`.worker`. It is not
-thread-safe on its own: :class:`~starling_tui.engine.process.ProcessEngine` serialises requests.
+and its duplex pipe; the request/reply protocol is described in :mod:`..worker.main`. It is not
+thread-safe on its own: :class:`~starling_tui.engine.parent.process.ProcessEngine`
+serialises requests.
 When the worker dies (segfault, abort, OOM kill) the pipe closes; :meth:`WorkerPipe.receive`
 then raises :class:`EngineCrashed` naming the signal and quoting the worker's last error line
 from its stderr log (:mod:`.crash_log`).
@@ -23,7 +24,7 @@ from typing import Any
 from starling_tui.engine.base import EngineCrashed, EngineError
 from starling_tui.engine.crash_log import last_error_line, prepare_log
 
-_worker_log = logging.getLogger("starling_tui.engine.worker")
+_worker_log = logging.getLogger("starling_tui.engine.worker.main")
 
 
 def signal_name(exitcode: int | None) -> str:
@@ -97,7 +98,7 @@ class WorkerPipe:
 
         self._mp = multiprocessing.get_context("spawn")
         start_resource_tracker()
-        # Shared memory read by the worker: the newest reply id to stop (see worker.py).
+        # Shared memory read by the worker: the newest reply id to stop (see worker/main.py).
         self.cancel_upto = self._mp.RawValue("q", 0)
         self._proc: Any = None
         self._conn: Connection | None = None
@@ -118,7 +119,7 @@ class WorkerPipe:
         if self.alive:
             return
         self.discard()
-        from starling_tui.engine.worker import serve
+        from starling_tui.engine.worker.main import serve
 
         parent, child = self._mp.Pipe(duplex=True)
         self._log = prepare_log()
