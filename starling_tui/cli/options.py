@@ -1,40 +1,23 @@
 """Command-line options shared by ``ask``, ``tokens`` and the chat app (``tui``).
 
-The flag names are part of the interface (the README and the TUI use the same ones). Each
+The flags are built from the settings table (``starling_tui.config.SETTINGS``): every setting
+with a flag gets one, with the table's help text and metavar, in the group of its section. Each
 option's ``dest`` is the :class:`~starling_tui.config.Settings` field it overrides and its
 default is ``None`` ("not given"), so :func:`settings_from_args` can layer flags over the
-environment and the config file. Values are checked here, with argparse's usual error format.
-For a continued conversation its saved sampling settings sit between the flags and the rest.
+environment and the config file. Values are checked by the table's parser, with argparse's usual
+error format. For a continued conversation its saved sampling settings sit between the flags and
+the rest.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from starling_tui.config import Settings
+from starling_tui.config import SETTINGS, Settings, SettingSpec
 
-# flag -> (settings field, metavar, help)
-ENGINE_FLAGS: dict[str, tuple[str, str, str]] = {
-    "--n-gpu-layers": ("n_gpu_layers", "N", "layers to offload to the GPU: auto, all or a number"),
-    "--ctx": ("ctx", "TOKENS", "context size (0 = the model's training context)"),
-    "--threads": ("threads", "N", "CPU threads (0 = llama.cpp's choice)"),
-    "--batch": ("batch", "TOKENS", "prompt evaluation batch size"),
-}
-SAMPLING_FLAGS: dict[str, tuple[str, str, str]] = {
-    "--temperature": ("temperature", "T", "sampling temperature (0 = greedy, the default)"),
-    "--top-p": ("top_p", "P", "nucleus sampling threshold"),
-    "--top-k": ("top_k", "K", "sample among the K likeliest tokens (0 = off)"),
-    "--min-p": ("min_p", "P", "drop tokens below P times the likeliest one"),
-    "--repeat-penalty": ("repeat_penalty", "X", "penalty for repeated tokens (1 = off)"),
-    "--seed": ("seed", "N", "random seed"),
-    "--max-tokens": ("max_tokens", "N", "stop the reply after N tokens (0 = no limit)"),
-}
-
-
-SAMPLING_FIELDS = frozenset(field for field, _metavar, _help in SAMPLING_FLAGS.values())
+SAMPLING_FIELDS = frozenset(s.name for s in SETTINGS if s.section == "sampling")
 
 
 def checked(field: str) -> Callable[[str], str]:
@@ -55,35 +38,44 @@ def checked(field: str) -> Callable[[str], str]:
     return check
 
 
-def add_model_option(parser: argparse.ArgumentParser) -> None:
-    """``--model``: a GGUF path or a name from the models folder."""
-    parser.add_argument(
-        "--model",
-        "-m",
-        dest="model",
-        metavar="MODEL",
-        default=None,
-        help="GGUF file, or a model name from the models folder (default: the configured "
-        "model, or the only one there)",
+def add_flag(group: Any, setting: SettingSpec) -> None:
+    """The setting's flag (``--name/--no-name`` for booleans), default None = not given."""
+    if setting.type.kind == "bool":
+        group.add_argument(
+            *setting.flags, dest=setting.name, action=argparse.BooleanOptionalAction,
+            default=None, help=setting.help,
+        )
+        return
+    group.add_argument(
+        *setting.flags, dest=setting.name, metavar=setting.metavar, type=checked(setting.name),
+        default=None, help=setting.help,
     )
 
 
-def _add_flags(group: Any, flags: dict[str, tuple[str, str, str]]) -> None:
-    for flag, (field, metavar, text) in flags.items():
-        group.add_argument(
-            flag, dest=field, metavar=metavar, type=checked(field), default=None, help=text
-        )
+def _flagged(section: str) -> list[SettingSpec]:
+    return [s for s in SETTINGS if s.section == section and s.flags]
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model``: a GGUF path or a name from the models folder."""
+    for setting in _flagged(""):
+        add_flag(parser, setting)
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    """``--n-gpu-layers``, ``--ctx``, ``--threads``, ``--batch``."""
-    _add_flags(parser.add_argument_group("engine"), ENGINE_FLAGS)
+    """The ``[engine]`` flags: ``--n-gpu-layers``, ``--ctx``, ``--threads``, ``--batch``,
+    ``--context-overflow``, ``--self-extend``, ``--self-extend-window``, ``--engine URL``."""
+    group = parser.add_argument_group("engine")
+    for setting in _flagged("engine"):
+        add_flag(group, setting)
 
 
 def add_sampling_options(parser: argparse.ArgumentParser) -> None:
-    """``--temperature``, ``--top-p``, ``--top-k``, ``--min-p``, ``--repeat-penalty``,
-    ``--seed``, ``--max-tokens``."""
-    _add_flags(parser.add_argument_group("sampling"), SAMPLING_FLAGS)
+    """The ``[sampling]`` flags: ``--temperature``, ``--top-p``, ``--top-k``, ``--min-p``,
+    ``--repeat-penalty``, ``--seed``, ``--max-tokens``, ``--loop-guard/--no-loop-guard``."""
+    group = parser.add_argument_group("sampling")
+    for setting in _flagged("sampling"):
+        add_flag(group, setting)
 
 
 def add_all(parser: argparse.ArgumentParser) -> None:

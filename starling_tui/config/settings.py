@@ -1,136 +1,139 @@
-"""The :class:`Settings` record and where values come from: the file, the environment, flags.
+"""The settings table: the :class:`Settings` record, each field declaring one setting.
 
-Precedence, highest first: command-line flags, environment variables, the config file, defaults.
+Every setting is declared here once — type, default, section, value type (validation and
+bounds), help, form label and command-line flag — and :data:`SETTINGS` lists the specs in file
+order. Add a setting by adding a field; the file, the environment, the flags, the settings form
+and TOML writing all pick it up.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from starling_tui.config.values import PARSERS, SECTIONS, parse_value
+from starling_tui.config import values as v
+from starling_tui.config.spec import SettingSpec, setting, spec_of_field
+from starling_tui.config.values import GpuLayers
 from starling_tui.errors import ConfigError
 
-ENV_PREFIX = "STARLING_TUI_"
+OVERFLOW_POLICIES = ("shift", "drop", "error")
+ENGINE, SAMPLING = "engine", "sampling"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every user setting. ``None`` means "automatic" (see the module docstring)."""
+    """Every user setting. ``None`` means "automatic" (see :mod:`starling_tui.config`)."""
 
-    model: str | None = None
-    theme: str = "textual-dark"
-    system_prompt: str = ""
+    model: str | None = setting(
+        "", None, v.text(optional=True), "GGUF file, or a model name from the models folder "
+        "(default: the configured model, or the only one there)", label="Model",
+        flags=("--model", "-m"), metavar="MODEL", hint="empty = the only model")
+    theme: str = setting("", "textual-dark", v.text(), "Textual theme", label="Theme")
+    system_prompt: str = setting(
+        "", "", v.text(), "system prompt of new conversations", label="System prompt")
     # [engine]
-    n_gpu_layers: int | str = "auto"
-    ctx: int | None = None
-    threads: int | None = None
-    batch: int = 512
-    flash_attn: bool | None = None
-    mmap: bool = True
-    mlock: bool = False
-    extra_bufts: bool | None = None
-    kv_cache_type: str | None = None
-    state_cache: bool = True
-    state_cache_budget_mb: int = 4096
-    context_overflow: str = "shift"
-    context_shift_share: float = 0.25
-    self_extend: int = 1
-    self_extend_window: int = 512
-    engine_url: str | None = None
-    api_key_file: str | None = None
+    n_gpu_layers: GpuLayers = setting(
+        ENGINE, "auto", v.gpu_layers(), "layers to offload to the GPU: auto, all or a number",
+        label="GPU layers", flags=("--n-gpu-layers",), metavar="N", hint="auto, all or a number")
+    ctx: int | None = setting(
+        ENGINE, None, v.integer(0, zero_is_auto=True),
+        "context size (0 = the model's training context)", label="Context size",
+        flags=("--ctx",), metavar="TOKENS", hint="tokens; empty = the model's")
+    threads: int | None = setting(
+        ENGINE, None, v.integer(0, zero_is_auto=True), "CPU threads (0 = llama.cpp's choice)",
+        label="Threads", flags=("--threads",), metavar="N", hint="empty = llama.cpp's choice")
+    batch: int = setting(
+        ENGINE, 512, v.integer(1), "prompt evaluation batch size", label="Batch size",
+        flags=("--batch",), metavar="TOKENS")
+    flash_attn: bool | None = setting(
+        ENGINE, None, v.auto_boolean(), "flash attention (auto: off on the CPU)",
+        label="Flash attention")
+    mmap: bool = setting(ENGINE, True, v.boolean(), "memory-map the model file", label="mmap")
+    mlock: bool = setting(ENGINE, False, v.boolean(), "lock the model in RAM", label="mlock")
+    extra_bufts: bool | None = setting(
+        ENGINE, None, v.auto_boolean(), "llama.cpp extra buffer types (auto: off on Intel AMX)",
+        label="Extra buffer types")
+    kv_cache_type: str | None = setting(
+        ENGINE, None, v.text(optional=True), "KV cache type: f16 (empty), q8_0, q4_0…",
+        label="KV cache type", hint="empty = f16")
+    state_cache: bool = setting(
+        ENGINE, True, v.boolean(), "save each conversation's KV state to resume it instantly",
+        label="State cache")
+    state_cache_budget_mb: int = setting(
+        ENGINE, 4096, v.integer(0), "disk budget of saved KV states in MB (oldest evicted)",
+        label="State cache MB")
+    context_overflow: str = setting(
+        ENGINE, "shift", v.choice(*OVERFLOW_POLICIES),
+        "a full context window: shift (drop the oldest turns from the KV cache), drop "
+        "(re-evaluate without them) or error", label="Context overflow",
+        flags=("--context-overflow",), metavar="POLICY")
+    context_shift_share: float = setting(
+        ENGINE, 0.25, v.number(0.0, 1.0, exclusive=True), "share of the window one shift frees",
+        label="Shift share")
+    self_extend: int = setting(
+        ENGINE, 1, v.integer(1), "Self-Extend group size G (1 = off): context up to ~G x training",
+        label="Self-Extend group", flags=("--self-extend",), metavar="G")
+    self_extend_window: int = setting(
+        ENGINE, 512, v.integer(1), "Self-Extend neighbour window W (a multiple of G)",
+        label="Self-Extend window", flags=("--self-extend-window",), metavar="W")
+    engine_url: str | None = setting(
+        ENGINE, None, v.text(optional=True),
+        "an OpenAI-compatible server to chat with instead of the local llama.cpp engine",
+        label="Engine URL", flags=("--engine",), metavar="URL", hint="empty = local llama.cpp")
+    api_key_file: str | None = setting(
+        ENGINE, None, v.text(optional=True), "a file holding the server's API key",
+        label="API key file")
     # [sampling]
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0
-    min_p: float = 0.0
-    repeat_penalty: float = 1.0
-    seed: int = 0
-    max_tokens: int | None = None
-    loop_guard: bool = True
+    temperature: float = setting(
+        SAMPLING, 0.0, v.number(0.0, 5.0), "sampling temperature (0 = greedy, the default)",
+        label="Temperature", flags=("--temperature",), metavar="T", hint="0 = greedy")
+    top_p: float = setting(
+        SAMPLING, 1.0, v.number(0.0, 1.0), "nucleus sampling threshold", label="Top p",
+        flags=("--top-p",), metavar="P", hint="0–1")
+    top_k: int = setting(
+        SAMPLING, 0, v.integer(0), "sample among the K likeliest tokens (0 = off)",
+        label="Top k", flags=("--top-k",), metavar="K")
+    min_p: float = setting(
+        SAMPLING, 0.0, v.number(0.0, 1.0), "drop tokens below P times the likeliest one",
+        label="Min p", flags=("--min-p",), metavar="P")
+    repeat_penalty: float = setting(
+        SAMPLING, 1.0, v.number(0.0), "penalty for repeated tokens (1 = off)",
+        label="Repeat penalty", flags=("--repeat-penalty",), metavar="X")
+    seed: int = setting(
+        SAMPLING, 0, v.integer(), "random seed", label="Seed", flags=("--seed",), metavar="N")
+    max_tokens: int | None = setting(
+        SAMPLING, None, v.integer(0, zero_is_auto=True),
+        "stop the reply after N tokens (0 = no limit)", label="Max tokens",
+        flags=("--max-tokens",), metavar="N", hint="empty = no limit")
+    loop_guard: bool = setting(
+        SAMPLING, True, v.boolean(), "stop a reply that keeps repeating the same span",
+        label="Loop guard", flags=("--loop-guard",))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (values are validated)."""
-        return dataclasses.replace(self, **{k: parse_value(k, v) for k, v in changes.items()})
+        return dataclasses.replace(self, **{k: parse_value(k, x) for k, x in changes.items()})
 
 
-def config_path() -> Path:
-    """The config file of the current environment."""
-    from starling_tui.paths import app_paths
-
-    return app_paths().config_file
-
-
-def read_file_values(path: Path | None = None) -> dict[str, Any]:
-    """The settings present in the TOML file (flattened, validated); {} when there is no file."""
-    path = path or config_path()
-    return values_from_toml(read_file_text(path), str(path))
+SETTINGS: tuple[SettingSpec, ...] = tuple(spec_of_field(f) for f in dataclasses.fields(Settings))
+_BY_NAME = {s.name: s for s in SETTINGS}
+SECTIONS: dict[str, tuple[str, ...]] = {
+    section: tuple(s.name for s in SETTINGS if s.section == section)
+    for section in ("", ENGINE, SAMPLING)
+}
 
 
-def read_file_text(path: Path) -> str:
-    """The config file's text; "" when there is none."""
+def spec(name: str) -> SettingSpec:
+    """The spec of setting ``name``; :class:`ConfigError` for an unknown name."""
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ""
-    except UnicodeDecodeError as error:
-        reason = f"{error.reason} at byte {error.start}"
-        raise ConfigError(f"{path}: not UTF-8 text ({reason})") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: {error.strerror or error}") from None
+        return _BY_NAME[name]
+    except KeyError:
+        raise ConfigError(f"unknown setting {name!r}") from None
 
 
-def values_from_toml(text: str, path: str) -> dict[str, Any]:
-    """The settings in config-file ``text`` (flattened, validated); errors name ``path``."""
-    import tomllib
-
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: {error}") from None
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in SECTIONS and key and isinstance(value, dict):
-            for sub_key, sub_value in value.items():
-                if sub_key not in SECTIONS[key]:
-                    raise ConfigError(f"{path}: unknown setting [{key}] {sub_key}")
-                values[sub_key] = parse_value(sub_key, sub_value, path)
-        elif key in SECTIONS[""]:
-            values[key] = parse_value(key, value, path)
-        else:
-            raise ConfigError(f"{path}: unknown setting {key!r}")
-    return values
-
-
-def read_env_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Settings given as ``STARLING_TUI_<NAME>`` environment variables (empty ones ignored)."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for name in PARSERS:
-        raw = environ.get(ENV_PREFIX + name.upper())
-        if raw is not None and raw.strip() != "":
-            values[name] = parse_value(name, raw, ENV_PREFIX + name.upper())
-    return values
-
-
-def load_settings(
-    cli: Mapping[str, Any] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    path: Path | None = None,
-) -> Settings:
-    """Defaults, overridden by the file, then the environment, then CLI values that are not None.
-
-    ``cli`` may be ``vars(args)`` of an argparse namespace: keys that are not settings are
-    ignored, and ``None`` means the flag was not given.
-    """
-    values = read_file_values(path)
-    values.update(read_env_values(environ))
-    for name, value in (cli or {}).items():
-        if name in PARSERS and value is not None:
-            values[name] = parse_value(name, value, "--" + name.replace("_", "-"))
-    return Settings(**values)
+def parse_value(name: str, value: Any, source: str = "") -> Any:
+    """Validate one setting; raises :class:`ConfigError` naming ``source`` and the key."""
+    if name not in _BY_NAME:
+        where = f"{source}: " if source else ""
+        raise ConfigError(f"{where}unknown setting {name!r}")
+    return _BY_NAME[name].parse(value, source)

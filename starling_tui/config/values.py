@@ -1,22 +1,37 @@
-"""Validating setting values: one parser per setting, and the file's sections.
+"""Value types of settings: one parser per kind of value, with the bounds the form shows.
 
-Each parser accepts the forms a value can arrive in (TOML types from the file, strings from the
-environment and flags) and raises ``ValueError``; :func:`parse_value` turns that into a
-:class:`~starling_tui.errors.ConfigError` naming where the value came from.
+A :class:`ValueType` pairs a parser with what a settings form needs to know (its kind, choices,
+minimum, maximum), so validation and the form are derived from the same declaration and cannot
+drift apart. Parsers accept every form a value arrives in (TOML types from the file, strings from
+the environment, flags and form fields) and raise ``ValueError`` with a short reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from starling_tui.errors import ConfigError
+Kind = Literal["bool", "int", "float", "choice", "text"]
+GpuLayers = int | Literal["auto", "all"]  # the same alias as starling_tui.engine.base's
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _as_bool(value: Any) -> bool:
+@dataclass(frozen=True)
+class ValueType:
+    """How one setting's values are checked, and how a form should offer them."""
+
+    kind: Kind
+    parse: Callable[[Any], Any]
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def as_bool(value: Any) -> bool:
+    """``true``/``false`` or the usual spellings (1/0, yes/no, on/off)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
@@ -27,7 +42,7 @@ def _as_bool(value: Any) -> bool:
 def _as_auto_bool(value: Any) -> bool | None:
     if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         return None
-    return _as_bool(value)
+    return as_bool(value)
 
 
 def _as_int(value: Any) -> int:
@@ -39,27 +54,6 @@ def _as_int(value: Any) -> int:
         raise ValueError("expected an integer") from None
 
 
-def _as_count(value: Any) -> int:
-    number = _as_int(value)
-    if number < 0:
-        raise ValueError("expected a number >= 0")
-    return number
-
-
-def _as_positive(value: Any) -> int:
-    number = _as_int(value)
-    if number < 1:
-        raise ValueError("expected a number >= 1")
-    return number
-
-
-def _as_optional_count(value: Any) -> int | None:
-    """0 (or None) means "automatic"."""
-    if value is None:
-        return None
-    return _as_count(value) or None
-
-
 def _as_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("expected a number")
@@ -67,21 +61,76 @@ def _as_float(value: Any) -> float:
         number = float(value)
     except ValueError:
         raise ValueError("expected a number") from None
-    if number < 0 or number != number:
-        raise ValueError("expected a number >= 0")
+    if number != number:
+        raise ValueError("expected a number")
     return number
 
 
-def _as_gpu_layers(value: Any) -> int | str:
-    if isinstance(value, str) and value.strip().lower() in {"auto", "all"}:
-        return value.strip().lower()
-    try:
-        return _as_count(value)
-    except ValueError:
-        raise ValueError('expected "auto", "all" or a number of layers') from None
+def _check_bounds(number: float, low: float | None, high: float | None, open_: bool) -> None:
+    """Raise when ``number`` is outside [low, high] (or (low, high) when ``open_``)."""
+    below = low is not None and (number <= low if open_ else number < low)
+    above = high is not None and (number >= high if open_ else number > high)
+    if not (below or above):
+        return
+    if high is None:
+        raise ValueError(f"expected a number >= {low:g}")
+    if open_:
+        raise ValueError(f"expected a number between {low:g} and {high:g} (exclusive)")
+    raise ValueError(f"expected a number between {low:g} and {high:g}")
 
 
-def _as_str(value: Any) -> str:
+def boolean() -> ValueType:
+    """true or false."""
+    return ValueType("bool", as_bool)
+
+
+def auto_boolean() -> ValueType:
+    """true, false, or ``"auto"`` (read as None: the program decides)."""
+    return ValueType("choice", _as_auto_bool, choices=("auto", "true", "false"))
+
+
+def integer(minimum: int | None = None, *, zero_is_auto: bool = False) -> ValueType:
+    """A whole number ≥ ``minimum``; with ``zero_is_auto``, 0 (or None) reads as None."""
+
+    def parse(value: Any) -> int | None:
+        if zero_is_auto and value is None:
+            return None
+        number = _as_int(value)
+        _check_bounds(number, minimum, None, False)
+        return None if zero_is_auto and number == 0 else number
+
+    return ValueType("int", parse, minimum=minimum)
+
+
+def number(
+    minimum: float | None = 0.0, maximum: float | None = None, *, exclusive: bool = False
+) -> ValueType:
+    """A number within the bounds (``exclusive``: the bounds themselves are refused)."""
+
+    def parse(value: Any) -> float:
+        result = _as_float(value)
+        _check_bounds(result, minimum, maximum, exclusive)
+        return result
+
+    return ValueType("float", parse, minimum=minimum, maximum=maximum)
+
+
+def choice(*options: str) -> ValueType:
+    """One of ``options`` (case-insensitive)."""
+    quoted = [f'"{option}"' for option in options]
+    expected = ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+    def parse(value: Any) -> str:
+        word = as_text(value).strip().lower()
+        if word not in options:
+            raise ValueError(f"expected {expected}")
+        return word
+
+    return ValueType("choice", parse, choices=options)
+
+
+def as_text(value: Any) -> str:
+    """A string that can be written as UTF-8 (undecodable environment bytes are refused)."""
     if not isinstance(value, str):
         raise ValueError("expected a string")
     try:
@@ -91,106 +140,34 @@ def _as_str(value: Any) -> str:
     return value
 
 
-def _as_optional_str(value: Any) -> str | None:
+def _as_optional_text(value: Any) -> str | None:
     if value is None:
         return None
-    return _as_str(value).strip() or None
+    return as_text(value).strip() or None
 
 
-def _as_probability(value: Any) -> float:
-    number = _as_float(value)
-    if number > 1:
-        raise ValueError("expected a number between 0 and 1")
-    return number
+def text(*, optional: bool = False) -> ValueType:
+    """Free text; ``optional`` text is stripped and empty reads as None ("not set")."""
+    return ValueType("text", _as_optional_text if optional else as_text)
 
 
-def _as_overflow(value: Any) -> str:
-    text = _as_str(value).strip().lower()
-    if text not in OVERFLOW_POLICIES:
-        raise ValueError('expected "shift", "drop" or "error"')
-    return text
+def parse_gpu_layers(value: Any) -> GpuLayers:
+    """``"auto"``, ``"all"`` or a number of layers ≥ 0: the one GPU-layer parser.
 
-
-def _as_share(value: Any) -> float:
-    number = _as_float(value)
-    if not 0 < number < 1:
-        raise ValueError("expected a share between 0 and 1 (exclusive)")
-    return number
-
-
-OVERFLOW_POLICIES = ("shift", "drop", "error")
-
-PARSERS: dict[str, Callable[[Any], Any]] = {
-    "model": _as_optional_str,
-    "theme": _as_str,
-    "system_prompt": _as_str,
-    "n_gpu_layers": _as_gpu_layers,
-    "ctx": _as_optional_count,
-    "threads": _as_optional_count,
-    "batch": _as_positive,
-    "flash_attn": _as_auto_bool,
-    "mmap": _as_bool,
-    "mlock": _as_bool,
-    "extra_bufts": _as_auto_bool,
-    "kv_cache_type": _as_optional_str,
-    "state_cache": _as_bool,
-    "state_cache_budget_mb": _as_count,
-    "context_overflow": _as_overflow,
-    "context_shift_share": _as_share,
-    "self_extend": _as_positive,
-    "self_extend_window": _as_positive,
-    "engine_url": _as_optional_str,
-    "api_key_file": _as_optional_str,
-    "loop_guard": _as_bool,
-    "temperature": _as_float,
-    "top_p": _as_probability,
-    "top_k": _as_count,
-    "min_p": _as_probability,
-    "repeat_penalty": _as_float,
-    "seed": _as_int,
-    "max_tokens": _as_optional_count,
-}
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "": ("model", "theme", "system_prompt"),
-    "engine": (
-        "n_gpu_layers",
-        "ctx",
-        "threads",
-        "batch",
-        "flash_attn",
-        "mmap",
-        "mlock",
-        "extra_bufts",
-        "kv_cache_type",
-        "state_cache",
-        "state_cache_budget_mb",
-        "context_overflow",
-        "context_shift_share",
-        "self_extend",
-        "self_extend_window",
-        "engine_url",
-        "api_key_file",
-    ),
-    "sampling": (
-        "temperature",
-        "top_p",
-        "top_k",
-        "min_p",
-        "repeat_penalty",
-        "seed",
-        "max_tokens",
-        "loop_guard",
-    ),
-}
-
-
-def parse_value(name: str, value: Any, source: str = "") -> Any:
-    """Validate one setting; raises :class:`ConfigError` naming ``source`` and the key."""
-    parser = PARSERS.get(name)
-    where = f"{source}: " if source else ""
-    if parser is None:
-        raise ConfigError(f"{where}unknown setting {name!r}")
+    Raises ``ValueError``. The config, the CLI flag, the settings form and the engine factory
+    all read ``n_gpu_layers`` through this function.
+    """
+    if isinstance(value, str) and value.strip().lower() in {"auto", "all"}:
+        return "auto" if value.strip().lower() == "auto" else "all"
     try:
-        return parser(value)
-    except ValueError as error:
-        raise ConfigError(f"{where}{name}: {error}, got {value!r}") from None
+        layers = _as_int(value)
+    except ValueError:
+        layers = -1
+    if layers < 0:
+        raise ValueError('expected "auto", "all" or a number of layers')
+    return layers
+
+
+def gpu_layers() -> ValueType:
+    """``auto``, ``all`` or a number of layers (a text field in forms)."""
+    return ValueType("text", parse_gpu_layers, choices=("auto", "all"), minimum=0)

@@ -1,0 +1,104 @@
+"""The settings table: every setting declared once; validation, flags, env and forms derive from it."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+
+from starling_tui import config
+from starling_tui.cli import options
+from starling_tui.config import SETTINGS, Settings, load_settings, parse_gpu_layers, spec
+from starling_tui.errors import ConfigError
+
+
+def test_every_field_is_one_spec_in_file_order_and_its_default_is_valid() -> None:
+    assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Settings)]
+    for item in SETTINGS:
+        assert item.parse(item.default) == item.default, item.name
+        assert item.env == "STARLING_TUI_" + item.name.upper()
+        assert item.help and item.form.label
+    sections = [s.section for s in SETTINGS]
+    assert sections == sorted(sections, key=["", "engine", "sampling"].index)
+
+
+def test_the_documented_example_names_every_setting_in_its_section() -> None:
+    example = (config.__doc__ or "").split("::\n", 1)[1].split("\nEnvironment variables")[0]
+    section = ""
+    for line in (line.strip() for line in example.splitlines()):
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif "=" in line and not line.startswith("#"):
+            assert spec(line.split("=")[0].strip()).section == section
+    for item in SETTINGS:
+        assert f"\n    {item.name} = " in example, item.name
+
+
+def test_one_rule_for_a_value_wherever_it_comes_from() -> None:
+    # The form's bounds are the parser's bounds: the app and the file cannot disagree.
+    temperature = spec("temperature")
+    assert (temperature.form.minimum, temperature.form.maximum) == (0.0, 5.0)
+    with pytest.raises(ConfigError, match="temperature: expected a number between 0 and 5"):
+        load_settings(environ={"STARLING_TUI_TEMPERATURE": "6"})
+    with pytest.raises(ConfigError, match="Temperature: temperature: expected"):
+        temperature.parse_text("5.5")
+    assert temperature.parse_text(" ") == 0.0 and temperature.parse_text("5") == 5.0
+    for item in SETTINGS:
+        if item.form.kind in ("int", "float") and item.form.maximum is not None:
+            with pytest.raises(ConfigError):
+                item.parse(item.form.maximum + 1)
+        if item.form.kind in ("int", "float") and item.form.minimum is not None:
+            with pytest.raises(ConfigError):
+                item.parse(item.form.minimum - 1)
+
+
+def test_form_kinds_and_texts() -> None:
+    assert spec("context_overflow").form.choices == ("shift", "drop", "error")
+    assert spec("loop_guard").form.kind == "bool" and spec("loop_guard").to_text(False) == "false"
+    assert spec("ctx").to_text(None) == "" and spec("flash_attn").to_text(None) == "auto"
+    assert spec("ctx").parse_text("0") is None and spec("ctx").parse_text("4096") == 4096
+    assert spec("context_shift_share").form.kind == "float"
+    with pytest.raises(ConfigError, match=r"between 0 and 1 \(exclusive\)"):
+        spec("context_shift_share").parse(1)
+
+
+def test_gpu_layers_have_one_parser() -> None:
+    assert [parse_gpu_layers(x) for x in ("auto", " ALL ", "12", 3)] == ["auto", "all", 12, 3]
+    for bad in ("some", -1, "-2", True, 1.5):
+        with pytest.raises(ValueError, match='expected "auto", "all" or a number of layers'):
+            parse_gpu_layers(bad)
+    assert spec("n_gpu_layers").type.parse is parse_gpu_layers
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    options.add_all(parser)
+    return parser.parse_args(argv)
+
+
+def test_flags_are_built_from_the_table() -> None:
+    parser = argparse.ArgumentParser()
+    options.add_all(parser)
+    flags = {flag for action in parser._actions for flag in action.option_strings}
+    for item in SETTINGS:
+        assert set(item.flags) <= flags
+    assert {"--engine", "--context-overflow", "--self-extend", "--self-extend-window",
+            "--loop-guard", "--no-loop-guard", "-m"} <= flags
+    args = parse(["--engine", "http://localhost:8080/v1", "--no-loop-guard", "--self-extend",
+                  "4", "--context-overflow", "drop", "-m", "x.gguf"])
+    settings = options.settings_from_args(args)
+    assert settings.engine_url == "http://localhost:8080/v1" and settings.loop_guard is False
+    assert (settings.self_extend, settings.context_overflow, settings.model) == (4, "drop",
+                                                                                 "x.gguf")
+    assert options.settings_from_args(parse([])) == load_settings()
+
+
+def test_a_bad_flag_value_is_argparses_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="ask")
+    options.add_all(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--context-overflow", "wrap"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("ask: error: argument --context-overflow: expected \"shift\", \"drop\" or "
+                   "\"error\", got 'wrap'")
