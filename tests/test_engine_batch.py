@@ -52,8 +52,9 @@ from starling_tui.engine.base import (
     ChatMessage, ChatRequest, EngineCrashed, EngineOptions, SamplingOptions,
 )
 from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.engine.worker.hooks import FaultPlan
 
-engine = ProcessEngine()
+engine = ProcessEngine(faults=FaultPlan(uncapped_batch=True))
 engine.load(EngineOptions(model_path=sys.argv[1], n_ctx=64, n_batch=512, n_threads=2))
 try:
     limit = SamplingOptions(max_tokens=4)
@@ -69,17 +70,14 @@ def test_llama_cpp_abort_is_one_line_and_stays_off_stderr(
     smollm2_gguf: Path, tmp_path: Path
 ) -> None:
     """A real GGML_ASSERT (the old batch defect, brought back by a test hook)."""
-    import os
     import subprocess
     import sys
 
-    from starling_tui.engine.worker.hooks import UNCAPPED_BATCH_ENV
     from starling_tui.paths import app_paths
 
-    env = {**os.environ, UNCAPPED_BATCH_ENV: "1"}
     done = subprocess.run(
         [sys.executable, "-c", CRASH_SCRIPT, str(smollm2_gguf), LONG],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
+        capture_output=True, text=True, timeout=120, check=True,
     )
     logs = list((app_paths().cache_dir / "engine-logs").glob("engine-*.log"))
     assert len(logs) == 1  # the crashed process's own log

@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from starling_tui.engine.base import (
     SamplingOptions,
 )
 from starling_tui.engine.parent.process import ProcessEngine
-from starling_tui.engine.worker.hooks import CRASH_ENV, DELAY_ENV
+from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +44,10 @@ def assert_usable(engine: ProcessEngine, path: Path) -> None:
      ("token", "kill", "SIGKILL")],
 )
 def test_worker_crash_becomes_engine_crashed(
-    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch, point: str, how: str, signame: str
+    smollm2_gguf: Path, point: Any, how: Any, signame: str
 ) -> None:
-    engine = ProcessEngine()
+    engine = ProcessEngine(faults=FaultPlan(crash_at=point, crash_how=how))
     try:
-        monkeypatch.setenv(CRASH_ENV, f"{point}:{how}")
         pieces: list[str] = []
         with pytest.raises(EngineCrashed, match=signame) as caught:
             engine.load(options(smollm2_gguf))
@@ -57,22 +57,19 @@ def test_worker_crash_becomes_engine_crashed(
         assert engine.info is None
         if point == "token":
             assert len(pieces) == 1 and engine.last_stats.finish_reason == "error"
-        monkeypatch.delenv(CRASH_ENV)
+        engine.faults = NO_FAULTS  # the next worker this engine starts is sound
         assert_usable(engine, smollm2_gguf)
     finally:
         engine.close()
 
 
-def test_worker_killed_from_outside_mid_reply(
-    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_worker_killed_from_outside_mid_reply(smollm2_gguf: Path) -> None:
     """An OOM kill (SIGKILL from outside) mid-reply surfaces as EngineCrashed."""
-    engine = ProcessEngine()
+    # Slow tokens: the short reply must still be running when the kill lands.
+    engine = ProcessEngine(faults=FaultPlan(token_delay=0.2))
     try:
-        # Slow tokens: the short reply must still be running when the kill lands.
-        monkeypatch.setenv(DELAY_ENV, "0.2")
         engine.load(options(smollm2_gguf))
-        monkeypatch.delenv(DELAY_ENV)
+        engine.faults = NO_FAULTS
         pid = engine.worker_pid
         assert pid is not None
         long = ChatRequest((ChatMessage("user", "Count to 500."),),

@@ -17,7 +17,7 @@ from starling_tui.engine.base import (
     SamplingOptions,
 )
 from starling_tui.engine.parent.process import ProcessEngine
-from starling_tui.engine.worker.hooks import DELAY_ENV
+from starling_tui.engine.worker.hooks import FaultPlan
 
 pytestmark = pytest.mark.slow
 
@@ -102,13 +102,10 @@ def test_fresh_engine_evaluates_the_whole_prompt(smol_engine: ProcessEngine, smo
         cold_engine.close()
 
 
-def test_cancel_stops_generation_within_a_token(
-    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cancel_stops_generation_within_a_token(smollm2_gguf: Path) -> None:
     # Tokens 50 ms apart, so this caller always keeps up with the stream however busy the
     # machine is: then "pieces received when cancelling" is what the worker had produced.
-    monkeypatch.setenv(DELAY_ENV, "0.05")
-    engine = ProcessEngine()
+    engine = ProcessEngine(faults=FaultPlan(token_delay=0.05))
     try:
         engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=1024, n_threads=2))
         request = ask("Count from 1 to 300, separated by commas.", max_tokens=400)
@@ -306,9 +303,8 @@ def test_paused_reply_does_not_block_other_threads(smol_engine: ProcessEngine) -
     assert smol_engine.last_stats.finish_reason in ("stop", "length")
 
 
-def test_close_stops_a_paused_reply(smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(DELAY_ENV, "0.2")  # 400 slow tokens would take 80 s
-    engine = ProcessEngine()
+def test_close_stops_a_paused_reply(smollm2_gguf: Path) -> None:
+    engine = ProcessEngine(faults=FaultPlan(token_delay=0.2))  # 400 slow tokens: 80 s
     try:
         engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=1024, n_threads=2))
         paused = engine.generate(ask("Count from 1 to 500.", max_tokens=400))

@@ -15,14 +15,14 @@ from starling_tui.engine.base import (
     GenerationStats,
     PromptPreview,
 )
-from starling_tui.engine.worker import session as session_module
 from starling_tui.engine.worker.main import serve
 
 
 class SavingFails:
     """A session whose state save and next-turn prefill raise after every reply."""
 
-    def __init__(self, options: EngineOptions, *, vocab_only: bool = False) -> None:
+    def __init__(self, options: EngineOptions, *, vocab_only: bool = False,
+                 faults: Any = None) -> None:
         self.options = options
 
     def info(self) -> str:
@@ -46,10 +46,10 @@ class SavingFails:
 
 
 def test_failed_state_save_and_prefill_only_log(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(session_module, "Session", SavingFails)
     parent, child = multiprocessing.Pipe(duplex=True)
     flag = multiprocessing.RawValue("b", 0)
-    worker = threading.Thread(target=serve, args=(child, flag), daemon=True)
+    worker = threading.Thread(target=serve, args=(child, flag, None, None, SavingFails),
+                              daemon=True)
     # serve() ignores SIGINT, which Python allows only on the main thread: skip that here.
     monkeypatch.setattr("signal.signal", lambda *_: None)
     worker.start()

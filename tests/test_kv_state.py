@@ -17,7 +17,7 @@ from starling_tui.engine.base import (
     SamplingOptions,
 )
 from starling_tui.engine.parent.process import ProcessEngine
-from starling_tui.engine.worker.hooks import CRASH_ENV
+from starling_tui.engine.worker.hooks import FaultPlan
 from starling_tui.engine.worker.kv_state import (
     StateError,
     clear_states,
@@ -202,11 +202,10 @@ def test_bad_state_files_fall_back_cleanly(
 
 @pytest.mark.slow
 def test_kill_while_saving_leaves_no_half_state(
-    smollm2_gguf: Path, tmp_path: Path, cold: str, monkeypatch: pytest.MonkeyPatch
+    smollm2_gguf: Path, tmp_path: Path, cold: str
 ) -> None:
     opts = options(smollm2_gguf, tmp_path)
-    monkeypatch.setenv(CRASH_ENV, "save:kill")
-    engine = ProcessEngine()
+    engine = ProcessEngine(faults=FaultPlan(crash_at="save", crash_how="kill"))
     try:
         engine.load(opts)
         messages = [ChatMessage("user", QUESTION)]
@@ -220,7 +219,6 @@ def test_kill_while_saving_leaves_no_half_state(
                 time.sleep(0.05)
     finally:
         engine.close()
-    monkeypatch.delenv(CRASH_ENV)
     assert not list(list_states(tmp_path)) and list(tmp_path.glob("*.tmp"))
     history = [*messages, ChatMessage("assistant", reply)]
     resumed, stats, _ = resume(opts, history)

@@ -114,8 +114,12 @@ class WorkerPipe:
         """The worker's process id."""
         return self._proc.pid if self._proc is not None else None
 
-    def start(self) -> None:
-        """Start a worker unless one is running."""
+    def start(self, faults: Any = None, session_factory: Any = None) -> None:
+        """Start a worker unless one is running.
+
+        ``faults`` (a test's :class:`~..worker.hooks.FaultPlan`) and ``session_factory`` (a
+        picklable callable building the worker's session) travel in the spawn arguments.
+        """
         if self.alive:
             return
         self.discard()
@@ -125,7 +129,8 @@ class WorkerPipe:
         self._log = prepare_log()
         log = str(self._log) if self._log is not None else None
         self._proc = self._mp.Process(
-            target=serve, args=(child, self.cancel_upto, log), name="starling-engine", daemon=True
+            target=serve, args=(child, self.cancel_upto, log, faults, session_factory),
+            name="starling-engine", daemon=True
         )
         with _unimportable_main_hidden():
             self._proc.start()

@@ -22,6 +22,9 @@ a reply's iterator is paused in the caller, so such a request never waits for th
 Every ``generate()`` call gets an id when it is made; ``cancel()`` stops every reply requested
 so far (the worker compares ids in shared memory), so a cancel that comes before the reply's
 first piece is read is not lost, and one that comes before ``generate()`` does not stop it.
+
+Test seams are handed in: ``ProcessEngine(faults=FaultPlan(...))`` stages a crash or a slow
+token in the worker (:mod:`..worker.hooks`), ``session_factory`` replaces the worker's session.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starling_tui.engine.base import (
     ChatRequest,
@@ -43,11 +46,19 @@ from starling_tui.engine.base import (
 from starling_tui.engine.parent.gguf_check import check_model_file
 from starling_tui.engine.parent.pipe import WorkerPipe
 
+if TYPE_CHECKING:
+    from starling_tui.engine.worker.hooks import FaultPlan
+    from starling_tui.engine.worker.main import SessionFactory
+
 
 class ProcessEngine:
     """Implements :class:`~starling_tui.engine.base.Engine` with a llama.cpp worker process."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, faults: FaultPlan | None = None,
+                 session_factory: SessionFactory | None = None) -> None:
+        # Handed to every worker this engine starts (a test may swap ``faults`` between loads).
+        self.faults = faults
+        self.session_factory = session_factory
         self._pipe = WorkerPipe()
         self._lock = threading.RLock()  # one request on the pipe at a time
         self._cancel_lock = threading.Lock()
@@ -114,7 +125,7 @@ class ProcessEngine:
         with self._lock:
             self._end_open_reply()
             self._info = None
-            self._pipe.start()
+            self._pipe.start(self.faults, self.session_factory)
             what = f"loading {path.name} (the file may be damaged or unsupported)"
             info: ModelInfo = self._call(("load", options, vocab_only), what)
             self._info = info

@@ -13,7 +13,6 @@ from typing import Any
 
 from starling_tui.engine.base import EngineError, EngineOptions
 from starling_tui.engine.worker.devices import physical_cores
-from starling_tui.engine.worker.hooks import uncapped_batch
 from starling_tui.engine.worker.llama_backend import gpu_offload_supported, llama
 
 ALL_LAYERS = 999  # llama.cpp clamps to the model's layer count
@@ -55,9 +54,13 @@ def effective_flash_attn(options: EngineOptions, n_gpu_layers: int) -> bool | No
 
 
 def create_context(
-    model: Any, options: EngineOptions, n_ctx: int, n_gpu_layers: int
+    model: Any, options: EngineOptions, n_ctx: int, n_gpu_layers: int, *,
+    uncapped_batch: bool = False,
 ) -> tuple[Any, int]:
-    """A ``LlamaContext`` for one sequence, and the batch size llama.cpp really chose."""
+    """A ``LlamaContext`` for one sequence, and the batch size llama.cpp really chose.
+
+    ``uncapped_batch`` (a test's fault plan only) returns the requested batch instead.
+    """
     from llama_cpp import _internals
 
     lc = llama()
@@ -86,7 +89,7 @@ def create_context(
         ) from exc
     # A decode bigger than the real n_batch makes llama.cpp abort (GGML_ASSERT); it splits each
     # decode into n_ubatch pieces itself, so n_batch is the one limit callers must respect.
-    n_batch = options.n_batch if uncapped_batch() else int(lc.llama_n_batch(ctx.ctx))
+    n_batch = options.n_batch if uncapped_batch else int(lc.llama_n_batch(ctx.ctx))
     return ctx, n_batch
 
 

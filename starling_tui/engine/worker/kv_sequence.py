@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from starling_tui.engine.base import EngineError
-from starling_tui.engine.worker.hooks import crash_point
+from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.llama_backend import llama
 from starling_tui.engine.worker.state_cache import StateCache
 
@@ -33,12 +33,13 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 class KvSequence:
     """The one sequence of a context (``LlamaContext``), decoded at most ``n_batch`` at a time."""
 
-    def __init__(self, ctx: Any, n_batch: int) -> None:
+    def __init__(self, ctx: Any, n_batch: int, faults: FaultPlan = NO_FAULTS) -> None:
         from llama_cpp import _internals
 
         self.ctx = ctx
         self.n_ctx = int(ctx.n_ctx())
         self.n_batch = n_batch
+        self.faults = faults
         self.batch = _internals.LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False)
         self.tokens: list[int] = []
         self._no_abort = llama().ggml_abort_callback()  # NULL: no per-node callback
@@ -69,7 +70,7 @@ class KvSequence:
         callback = lc.ggml_abort_callback(lambda _data: bool(cancelled()))
         lc.llama_set_abort_callback(self.ctx.ctx, callback, None)
         try:
-            crash_point("prompt")
+            self.faults.crash_point("prompt")
             for start in range(reused, len(prompt), self.n_batch):
                 chunk = prompt[start : start + self.n_batch]
                 code = self.decode(chunk, start)

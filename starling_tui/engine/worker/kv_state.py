@@ -12,8 +12,9 @@ File layout (little endian)::
     b"STKV" | u32 version | u64 header_len | header JSON | u64 n_tokens | i32 tokens[n] |
     u64 data_len | data | u32 crc32 (of everything after the magic)
 
-Writes go to a temp file in the same folder, are fsynced and ``os.replace``d into place, so a
-crash mid-write leaves at worst a stray ``.tmp`` (never read, swept later). Reads check the
+Writes go through :func:`starling_tui.atomic.atomic_writer` (a temp file in the same folder,
+fsynced and ``os.replace``d into place), so a crash mid-write leaves at worst a stray ``.tmp``
+(never read, swept later). Reads check the
 magic, version, sizes, checksum and fingerprint; anything wrong raises :class:`StateError` and
 the caller discards the file. Nothing here imports llama_cpp.
 """
@@ -26,15 +27,14 @@ import json
 import mmap
 import os
 import struct
-import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starling_tui.atomic import fsync_folder
+from starling_tui.atomic import atomic_writer
 
 MAGIC = b"STKV"
 VERSION = 1
@@ -74,44 +74,28 @@ class StateHeader:
         return int(self.meta.get("n_tokens", 0))
 
 
-def write_state(path: Path, meta: dict[str, Any], tokens: list[int], data: Any) -> int:
-    """Write a state atomically; return its size in bytes. ``data`` is a bytes-like buffer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_state(
+    path: Path, meta: dict[str, Any], tokens: list[int], data: Any,
+    *, before_replace: Callable[[], None] | None = None,
+) -> int:
+    """Write a state atomically; return its size in bytes. ``data`` is a bytes-like buffer.
+
+    ``before_replace`` runs once the whole file is in its temp file, before the rename (a
+    test's fault plan dies there to prove a crash leaves no half state).
+    """
     header = json.dumps({**meta, "n_tokens": len(tokens)}, sort_keys=True).encode()
-    token_bytes = struct.pack(f"<{len(tokens)}i", *tokens)
     view = memoryview(data).cast("B")
-    chunks = [_U32.pack(VERSION), _U64.pack(len(header)), header, _U64.pack(len(tokens)),
-              token_bytes, _U64.pack(len(view))]
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            crc = 0
-            f.write(MAGIC)
-            for chunk in chunks:
-                f.write(chunk)
-                crc = zlib.crc32(chunk, crc)
-            _write_data(f, view)
-            crc = zlib.crc32(view, crc)
-            f.write(_U32.pack(crc))
+    head = b"".join((_U32.pack(VERSION), _U64.pack(len(header)), header, _U64.pack(len(tokens)),
+                     struct.pack(f"<{len(tokens)}i", *tokens), _U64.pack(len(view))))
+    crc = zlib.crc32(view, zlib.crc32(head))
+    with atomic_writer(path, binary=True) as f:
+        f.write(MAGIC + head)
+        f.write(view)  # the payload (hundreds of MB for a 7B model) is never copied
+        f.write(_U32.pack(crc))
+        if before_replace is not None:
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_folder(path.parent)
+            before_replace()
     return path.stat().st_size
-
-
-def _write_data(f: Any, view: memoryview) -> None:
-    """Write the payload in pieces (the ``save`` crash hook fires half-way, for tests)."""
-    from starling_tui.engine.worker.hooks import crash_point
-
-    half = len(view) // 2
-    f.write(view[:half])
-    f.flush()
-    crash_point("save")
-    f.write(view[half:])
 
 
 def _read_header(raw: Any) -> tuple[dict[str, Any], int]:
@@ -231,6 +215,6 @@ def clear_states(folder: Path, conversation_id: str | None = None) -> int:
     for path in folder.glob(f"{prefix}*{SUFFIX}"):
         path.unlink(missing_ok=True)
         count += 1
-    for tmp in folder.glob(f"{prefix}*.tmp"):
+    for tmp in folder.glob(f".{prefix}*.tmp"):  # atomic_writer's temp names start with "."
         tmp.unlink(missing_ok=True)
     return count

@@ -33,6 +33,11 @@ from typing import Any
 
 from starling_tui.engine.base import EngineError
 from starling_tui.engine.crash_log import bound_log, redirect_stderr
+from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
+
+# Builds the worker's session: ``(options, *, vocab_only, faults)`` → an object with the
+# methods of :class:`.session.Session` that the request loop calls. Must pickle (spawn).
+SessionFactory = Callable[..., Any]
 
 PIECE_INTERVAL_S = 1 / 30
 
@@ -114,10 +119,12 @@ def _prefill_next_turn(session: Any, conn: Connection, logger: logging.Logger) -
         logger.warning("could not prepare the next turn: %s", _one_line(exc))
 
 
-def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> None:
+def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None,
+          faults: FaultPlan | None = None, session_factory: SessionFactory | None = None) -> None:
     """Handle requests until ``close`` or the parent goes away (the process entry point).
 
-    ``log_path`` receives this process's stderr (see :mod:`.crash_log`).
+    ``log_path`` receives this process's stderr (see :mod:`.crash_log`); ``faults`` is a
+    test's fault plan and ``session_factory`` builds the session (default: the real one).
     """
     import signal
 
@@ -128,11 +135,13 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> No
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from starling_tui.engine.worker.session import Session
 
+    plan = faults or NO_FAULTS
+    make_session: SessionFactory = session_factory or Session
     channel = Channel(conn)
     logger = logging.getLogger("starling_tui.engine")
     logger.addHandler(_PipeLogHandler(channel))
     logger.setLevel(logging.INFO)
-    session: Session | None = None
+    session: Any = None
 
     stream = PieceStream(channel)
 
@@ -151,7 +160,7 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None) -> No
                     if session is not None:
                         session.close()
                         session = None
-                    session = Session(message[1], vocab_only=message[2])
+                    session = make_session(message[1], vocab_only=message[2], faults=plan)
                     channel.send(("ok", session.info()))
                     continue
                 if session is None:

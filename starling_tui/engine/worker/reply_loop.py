@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starling_tui.engine.base import ChatRequest, FinishReason, GenerationStats
-from starling_tui.engine.worker.hooks import crash_point
+from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.kv_sequence import KvSequence
 from starling_tui.engine.worker.llama_backend import llama
 from starling_tui.engine.worker.sampling import PieceDecoder, build_sampler
@@ -25,7 +25,7 @@ class ReplyLoop:
     kv: KvSequence
     model: Any  # llama_cpp._internals.LlamaModel
     strip_space: bool  # OpenChat: the reply's leading space belongs to the template
-    token_delay: float = 0.0  # test hook: seconds to wait after each token
+    faults: FaultPlan = NO_FAULTS  # a test's staged crash or token delay
 
     def run(
         self,
@@ -63,9 +63,9 @@ class ReplyLoop:
             if text:
                 emit(text)
             if n == 1:
-                crash_point("token")
-            if self.token_delay:
-                time.sleep(self.token_delay)
+                self.faults.crash_point("token")
+            if self.faults.token_delay:
+                time.sleep(self.faults.token_delay)
             if (limit is not None and n >= limit) or len(self.kv.tokens) + 1 >= self.kv.n_ctx:
                 reason = "length"
                 break

@@ -30,7 +30,7 @@ from starling_tui.engine.worker.context import (
     resolve_gpu_layers,
 )
 from starling_tui.engine.worker.devices import backend_label
-from starling_tui.engine.worker.hooks import crash_point, token_delay
+from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.kv_sequence import KvSequence
 from starling_tui.engine.worker.llama_backend import (
     clear_recent_errors,
@@ -50,8 +50,11 @@ from starling_tui.prompt.parts import encode_parts, render_parts
 class Session:
     """A model (and, unless ``vocab_only``, a context) loaded in this process."""
 
-    def __init__(self, options: EngineOptions, *, vocab_only: bool = False) -> None:
+    def __init__(
+        self, options: EngineOptions, *, vocab_only: bool = False, faults: FaultPlan = NO_FAULTS
+    ) -> None:
         self.options = options
+        self.faults = faults
         self.vocab_only = vocab_only
         n_gpu, self.gpu_note = (0, "vocabulary only") if vocab_only else resolve_gpu_layers(
             options.n_gpu_layers
@@ -60,7 +63,7 @@ class Session:
             n_gpu_layers=n_gpu, use_mmap=options.use_mmap, use_mlock=options.use_mlock,
             vocab_only=vocab_only, extra_bufts=options.extra_bufts,
         )
-        crash_point("load")
+        faults.crash_point("load")
         clear_recent_errors()
         try:
             self.model = load_model(options.model_path, params)
@@ -74,18 +77,18 @@ class Session:
             self._metadata(f"{self._metadata('general.architecture')}.context_length") or 4096
         )
         self.n_ctx = options.n_ctx or self.n_ctx_train
-        self._token_delay = token_delay()
         self.kv: KvSequence | None = None
         # The latest completed reply (request, text) and llama.cpp's counters at its end.
         self._last_reply: tuple[ChatRequest, str] | None = None
         self._reply_counters: dict[str, float] | None = None
         self.states: StateCache | None = None
         if not vocab_only:
-            ctx, n_batch = create_context(self.model, options, self.n_ctx, n_gpu)
-            self.kv = KvSequence(ctx, n_batch)
+            ctx, n_batch = create_context(self.model, options, self.n_ctx, n_gpu,
+                                          uncapped_batch=faults.uncapped_batch)
+            self.kv = KvSequence(ctx, n_batch, faults)
             self.n_ctx = self.kv.n_ctx
             if options.state_cache:
-                self.states = StateCache(options, self.n_ctx, self.n_gpu_layers)
+                self.states = StateCache(options, self.n_ctx, self.n_gpu_layers, faults)
 
     @property
     def tokens(self) -> list[int]:
@@ -180,8 +183,7 @@ class Session:
             return stats
         # OpenChat prompts end "Assistant:" and the template writes ": " + reply, so the
         # reply's leading space belongs to the template (and re-renders identically).
-        loop = ReplyLoop(kv, self.model, strip_space=fmt != "chat_template",
-                         token_delay=self._token_delay)
+        loop = ReplyLoop(kv, self.model, strip_space=fmt != "chat_template", faults=self.faults)
         pieces: list[str] = []
 
         def keep_and_emit(text: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.worker.context import effective_flash_attn
+from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.kv_state import (
     StateError,
     enforce_budget,
@@ -62,7 +63,10 @@ def fingerprint(options: EngineOptions, n_ctx: int, n_gpu_layers: int) -> dict[s
 class StateCache:
     """Saved states for one loaded model and context."""
 
-    def __init__(self, options: EngineOptions, n_ctx: int, n_gpu_layers: int) -> None:
+    def __init__(
+        self, options: EngineOptions, n_ctx: int, n_gpu_layers: int, faults: FaultPlan = NO_FAULTS
+    ) -> None:
+        self.faults = faults
         custom = options.state_cache_dir
         self.folder = Path(custom) if custom else default_state_dir()
         self.budget = options.state_cache_budget_mb * 1024 * 1024
@@ -123,7 +127,8 @@ class StateCache:
 
     def _write(self, path: Path, meta: dict[str, Any], tokens: list[int], data: Any) -> None:
         try:
-            write_state(path, meta, tokens, data)
+            write_state(path, meta, tokens, data,
+                        before_replace=lambda: self.faults.crash_point("save"))
             enforce_budget(self.folder, self.budget, keep=path)
         except OSError as exc:
             log.warning("could not save the KV state to %s: %s", path.parent, exc)

@@ -1,0 +1,96 @@
+"""What kind of server answers at the engine URL, asked once per load and remembered.
+
+``GET /v1/models`` names the model (and proves the key works). Then the server's own
+endpoints tell the kinds apart: llama-server's ``/props`` (context size; takes token ids),
+vLLM's ``/tokenize`` with ``max_model_len`` (takes token ids), llama-cpp-python's
+``/extras/tokenize`` (text only; tokenizes with special tokens parsed), Ollama's
+``/api/version`` (text only). Anything else is a generic OpenAI-compatible server that is sent
+text. A 404 just means "not this kind"; other failures are reported as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starling_tui.engine.base import EngineError
+from starling_tui.engine.remote.transport import RemoteError, Transport
+
+ServerKind = Literal["llama-server", "vllm", "llama-cpp-python", "ollama", "openai"]
+
+
+@dataclass
+class ServerProfile:
+    """What one server supports (``n_ctx`` may be learnt later from a refusal)."""
+
+    kind: ServerKind
+    model: str
+    n_ctx: int | None  # None: the server does not say
+    n_ctx_train: int | None = None
+    takes_ids: bool = False
+    tokenize_path: str | None = None  # text servers: where to check a prompt's tokens
+
+    @property
+    def prompt_form(self) -> str:
+        """How prompts are sent, for the status line."""
+        return "token ids" if self.takes_ids else "text"
+
+
+def probe_server(transport: Transport) -> ServerProfile:
+    """Ask the server what it is; EngineError (one line) when it cannot be used."""
+    ep = transport.endpoint
+    models = transport.call("GET", ep.path("/models"))
+    entries = models.get("data") if isinstance(models, dict) else None
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
+        raise EngineError(f"{ep.address} lists no model at {ep.path('/models')}")
+    first = entries[0]
+    model = str(first.get("id") or "model")
+    meta = first.get("meta")
+    n_ctx_train = _int(meta.get("n_ctx_train")) if isinstance(meta, dict) else None
+    props = _optional(transport, "GET", ep.path("/props", api=False))
+    if isinstance(props, dict) and isinstance(props.get("default_generation_settings"), dict):
+        n_ctx = _int(props["default_generation_settings"].get("n_ctx")) or _int(props.get("n_ctx"))
+        return ServerProfile("llama-server", model, n_ctx, n_ctx_train, takes_ids=True)
+    vllm = _optional(transport, "POST", ep.path("/tokenize", api=False),
+                     {"model": model, "prompt": "a"})
+    if isinstance(vllm, dict) and "max_model_len" in vllm:
+        n_ctx = _int(vllm.get("max_model_len")) or _int(first.get("max_model_len"))
+        return ServerProfile("vllm", model, n_ctx, n_ctx_train, takes_ids=True)
+    extras = ep.path("/extras/tokenize", api=False)
+    if isinstance(_optional(transport, "POST", extras, {"input": "a"}), dict):
+        return ServerProfile("llama-cpp-python", model, None, n_ctx_train, tokenize_path=extras)
+    version = _optional(transport, "GET", ep.path("/api/version", api=False))
+    if isinstance(version, dict) and "version" in version:
+        return ServerProfile("ollama", model, _ollama_ctx(transport, model), n_ctx_train)
+    return ServerProfile("openai", model, None, n_ctx_train)
+
+
+def _optional(transport: Transport, method: str, path: str, body: Any = None) -> Any:
+    """A server-specific endpoint: its JSON, or None when this server does not have it."""
+    try:
+        return transport.call(method, path, body)
+    except RemoteError as exc:
+        if exc.status in (400, 404, 405, 422, 501) or (exc.status == 0 and "JSON" in str(exc)):
+            return None
+        raise
+
+
+def _ollama_ctx(transport: Transport, model: str) -> int | None:
+    """Ollama's ``num_ctx`` for ``model`` (its parameters text), if it sets one."""
+    show = _optional(transport, "POST", transport.endpoint.path("/api/show", api=False),
+                     {"model": model})
+    if not isinstance(show, dict):
+        return None
+    for line in str(show.get("parameters", "")).splitlines():
+        name, _, value = line.partition(" ")
+        if name == "num_ctx":
+            return _int(value.strip())
+    return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
