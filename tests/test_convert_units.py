@@ -122,9 +122,17 @@ def test_ggml_kernels_match_numpy_bit_for_bit(monkeypatch) -> None:
 
 def test_tensor_info_reader_agrees_with_gguf_reader(starling_q4km_gguf: Path) -> None:
     from convert.verify import read_tensor_infos
+    from starling_tui.models.gguf_reader import read_gguf_header
 
     for path in (starling_q4km_gguf,):
         reader = read_gguf(path)
         expected = {t.name: (tuple(int(d) for d in reversed(t.shape.tolist())),
                              t.tensor_type.name) for t in reader.tensors}
         assert read_tensor_infos(path) == expected
+        header = read_gguf_header(path)
+        assert header.data_offset == reader.data_offset
+        for key, field in reader.fields.items():
+            if key.startswith("GGUF."):
+                continue  # the reader's own pseudo-fields (version, counts)
+            value = header.metadata[key]
+            assert value is None if len(field.types) > 1 else value == field.contents(), key

@@ -155,3 +155,14 @@ def test_resolution_rules(tmp_path: Path) -> None:
         "Starling-LM-7B-Q4_K_M.gguf",
         "Starling-LM-7B-Q8_0.gguf",
     ]
+
+
+def test_file_type_names_come_from_gguf_py() -> None:
+    import gguf
+
+    from starling_tui.models.file_types import file_type_name, tensor_type_name
+
+    assert file_type_name(int(gguf.LlamaFileType.MOSTLY_Q4_K_M)) == "Q4_K_M"
+    assert file_type_name(int(gguf.LlamaFileType.ALL_F32)) == "F32"
+    assert file_type_name(9999) is None and tensor_type_name(9999) is None
+    assert tensor_type_name(int(gguf.GGMLQuantizationType.Q8_0)) == "Q8_0"

@@ -2,7 +2,8 @@
 
 - :mod:`.inspect` — :func:`inspect_model`: the header facts of one file, or one line saying why
   it is unusable (missing, empty, a git-lfs pointer, not GGUF, truncated, corrupt).
-- :mod:`.gguf_reader` — the fast header reader it uses.
+- :mod:`.gguf_reader` — the one GGUF header reader (also used by ``convert.verify``).
+- :mod:`.file_types` — GGUF file-type and tensor-type names (gguf-py's tables).
 - :mod:`.folder` — the models folder: listing it and resolving ``--model NAME``.
 """
 

@@ -1,16 +1,15 @@
 """Is a file a sound GGUF model, and what is it: :func:`inspect_model`.
 
-It reads only the GGUF header (metadata and tensor table) straight from a memory map, skipping
+It reads only the GGUF header (metadata and tensor table) with :mod:`.gguf_reader`, which skips
 the large tokenizer arrays without decoding them, so it takes milliseconds even on a 4 GB file.
-(``gguf.GGUFReader`` builds every metadata array up front: about two seconds for a 100 MB
-model, too slow for a folder listing.) The gguf package supplies the type tables. It also checks
+The gguf package supplies the type tables (:mod:`.file_types`). It also checks
 that the tensor data the header describes fits in the file, which catches truncated downloads;
 a git-lfs pointer, an HTML error page, random bytes or another format fail with one line.
 """
 
 from __future__ import annotations
 
-import mmap
+import math
 import os
 import struct
 from collections import Counter
@@ -19,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from starling_tui.errors import ModelFileError
-from starling_tui.models.gguf_reader import MAX_KEY, Cursor
+from starling_tui.models.file_types import file_type_name, tensor_type_name
+from starling_tui.models.gguf_reader import GGUF_MAGIC, GGUFHeader, read_gguf_header
 
-GGUF_MAGIC = b"GGUF"
 LFS_POINTER_PREFIX = b"version https://git-lfs"
 
 
@@ -61,6 +60,9 @@ def _precheck(path: Path, name: str, local: bool) -> int:
         raise ModelFileError(
             f"{name} is not a GGUF model file (wrong magic bytes: it starts with {head[:4]!r})"
         )
+    version = int.from_bytes(head[4:8], "little")
+    if len(head) >= 8 and version not in (2, 3):
+        raise ModelFileError(f"{name}: unsupported GGUF version {version}")
     return size
 
 
@@ -74,59 +76,36 @@ def inspect_model(path: str | os.PathLike[str], *, shown_as: str | None = None) 
     name = shown_as or str(path)
     size = _precheck(path, name, local=shown_as is None)
     try:
-        with path.open("rb") as handle, _map(handle) as view:
-            return _parse(path, name, size, view)
+        header = read_gguf_header(path)
     except (struct.error, ValueError, OverflowError, MemoryError) as error:
         raise ModelFileError(f"{name} is truncated or corrupt (bad GGUF header: {error})") from None
     except OSError as error:
         raise ModelFileError(f"cannot read {name}: {error.strerror or error}") from None
+    return _check(path, name, size, header)
 
 
-def _map(handle: Any) -> mmap.mmap:
-    return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-
-
-def _parse(path: Path, name: str, size: int, buffer: Any) -> ModelFile:
+def _check(path: Path, name: str, size: int, header: GGUFHeader) -> ModelFile:
+    """The file's facts, once its tensor types and size are found sound."""
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
-    cursor = Cursor(buffer)
-    cursor.offset = 4
-    version = int(cursor.scalar("<I"))
-    if version not in (2, 3):
-        raise ModelFileError(f"{name}: unsupported GGUF version {version}")
-    tensor_count, kv_count = cursor.count(), cursor.count()
-    meta: dict[str, Any] = {}
-    for _ in range(kv_count):
-        key = cursor.string(MAX_KEY)
-        meta[key] = cursor.value(int(cursor.scalar("<I")))
+    if not header.tensors:
+        raise ModelFileError(f"{name} has no tensors (a vocabulary-only GGUF?)")
     types: Counter[str] = Counter()
     data_end = 0
-    for _ in range(tensor_count):
-        cursor.skip_string()
-        n_dims = int(cursor.scalar("<I"))
-        if n_dims > 8:
-            raise ValueError("implausible tensor rank")
-        elements = 1
-        for _dim in range(n_dims):
-            elements *= cursor.count()
-        type_id, offset = int(cursor.scalar("<I")), cursor.count()
-        try:
-            qtype = GGMLQuantizationType(type_id)
-        except ValueError:
-            raise ModelFileError(f"{name} is corrupt (unknown tensor type {type_id})") from None
-        block, type_size = GGML_QUANT_SIZES[qtype]
-        data_end = max(data_end, offset + elements // block * type_size)
-        if n_dims >= 2:
-            types[qtype.name] += 1
-    alignment = int(meta.get("general.alignment") or 32)
-    data_start = -(-cursor.offset // alignment) * alignment
-    if tensor_count == 0:
-        raise ModelFileError(f"{name} has no tensors (a vocabulary-only GGUF?)")
-    if data_start + data_end > size:
-        raise ModelFileError(
-            f"{name} is truncated: {size} bytes, but its header describes {data_start + data_end}"
-        )
-    return _describe(path, size, meta, types, tensor_count)
+    for tensor in header.tensors:
+        type_name = tensor_type_name(tensor.type_id)
+        if type_name is None:
+            raise ModelFileError(f"{name} is corrupt (unknown tensor type {tensor.type_id})")
+        block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(tensor.type_id)]
+        elements = math.prod(tensor.dims)
+        data_end = max(data_end, tensor.offset + elements // block * type_size)
+        if len(tensor.dims) >= 2:
+            types[type_name] += 1
+    if header.data_offset + data_end > size:
+        described = header.data_offset + data_end
+        raise ModelFileError(f"{name} is truncated: {size} bytes, but its header describes "
+                             f"{described}")
+    return _describe(path, size, header.metadata, types, len(header.tensors))
 
 
 def _describe(
@@ -153,14 +132,8 @@ def _describe(
 
 def _quant_name(meta: dict[str, Any], types: Counter[str]) -> str:
     """The file type from ``general.file_type``, else the most common weight type."""
-    from gguf.constants import LlamaFileType
-
     file_type = meta.get("general.file_type")
-    if isinstance(file_type, int):
-        try:
-            name = LlamaFileType(file_type).name
-        except ValueError:
-            name = ""
-        if name:
-            return name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    name = file_type_name(file_type) if isinstance(file_type, int) else None
+    if name:
+        return name
     return types.most_common(1)[0][0] if types else "unknown"
