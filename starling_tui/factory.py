@@ -1,21 +1,17 @@
 """Builds what the CLI and the TUI run on, from :class:`~starling_tui.config.Settings`.
 
 One place turns settings into :class:`EngineOptions` / :class:`SamplingOptions`, picks and checks
-the model file, creates the engine (the llama.cpp child process, or one the caller injects) and
-opens the history store. The TUI and its tests call the same functions with a ``FakeEngine``.
-
-Test hook: when ``STARLING_TUI_FAKE_ENGINE`` holds JSON (``{"replies": [...], "delay_s": 0.1,
-"fail_on": "word"}``)
-*and* the process runs under pytest (``PYTEST_CURRENT_TEST`` is set, which child processes of a
-test inherit), :func:`create_engine` returns a scripted :class:`FakeEngine` instead of the real
-one. It lets end-to-end CLI tests (kill -9 mid-reply) control timing; outside pytest it is
-ignored.
+the model file, creates the engine and opens the history store. The engine comes from an
+*engine factory* (``Callable[[Settings], Engine]``): the CLI's entry point takes one
+(``main(argv, engine_factory=...)``) so tests and demos inject a scripted engine; without one,
+:func:`create_engine` builds the llama.cpp child-process engine (or the remote engine when
+``engine_url`` is set).
 """
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +26,11 @@ from starling_tui.engine.base import (
     PromptPreview,
     SamplingOptions,
 )
-from starling_tui.errors import ConfigError, UserError
+from starling_tui.errors import UserError
 from starling_tui.history.store import HistoryStore
 from starling_tui.models import ModelFile, inspect_model, resolve_model
 
-FAKE_ENGINE_ENV = "STARLING_TUI_FAKE_ENGINE"
+EngineFactory = Callable[[Settings], Engine]
 
 
 def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") -> EngineOptions:
@@ -75,17 +71,10 @@ def gpu_layers(value: int | str) -> GpuLayers:
 
 
 def sampling_options(settings: Settings) -> SamplingOptions:
-    """How to pick tokens with these settings."""
-    return SamplingOptions(
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        top_k=settings.top_k,
-        min_p=settings.min_p,
-        repeat_penalty=settings.repeat_penalty,
-        seed=settings.seed,
-        max_tokens=settings.max_tokens,
-        loop_guard=settings.loop_guard,
-    )
+    """How to pick tokens with these settings (no conversation overrides)."""
+    from starling_tui.chat.sampling import sampling_from_settings
+
+    return sampling_from_settings(settings)
 
 
 def choose_model(settings: Settings, spec: str | None = None) -> ModelFile:
@@ -93,13 +82,14 @@ def choose_model(settings: Settings, spec: str | None = None) -> ModelFile:
     return inspect_model(resolve_model(spec or settings.model, None))
 
 
-def create_engine(engine: Engine | None = None) -> Engine:
-    """The engine to use: ``engine`` if given, else the llama.cpp child-process engine."""
-    if engine is not None:
-        return engine
-    fake = _fake_engine_from_env()
-    if fake is not None:
-        return fake
+def create_engine(
+    settings: Settings | None = None, engine_factory: EngineFactory | None = None
+) -> Engine:
+    """The engine to use: ``engine_factory(settings)`` if given, else the llama.cpp engine."""
+    settings = settings or Settings()
+    if engine_factory is not None:
+        return engine_factory(settings)
+    # The remote engine (settings.engine_url) is picked here.
     try:
         from starling_tui.engine.parent.process import ProcessEngine
     except ImportError as error:
@@ -108,11 +98,13 @@ def create_engine(engine: Engine | None = None) -> Engine:
 
 
 def load_engine(
-    settings: Settings, model: ModelFile | Path | str, engine: Engine | None = None
+    settings: Settings,
+    model: ModelFile | Path | str,
+    engine_factory: EngineFactory | None = None,
 ) -> tuple[Engine, ModelInfo]:
-    """Create (or take) an engine and load ``model`` into it; the caller closes it."""
+    """Create an engine and load ``model`` into it; the caller closes it."""
     path = model.path if isinstance(model, ModelFile) else Path(model)
-    engine = create_engine(engine)
+    engine = create_engine(settings, engine_factory)
     try:
         info = engine.load(engine_options(settings, path))
     except BaseException:
@@ -122,15 +114,17 @@ def load_engine(
 
 
 def preview_prompt(
-    settings: Settings, model: ModelFile, request: ChatRequest, engine: Engine | None = None
+    settings: Settings,
+    model: ModelFile,
+    request: ChatRequest,
+    engine_factory: EngineFactory | None = None,
 ) -> PromptPreview:
-    """The exact prompt of ``request``; the real engine loads only the vocabulary for it."""
-    engine = engine or _fake_engine_from_env()
-    if engine is None:
+    """The exact prompt of ``request``; the local engine loads only the vocabulary for it."""
+    if engine_factory is None and not settings.engine_url:
         from starling_tui.engine.parent.process import ProcessEngine
 
         return ProcessEngine.preview_only(engine_options(settings, model.path), request)
-    engine, _info = load_engine(settings, model, engine)
+    engine, _info = load_engine(settings, model, engine_factory)
     try:
         return engine.preview(request)
     finally:
@@ -147,20 +141,3 @@ def save_setting_changes(changes: dict[str, Any]) -> None:
     from starling_tui.config import update_config_file
 
     update_config_file(**changes)
-
-
-def _fake_engine_from_env() -> Engine | None:
-    raw = os.environ.get(FAKE_ENGINE_ENV)
-    if not raw or not os.environ.get("PYTEST_CURRENT_TEST"):
-        return None
-    from starling_tui.engine.fake import FakeEngine
-
-    try:
-        spec = json.loads(raw)
-        return FakeEngine(
-            spec.get("replies", ()),
-            delay_s=float(spec.get("delay_s", 0.0)),
-            fail_on=spec.get("fail_on"),
-        )
-    except (ValueError, AttributeError, TypeError) as error:
-        raise ConfigError(f"{FAKE_ENGINE_ENV}: {error}") from None

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_cli_support import FAKE_ENGINE_ENV, cli_command, cli_env
+from fake_cli import scripted
+from test_cli_support import cli_command, cli_env
 
 from starling_tui.cli.main import main
 from starling_tui.engine.base import ChatMessage, ChatRequest
@@ -23,6 +24,7 @@ from starling_tui.paths import app_paths
 
 Fake = Callable[..., None]
 Capture = pytest.CaptureFixture[str]
+SPEC: dict[str, object] = {}  # the scripted engine of ``ask()`` calls without ``engine``
 
 
 @pytest.fixture
@@ -30,14 +32,16 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Set the scripted engine's behaviour for ``main()`` calls in this test."""
 
     def configure(**spec: object) -> None:
-        monkeypatch.setenv(FAKE_ENGINE_ENV, json.dumps(spec))
+        monkeypatch.setattr(f"{__name__}.SPEC", dict(spec))
 
     configure()
     return configure
 
 
-def ask(capsys: Capture, *args: str) -> tuple[int, str, str]:
-    status = main(["ask", *args])
+def ask(capsys: Capture, *args: str, engine: FakeEngine | None = None) -> tuple[int, str, str]:
+    """``main(["ask", ...])`` with ``engine`` (or one scripted by ``fake``) injected."""
+    make = scripted(SPEC) if engine is None else (lambda _settings: engine)
+    status = main(["ask", *args], engine_factory=make)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
@@ -57,7 +61,7 @@ def test_new_conversation_is_streamed_and_saved(
         conv = store.get_conversation(cid)
         path = store.active_path(cid)
     assert conv.title == "Capital of France?" and conv.model == smollm2_gguf.stem
-    assert conv.sampling["temperature"] == 0.0 and conv.mode == "auto"
+    assert conv.sampling == {} and conv.mode == "auto"  # nothing was set for it
     assert [(m.role, m.content, m.finish_reason) for m in path] == [
         ("user", "Capital of France?", None),
         ("assistant", "Paris is the capital.", "stop"),
@@ -92,11 +96,7 @@ def test_continue_and_conversation_send_the_whole_history(
 def test_engine_receives_system_prompt_and_mode(
     capsys: Capture, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from starling_tui import factory
-    from starling_tui.engine.fake import FakeEngine
-
     engine = FakeEngine(["ok"])
-    monkeypatch.setattr(factory, "_fake_engine_from_env", lambda: engine)
     ask(
         capsys,
         "--model",
@@ -109,6 +109,7 @@ def test_engine_receives_system_prompt_and_mode(
         "--max-tokens",
         "9",
         "q",
+        engine=engine,
     )
     request = engine.requests[0]
     assert [(m.role, m.content) for m in request.messages] == [("system", "S"), ("user", "q")]
@@ -181,10 +182,10 @@ def wait_for_partial_reply(db: Path, proc: subprocess.Popen[str], timeout: float
 @pytest.mark.slow
 def test_kill_9_mid_reply_keeps_the_partial_reply(smollm2_gguf: Path) -> None:
     words = [f"word{i}" for i in range(60)]
-    env = cli_env({"replies": [" ".join(words)], "delay_s": 0.1})
+    fake = {"replies": [" ".join(words)], "delay_s": 0.1}
     proc = subprocess.Popen(
-        [*cli_command(), "ask", "--model", str(smollm2_gguf), "tell me"],
-        env=env,
+        [*cli_command(fake), "ask", "--model", str(smollm2_gguf), "tell me"],
+        env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -210,10 +211,10 @@ def test_kill_9_mid_reply_keeps_the_partial_reply(smollm2_gguf: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_mid_reply_saves_it_cancelled(smollm2_gguf: Path) -> None:
     words = [f"word{i}" for i in range(60)]
-    env = cli_env({"replies": [" ".join(words)], "delay_s": 0.1})
+    fake = {"replies": [" ".join(words)], "delay_s": 0.1}
     proc = subprocess.Popen(
-        [*cli_command(), "ask", "--model", str(smollm2_gguf), "tell me"],
-        env=env,
+        [*cli_command(fake), "ask", "--model", str(smollm2_gguf), "tell me"],
+        env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -231,31 +232,6 @@ def test_ctrl_c_mid_reply_saves_it_cancelled(smollm2_gguf: Path) -> None:
         _user, reply = store.active_path(conv.id)
     assert reply.finish_reason == "cancelled"
     assert reply.content.startswith(seen) and out.startswith(reply.content)
-
-
-class ClosedPipe(io.StringIO):
-    """A stdout whose reader goes away after the first piece."""
-
-    def write(self, text: str) -> int:
-        if self.getvalue():
-            raise BrokenPipeError(32, "Broken pipe")
-        return super().write(text)
-
-
-def test_reader_going_away_saves_the_reply_cancelled(smollm2_gguf: Path) -> None:
-    from starling_tui.cli.turn import Turn
-    from starling_tui.config import Settings
-    from starling_tui.engine.fake import FakeEngine
-    from starling_tui.models import inspect_model
-
-    engine = FakeEngine(["one two three"])
-    with HistoryStore() as store:
-        turn = Turn(store, engine, Settings(), inspect_model(smollm2_gguf))
-        with pytest.raises(BrokenPipeError):
-            turn.run(None, "count", out=ClosedPipe())
-        (conv,) = store.list_conversations()
-        reply = store.active_path(conv.id)[-1]
-    assert (reply.content, reply.finish_reason) == ("one", "cancelled")
 
 
 class TrimmingEngine(FakeEngine):
@@ -287,15 +263,15 @@ def test_model_line_on_stderr_names_quant_backend_and_gpu_note(
 def test_context_overflow_is_noted_on_stderr(
     capsys: Capture, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from starling_tui import factory
-
-    monkeypatch.setattr(factory, "_fake_engine_from_env", lambda: TrimmingEngine(keep=2))
-    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "one")
+    engine = TrimmingEngine(keep=2)
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "one", engine=engine)
     assert status == 0 and "note:" not in err
-    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--continue", "two")
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--continue", "two",
+                           engine=engine)
     assert status == 0 and out == "You said: two\n"
     assert "note: 1 oldest message left out to fit the 4096-token context" in err.splitlines()
-    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--continue", "three")
+    status, out, err = ask(capsys, "--model", str(smollm2_gguf), "--continue", "three",
+                           engine=engine)
     assert "note: 3 oldest messages left out to fit the 4096-token context" in err.splitlines()
 
 
@@ -319,12 +295,13 @@ def test_non_utf8_prompt_is_one_line_and_saves_nothing(
 
 def test_non_utf8_stdin_bytes_in_a_real_process(smollm2_gguf: Path) -> None:
     for args, stdin in ((["bad\udcff"], b""), (["-"], b"bad\xff")):
-        argv = [os.fsencode(a) for a in [*cli_command(), "ask", "--model", str(smollm2_gguf)]]
+        command = [*cli_command({"replies": ["never"]}), "ask", "--model", str(smollm2_gguf)]
+        argv = [os.fsencode(a) for a in command]
         result = subprocess.run(
             [*argv, *(os.fsencode(a) for a in args)],
             input=stdin,
             capture_output=True,
-            env=cli_env({"replies": ["never"]}),
+            env=cli_env(),
             timeout=120,
             check=False,
         )
@@ -336,38 +313,43 @@ def test_non_utf8_stdin_bytes_in_a_real_process(smollm2_gguf: Path) -> None:
         assert store.list_conversations() == []
 
 
-def test_continued_conversation_keeps_its_sampling_and_system_prompt(
+def test_continued_conversation_keeps_what_was_set_for_it(
     capsys: Capture, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Precedence: flags > the conversation's stored settings > config file/env/defaults."""
-    from starling_tui import factory
+    """Precedence: flags > values set for the conversation > env > config file > defaults.
 
+    Only the sampling values given as flags are stored with the conversation; the rest follow
+    the settings of the day (issue 11: ``ask --continue`` used to freeze every value).
+    """
     engine = FakeEngine()
-    monkeypatch.setattr(factory, "_fake_engine_from_env", lambda: engine)
     model = str(smollm2_gguf)
     _, _, err = ask(
-        capsys, "-m", model, "--temperature", "0.7", "--top-k", "5", "--system", "S", "one"
+        capsys, "-m", model, "--temperature", "0.7", "--top-k", "5", "--system", "S", "one",
+        engine=engine,
     )
     cid = conv_id(err)
+    with HistoryStore() as store:
+        assert store.get_conversation(cid).sampling == {"temperature": 0.7, "top_k": 5}
     config = app_paths().config_file
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(
         'system_prompt = "from config"\n[sampling]\ntemperature = 0.2\nmax_tokens = 50\n'
     )
     monkeypatch.setenv("STARLING_TUI_TOP_P", "0.5")
-    ask(capsys, "-m", model, "--continue", "two")
+    ask(capsys, "-m", model, "--continue", "two", engine=engine)
     sent = engine.requests[-1]
-    assert (sent.sampling.temperature, sent.sampling.top_k) == (0.7, 5)  # stored, not config
-    assert (sent.sampling.top_p, sent.sampling.max_tokens) == (1.0, None)  # stored, not env
+    assert (sent.sampling.temperature, sent.sampling.top_k) == (0.7, 5)  # its own, not config
+    assert (sent.sampling.top_p, sent.sampling.max_tokens) == (0.5, 50)  # env and config
     assert sent.messages[0] == ChatMessage("system", "S")
-    ask(capsys, "-m", model, "-c", cid, "--temperature", "0.3", "--system", "T", "three")
+    ask(capsys, "-m", model, "-c", cid, "--temperature", "0.3", "--system", "T", "three",
+        engine=engine)
     sent = engine.requests[-1]
     assert (sent.sampling.temperature, sent.sampling.top_k) == (0.3, 5)  # the flag wins
     assert sent.messages[0] == ChatMessage("system", "T")
     with HistoryStore() as store:
         conv = store.get_conversation(cid)
-    assert conv.sampling["temperature"] == 0.3 and conv.system_prompt == "T"
-    _, _, err = ask(capsys, "-m", model, "new one")
+    assert conv.sampling == {"temperature": 0.3, "top_k": 5} and conv.system_prompt == "T"
+    _, _, err = ask(capsys, "-m", model, "new one", engine=engine)
     sent = engine.requests[-1]
     assert conv_id(err) != cid and sent.messages[0] == ChatMessage("system", "from config")
     assert (sent.sampling.temperature, sent.sampling.top_p, sent.sampling.max_tokens) == (

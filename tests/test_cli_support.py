@@ -9,22 +9,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FAKE_ENGINE_ENV = "STARLING_TUI_FAKE_ENGINE"
+FAKE_CLI = Path(__file__).with_name("fake_cli.py")
 
 
-def cli_command() -> list[str]:
-    """The installed console script, as a user would run it."""
+def cli_command(fake: dict[str, Any] | None = None) -> list[str]:
+    """The installed console script, as a user would run it; with ``fake``, the test entry
+    script that runs the same ``main`` with a scripted engine (see ``fake_cli.py``)."""
+    if fake is not None:
+        return [sys.executable, str(FAKE_CLI), json.dumps(fake)]
     script = Path(sys.executable).parent / "starling-tui"
     return [str(script)] if script.exists() else [sys.executable, "-m", "starling_tui.cli.main"]
 
 
-def cli_env(fake: dict[str, Any] | None = None) -> dict[str, str]:
-    """The test's environment (its STARLING_TUI_HOME), optionally with a scripted engine."""
-    env = dict(os.environ)
-    env.pop(FAKE_ENGINE_ENV, None)
-    if fake is not None:
-        env[FAKE_ENGINE_ENV] = json.dumps(fake)
-    return env
+def cli_env() -> dict[str, str]:
+    """The test's environment (its STARLING_TUI_HOME)."""
+    return dict(os.environ)
 
 
 def run_cli(
@@ -32,11 +31,11 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``starling-tui ARGS`` to completion, capturing text output."""
     return subprocess.run(
-        [*cli_command(), *args],
+        [*cli_command(fake), *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=cli_env(fake),
+        env=cli_env(),
         timeout=timeout,
         check=False,
     )

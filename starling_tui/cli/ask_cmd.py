@@ -10,9 +10,10 @@ every second while it streams, so an interrupted or killed run keeps what was sh
 ``incomplete`` or ``cancelled``). Nothing is written to the history unless the model loaded and
 the prompt is valid UTF-8 text.
 
-A continued conversation keeps its own system prompt and sampling settings (saved with it)
-unless ``--system`` or sampling flags are given, which then become its own: flags > the
-conversation's settings > environment > config file > defaults.
+A continued conversation keeps its own system prompt and the sampling values set for it
+(sampling flags given to ``ask`` become the conversation's own, as the app's conversation
+settings do): flags > the conversation's own values > environment > config file > defaults.
+Sampling values that were not set for the conversation follow the settings of the day.
 
 When the conversation no longer fits the context, the engine leaves the oldest messages out and
 a ``note:`` line on stderr says how many. ``--stats`` prints the reply's figures as one JSON line
@@ -28,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 from starling_tui.cli import options
 
 if TYPE_CHECKING:
-    from starling_tui.engine.base import ModelInfo
+    from starling_tui.chat import ChatCore
+    from starling_tui.config import Settings
+    from starling_tui.engine.base import GenerationStats, ModelInfo
     from starling_tui.history.records import Conversation
 
 
@@ -110,10 +113,16 @@ def _conversation_to_continue(args: argparse.Namespace) -> Conversation | None:
         return store.latest_conversation()
 
 
+def sampling_flags(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """The sampling values given as flags (parsed): what the user set for this conversation."""
+    from starling_tui.chat.sampling import SAMPLING_KEYS
+
+    return {k: getattr(settings, k) for k in SAMPLING_KEYS if getattr(args, k, None) is not None}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one turn; returns the exit status."""
     from starling_tui import factory
-    from starling_tui.cli.turn import Turn
     from starling_tui.text import checked_text
 
     settings = options.settings_from_args(args)
@@ -122,26 +131,14 @@ def run(args: argparse.Namespace) -> int:
     if args.system is not None:
         checked_text(args.system, "the system prompt")
     continued = _conversation_to_continue(args)
-    if continued is not None:
-        # Its own sampling settings, unless flags override them.
-        settings = options.settings_from_args(args, continued.sampling)
     # Load before touching the history: a model llama.cpp refuses leaves it exactly as it was.
-    engine, info = factory.load_engine(settings, model)
+    engine, info = factory.load_engine(settings, model, getattr(args, "engine_factory", None))
     print(model_line(info), file=sys.stderr, flush=True)
     try:
         with factory.open_history() as store:
-            conversation = store.get_conversation(continued.id) if continued else None
-            turn = Turn(store, engine, settings, model)
-            stats = turn.run(
-                conversation,
-                text,
-                system=args.system,
-                code=args.code,
-                out=sys.stdout,
-                on_conversation=lambda cid: print(
-                    f"conversation: {cid}", file=sys.stderr, flush=True
-                ),
-            )
+            from starling_tui.chat import ChatCore
+
+            stats = _turn(ChatCore(store, engine, settings), args, text, continued, model.name)
     finally:
         engine.close()
     if stats.dropped_messages:
@@ -152,3 +149,35 @@ def run(args: argparse.Namespace) -> int:
 
         print(json.dumps(asdict(stats), sort_keys=True), file=sys.stderr, flush=True)
     return 0
+
+
+def _turn(
+    core: ChatCore,
+    args: argparse.Namespace,
+    text: str,
+    continued: Conversation | None,
+    model_name: str,
+) -> GenerationStats:
+    """Save the prompt through the chat core, stream the reply to stdout; its figures."""
+    flags = sampling_flags(args, core.settings)
+    if continued is None:
+        pending = core.start(
+            text, mode="code" if args.code else "auto", system_prompt=args.system,
+            sampling_overrides=flags, model=model_name,
+        )
+    else:
+        core.configure(
+            continued.id, model=model_name, mode="code" if args.code else None,
+            system_prompt=args.system, sampling_changes=flags or None,
+        )
+        pending = core.send(continued.id, text)
+    print(f"conversation: {pending.conversation_id}", file=sys.stderr, flush=True)
+    result = pending.run(on_piece=_write_piece)
+    if not result.message.content.endswith("\n"):
+        _write_piece("\n")
+    return result.stats
+
+
+def _write_piece(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()

@@ -6,6 +6,10 @@ is imported (``--help`` imports none of them, so it stays fast and never loads l
 numpy or Textual); a module that is absent is simply not offered. With no subcommand, the
 chat app (``tui``) starts and receives the arguments.
 
+``main(argv, engine_factory=...)`` hands an engine factory (``Callable[[Settings], Engine]``)
+to the commands that run a model (``args.engine_factory``); tests and demos inject a scripted
+engine this way, also in a subprocess through an entry script of their own.
+
 Known failures (:class:`~starling_tui.errors.UserError`, :class:`EngineError`, history and OS
 errors, and text that is not valid UTF-8) print ``starling-tui: error: <one line>`` and exit 1;
 Ctrl-C exits 130 quietly.
@@ -20,6 +24,10 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starling_tui.factory import EngineFactory
 
 PROG = "starling-tui"
 DEFAULT_COMMAND = "tui"
@@ -32,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "models": "list the GGUF models in the models folder",
     "pull": "download the Starling model and convert it to GGUF",
     "cache": "show or clear saved conversation states",
+    "eval": "measure a model's perplexity (and KL divergence from a reference)",
 }
 
 
@@ -101,10 +110,14 @@ def _pick_command(argv: list[str], commands: Sequence[str]) -> tuple[str | None,
     return None, argv
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand, return the exit status."""
+def main(argv: Sequence[str] | None = None, engine_factory: EngineFactory | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand, return the exit status.
+
+    ``engine_factory`` (``Settings -> Engine``, default: the llama.cpp engine) is what the
+    commands that run a model use to create it.
+    """
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        return _main(list(sys.argv[1:] if argv is None else argv), engine_factory)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
@@ -115,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
     from starling_tui.errors import UserError
 
     commands = available_commands()
@@ -130,6 +143,7 @@ def _main(argv: list[str]) -> int:
     if module is None:
         parser.print_help()
         return 0
+    args.engine_factory = engine_factory
     return run_command(module, args)
 
 

@@ -2,8 +2,11 @@
 
 Prints the prompt token ids as one JSON line, then the rendered prompt with special tokens
 visible (``<s>``, ``<|end_of_turn|>``…), as the engine's ``preview`` reports them. The request is
-a single PROMPT, a saved conversation (``--conversation ID``, its active branch) or a JSON file
-of ``{"role", "content"}`` objects (``--messages FILE.json``, ``-`` for stdin).
+a single PROMPT, a saved conversation (``--conversation ID``, its active branch) with an
+optional next MESSAGE, or a JSON file of ``{"role", "content"}`` objects (``--messages FILE``,
+``-`` for stdin). The conversation's request is built by the chat core exactly as ``ask
+--conversation ID MESSAGE`` builds it (same flags, same sampling layering, so the same
+``max_tokens``); messages the engine leaves out to fit the context are noted on stderr.
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "tokens",
         help="show the exact prompt token ids and the rendered prompt",
         description="Print the prompt token ids (JSON) and the rendered prompt with special "
-        "tokens visible.",
+        "tokens visible. With --conversation ID MESSAGE: exactly what 'ask --conversation ID "
+        "MESSAGE' would send.",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("prompt", nargs="?", metavar="PROMPT", help="a user message ('-': stdin)")
+    parser.add_argument(
+        "prompt", nargs="?", metavar="PROMPT", help="a user message ('-': stdin); with "
+        "--conversation, the next message"
+    )
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--conversation", "-c", metavar="ID", help="a saved conversation")
     source.add_argument(
         "--messages",
@@ -37,8 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--system", metavar="TEXT", default=None, help="system prompt")
     parser.add_argument("--code", action="store_true", help="coding mode template")
-    options.add_model_option(parser)
-    options.add_engine_options(parser)
+    options.add_all(parser)
     return parser
 
 
@@ -82,36 +88,37 @@ def _read_messages_file(name: str) -> list[Any]:
     return parse_messages(text, name)
 
 
-def _conversation_messages(ref: str) -> tuple[list[Any], str, str]:
-    from starling_tui.cli.turn import chat_messages
+def build_request(args: argparse.Namespace, settings: Any) -> Any:
+    """The chat request described by the arguments (through the chat core)."""
+    from starling_tui.chat import ChatCore
+    from starling_tui.chat.sampling import sampling_from_settings
+    from starling_tui.cli.ask_cmd import read_prompt, sampling_flags
+    from starling_tui.engine.base import ChatMessage, ChatRequest
+    from starling_tui.errors import UserError
     from starling_tui.factory import open_history
-
-    with open_history() as store:
-        conversation = store.get_conversation(ref)
-        path = store.active_path(conversation.id)
-    return chat_messages("", path), conversation.system_prompt, conversation.mode
-
-
-def build_request(args: argparse.Namespace, default_system: str) -> Any:
-    """The chat request described by the arguments."""
-    from starling_tui.cli.ask_cmd import read_prompt
-    from starling_tui.engine.base import ChatMessage, ChatRequest, TemplateMode
     from starling_tui.text import checked_text
 
-    mode: TemplateMode = "code" if args.code else "auto"
-    system = default_system
+    if args.messages and args.prompt is not None:
+        raise UserError("give either PROMPT or --messages, not both")
+    if not (args.messages or args.conversation or args.prompt is not None):
+        raise UserError("give a PROMPT, --conversation ID or --messages FILE")
+    system = None if args.system is None else checked_text(args.system, "the system prompt")
+    mode = "code" if args.code else None
     if args.messages:
         messages = _read_messages_file(args.messages)
-    elif args.conversation:
-        messages, system, saved_mode = _conversation_messages(args.conversation)
-        mode = "code" if args.code or saved_mode == "code" else "auto"
-    else:
-        messages = [ChatMessage("user", read_prompt(args.prompt))]
-    if args.system is not None:
-        system = checked_text(args.system, "the system prompt")
-    if system and not any(m.role == "system" for m in messages):
-        messages.insert(0, ChatMessage("system", system))
-    return ChatRequest(messages=tuple(messages), mode=mode)
+        system = settings.system_prompt if system is None else system
+        if system and not any(m.role == "system" for m in messages):
+            messages.insert(0, ChatMessage("system", system))
+        return ChatRequest(
+            tuple(messages), mode="code" if args.code else "auto",
+            sampling=sampling_from_settings(settings),
+        )
+    text = read_prompt(args.prompt) if args.prompt is not None else None
+    with open_history() as store:
+        return ChatCore(store, None, settings).request(
+            args.conversation, text, mode=mode, system_prompt=system,
+            sampling_changes=sampling_flags(args, settings),
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,10 +127,14 @@ def run(args: argparse.Namespace) -> int:
 
     settings = options.settings_from_args(args)
     model = factory.choose_model(settings, args.model)
-    request = build_request(args, settings.system_prompt)
-    preview = factory.preview_prompt(settings, model, request)
+    request = build_request(args, settings)
+    preview = factory.preview_prompt(
+        settings, model, request, getattr(args, "engine_factory", None)
+    )
     print(json.dumps(list(preview.token_ids)))
     print(preview.rendered)
+    if request.sampling.max_tokens is not None:
+        print(f"(replies stop after max_tokens = {request.sampling.max_tokens})", file=sys.stderr)
     if preview.dropped_messages:
         print(
             f"({preview.dropped_messages} oldest messages left out to fit the context)",

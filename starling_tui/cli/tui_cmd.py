@@ -53,7 +53,8 @@ def build_services(args: argparse.Namespace) -> Any:
         store.close()
         raise
     return Services(
-        engine=factory.create_engine(), store=store,
+        engine=factory.create_engine(settings, getattr(args, "engine_factory", None)),
+        store=store,
         engine_options=factory.engine_options(settings, model_path),
         sampling=factory.sampling_options(settings), models_dir=models_dir(),
         export_dir=app_paths().data_dir / "exports", theme=settings.theme,

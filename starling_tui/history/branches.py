@@ -45,6 +45,13 @@ class BranchStore(MessageStore):
             rows = conn.execute(_PATH_UP, (start, 1 << 62 if limit is None else limit)).fetchall()
         return [Message.from_row(r) for r in rows]
 
+    def path_to(self, message_id: int) -> list[Message]:
+        """Every message from the root down to ``message_id``, oldest first."""
+        self.get_message(message_id)  # unknown ids fail clearly
+        with self._read() as conn:
+            rows = conn.execute(_PATH_UP, (message_id, 1 << 62)).fetchall()
+        return [Message.from_row(r) for r in rows]
+
     def children(self, message_id: int) -> list[Message]:
         """Direct replies to a message, oldest first."""
         with self._read() as conn:

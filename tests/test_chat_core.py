@@ -1,4 +1,4 @@
-"""``cli.turn.Turn`` driven directly with a ``FakeEngine`` and a store (no argparse, no model)."""
+"""``ChatCore`` driven directly with a ``FakeEngine`` and a store (no argparse, no model)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,11 @@ from typing import Any
 import pytest
 
 from starling_tui import factory
-from starling_tui.cli.turn import Turn
+from starling_tui.chat import ChatCore
 from starling_tui.config import Settings
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.errors import HistoryError, UserError
 from starling_tui.history import HistoryStore
-from starling_tui.models import ModelFile
-
-
-def model_file() -> ModelFile:
-    return ModelFile(
-        path=Path("/models/m.gguf"),
-        size=1,
-        architecture="llama",
-        name="m",
-        title="",
-        quant="Q4_K_M",
-        context_length=4096,
-        template="openchat",
-        tensor_count=1,
-    )
 
 
 @pytest.fixture
@@ -36,10 +21,12 @@ def store(tmp_path: Path) -> HistoryStore:
     return HistoryStore(tmp_path / "history.db", save_interval_s=0.0)
 
 
-def make_turn(store: HistoryStore, engine: FakeEngine | None = None) -> Turn:
+def make_core(
+    store: HistoryStore, engine: FakeEngine | None = None, settings: Settings | None = None
+) -> ChatCore:
     engine = engine or FakeEngine()
     engine.load(factory.engine_options(Settings(), "/m.gguf"))
-    return Turn(store, engine, Settings(), model_file())
+    return ChatCore(store, engine, settings or Settings())
 
 
 class Interloper(HistoryStore):
@@ -60,10 +47,7 @@ def test_reply_is_parented_on_its_own_user_message_despite_another_writer(
     tmp_path: Path,
 ) -> None:
     store = Interloper(tmp_path / "history.db")
-    turn = make_turn(store)
-    turn.run(None, "mine", out=io.StringIO())
-    conv = store.latest_conversation()
-    assert conv is not None
+    make_core(store).start("mine").run()
     rows = store.conn.execute(
         "SELECT id, parent_id, role, content FROM messages ORDER BY id"
     ).fetchall()
@@ -76,13 +60,12 @@ def test_reply_is_parented_on_its_own_user_message_despite_another_writer(
 def test_user_message_is_parented_on_the_history_the_engine_saw(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path / "history.db", save_interval_s=0.0)
     engine = FakeEngine()
-    turn = make_turn(store, engine)
-    turn.run(None, "first", out=io.StringIO())
+    make_core(store, engine).start("first").run()
     conv = store.latest_conversation()
     assert conv is not None
     first_reply = store.active_path(conv.id)[-1]
     interloper = Interloper(tmp_path / "history.db")
-    make_turn(interloper, engine).run(conv, "second", out=io.StringIO())
+    make_core(interloper, engine).send(conv.id, "second").run()
     path = [m.content for m in store.active_path(conv.id)]
     assert path == ["first", "You said: first", "second", "You said: second"]
     second = store.active_path(conv.id)[2]
@@ -105,9 +88,9 @@ def test_start_reply_requires_an_explicit_parent(store: HistoryStore) -> None:
 
 def test_bad_text_creates_no_conversation(store: HistoryStore) -> None:
     with pytest.raises(UserError, match="the prompt is not valid UTF-8"):
-        make_turn(store).run(None, "bad\udcff", out=io.StringIO())
+        make_core(store).start("bad\udcff")
     with pytest.raises(UserError, match="the system prompt is not valid UTF-8"):
-        make_turn(store).run(None, "fine", system="\udcff", out=io.StringIO())
+        make_core(store).start("fine", system_prompt="\udcff")
     assert store.list_conversations() == []
 
 
@@ -121,9 +104,26 @@ class FailingStore(HistoryStore):
 def test_a_new_conversation_is_removed_when_its_first_message_fails(tmp_path: Path) -> None:
     store = FailingStore(tmp_path / "history.db")
     with pytest.raises(HistoryError, match="locked"):
-        make_turn(store).run(None, "hello", out=io.StringIO())
+        make_core(store).start("hello")
     assert store.list_conversations() == []
     kept = store.create_conversation(title="old")
     with pytest.raises(HistoryError, match="locked"):
-        make_turn(store).run(kept, "hello", out=io.StringIO())
+        make_core(store).send(kept.id, "hello")
     assert [c.id for c in store.list_conversations()] == [kept.id]  # continued ones stay
+
+
+class ClosedPipe(io.StringIO):
+    """A stdout whose reader goes away after the first piece."""
+
+    def write(self, text: str) -> int:
+        if self.getvalue():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_reader_going_away_saves_the_reply_cancelled(store: HistoryStore) -> None:
+    pending = make_core(store, FakeEngine(["one two three"])).start("count")
+    with pytest.raises(BrokenPipeError):
+        pending.run(on_piece=ClosedPipe().write)
+    reply = store.active_path(pending.conversation_id)[-1]
+    assert (reply.content, reply.finish_reason) == ("one", "cancelled")

@@ -1,0 +1,227 @@
+"""The chat core: one conversation flow for ``ask``, ``tokens``, ``history export`` and the app.
+
+:class:`ChatCore` takes the history store, the engine and the settings by injection and owns
+every step between "the user typed something" and "the reply is saved": the conversation's
+active path → the engine's messages, sampling layering (settings < the conversation's own
+overrides, see :mod:`.sampling`), the request, its exact prompt (``preview``), send,
+regenerate, edit-and-resend, branch switching, stream-and-save (:class:`.PendingReply`) and
+the Markdown export. It never imports Textual; every method blocks, so the app calls them from
+thread workers.
+
+Typical use (``ask``)::
+
+    core = ChatCore(store, engine, settings)
+    pending = core.start("Hello", mode="auto")          # or core.send(conversation_id, text)
+    result = pending.run(on_piece=print_piece)          # saved while it streams
+    result.stats.finish_reason, result.stats.dropped_messages
+
+The app: ``pending = core.send(cid, text, after=shown_last_id)``, ``pending.begin()`` for the
+reply's bubble, ``pending.run(on_piece=batcher.add)`` in a thread worker, ``core.cancel()`` on
+Escape. ``core.settings`` may be replaced when the settings screen changes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from starling_tui.chat import conversations, export, sampling
+from starling_tui.chat.path import build_request
+from starling_tui.chat.reply import PendingReply
+from starling_tui.config import Settings
+from starling_tui.engine.base import ChatRequest, Engine, PromptPreview, SamplingOptions
+from starling_tui.errors import UserError
+from starling_tui.history.records import Conversation, Message
+from starling_tui.history.store import HistoryStore
+from starling_tui.text import checked_text
+
+
+class ChatCore:
+    """Conversations, their requests and their replies over one store and one engine."""
+
+    def __init__(self, store: HistoryStore, engine: Engine | None, settings: Settings) -> None:
+        self.store = store
+        self._engine = engine  # None: requests and exports only (``tokens`` previews apart)
+        self.settings = settings
+
+    @property
+    def engine(self) -> Engine:
+        """The injected engine (a core built without one cannot preview or reply)."""
+        if self._engine is None:
+            raise UserError("no engine: this chat core only builds requests")
+        return self._engine
+
+    # -- settings -----------------------------------------------------------------------------
+
+    @property
+    def base_sampling(self) -> SamplingOptions:
+        """Sampling from the settings alone (what a conversation without overrides uses)."""
+        return sampling.sampling_from_settings(self.settings)
+
+    def sampling_for(self, conversation: Conversation | None) -> SamplingOptions:
+        """The settings' sampling with the conversation's own overrides applied."""
+        overrides = conversation.sampling if conversation is not None else {}
+        return sampling.layered(self.base_sampling, overrides)
+
+    def conversation(self, id_or_prefix: str) -> Conversation:
+        """A conversation by id or unique id prefix (HistoryError when there is none)."""
+        return self.store.get_conversation(id_or_prefix)
+
+    def new_conversation(
+        self,
+        *,
+        mode: str = "auto",
+        system_prompt: str | None = None,
+        sampling_overrides: Mapping[str, Any] | None = None,
+        model: str | None = None,
+    ) -> Conversation:
+        """An empty conversation; the system prompt defaults to the settings' one."""
+        return conversations.create(
+            self.store, mode=mode, model=self._model_name(model),
+            system_prompt=self.settings.system_prompt if system_prompt is None else system_prompt,
+            sampling_overrides=sampling_overrides or {},
+        )
+
+    def configure(self, conversation_id: str, **changes: Any) -> Conversation:
+        """Change a conversation's own settings (see :func:`.conversations.configure`).
+
+        Keywords: ``mode``, ``system_prompt``, ``model``, ``sampling_changes`` (added to the
+        stored overrides), ``sampling_cleared`` (keys that follow the settings again),
+        ``replace_sampling`` (the changes become the only overrides, as the app's form does).
+        """
+        return conversations.configure(self.store, conversation_id, **changes)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def request(
+        self,
+        conversation_id: str | None,
+        text: str | None = None,
+        *,
+        mode: str | None = None,
+        system_prompt: str | None = None,
+        sampling_changes: Mapping[str, Any] | None = None,
+    ) -> ChatRequest:
+        """The request the next message ``text`` would send (no text: the path as it is).
+
+        ``conversation_id`` None is a new chat (the settings' system prompt). ``mode``,
+        ``system_prompt`` and ``sampling_changes`` preview what :meth:`configure` would change
+        (``ask --code --system … --temperature …``). This is exactly what :meth:`send` sends
+        for the same conversation, settings and text.
+        """
+        return conversations.next_request(
+            self.store, self.settings, conversation_id, text, mode=mode,
+            system_prompt=system_prompt, sampling_changes=sampling_changes,
+        )
+
+    def preview(
+        self, conversation_id: str | None, text: str | None = None, *, mode: str | None = None
+    ) -> PromptPreview:
+        """The exact prompt ids and rendering of :meth:`request` (for F7 and ``tokens``)."""
+        return self.engine.preview(self.request(conversation_id, text, mode=mode))
+
+    # -- turns --------------------------------------------------------------------------------
+
+    def start(
+        self,
+        text: str,
+        *,
+        mode: str = "auto",
+        system_prompt: str | None = None,
+        sampling_overrides: Mapping[str, Any] | None = None,
+        model: str | None = None,
+    ) -> PendingReply:
+        """A new conversation with ``text`` as its first message; nothing is kept on failure."""
+        checked_text(text, "the prompt")
+        if system_prompt is not None:
+            checked_text(system_prompt, "the system prompt")
+        conversation = self.new_conversation(
+            mode=mode, system_prompt=system_prompt, sampling_overrides=sampling_overrides,
+            model=model,
+        )
+        try:
+            return self._send_under(conversation, [], text)
+        except BaseException:
+            self.store.delete_conversation(conversation.id)
+            raise
+
+    def send(self, conversation_id: str, text: str, *, after: int | None = None) -> PendingReply:
+        """Save ``text`` as the next user message and return its pending reply.
+
+        The parent is ``after`` (the message the user saw last) or the active leaf as read
+        now; the request is built from that same path, so another process adding to the
+        conversation meanwhile cannot make the saved tree differ from what the engine sees.
+        """
+        checked_text(text, "the prompt")
+        conversation = self.store.get_conversation(conversation_id)
+        path = (
+            self.store.path_to(after)
+            if after is not None
+            else self.store.active_path(conversation.id)
+        )
+        return self._send_under(conversation, path, text)
+
+    def regenerate(self, conversation_id: str) -> PendingReply:
+        """Answer the active branch's last user message again (a sibling of the old reply)."""
+        conversation = self.store.get_conversation(conversation_id)
+        path = self.store.active_path(conversation.id)
+        users = [i for i, m in enumerate(path) if m.role == "user"]
+        if not users:
+            raise UserError("nothing to regenerate: send a message first")
+        return self._pending(conversation, path[: users[-1] + 1])
+
+    def edit_and_resend(self, message_id: int, text: str) -> PendingReply:
+        """Save an edited copy of a user message as its sibling branch and answer it."""
+        checked_text(text, "the message")
+        edited = self.store.edit_message(message_id, text)
+        conversation = self.store.get_conversation(edited.conversation_id)
+        return self._pending(conversation, self.store.path_to(edited.id))
+
+    def switch_branch(self, message_id: int, step: int) -> Message:
+        """Show the sibling ``step`` away from ``message_id`` (wrapping); returns it."""
+        siblings = self.store.siblings(message_id)
+        ids = [m.id for m in siblings]
+        target = siblings[(ids.index(message_id) + step) % len(siblings)]
+        self.store.switch_branch(target.id)
+        return target
+
+    def cancel(self) -> None:
+        """Stop the reply being generated (thread-safe); it is saved ``cancelled``."""
+        self.engine.cancel()
+
+    # -- export -------------------------------------------------------------------------------
+
+    def markdown(self, conversation_id: str) -> str:
+        """The conversation's active branch as Markdown (the one export format)."""
+        conversation = self.store.get_conversation(conversation_id)
+        return export.to_markdown(conversation, self.store.active_path(conversation.id))
+
+    def export_markdown(self, conversation_id: str, target: Path) -> Path:
+        """Write :meth:`markdown` to ``target`` atomically; returns ``target``."""
+        return export.write(target, self.markdown(conversation_id))
+
+    def export_to_folder(self, conversation_id: str, folder: Path) -> Path:
+        """Write the Markdown to ``folder/<title>-<id>.md`` atomically (the app's F8)."""
+        conversation = self.store.get_conversation(conversation_id)
+        return self.export_markdown(conversation.id, folder / export.file_name(conversation))
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _send_under(
+        self, conversation: Conversation, path: list[Message], text: str
+    ) -> PendingReply:
+        parent_id = path[-1].id if path else None
+        user = self.store.add_message(conversation.id, "user", text, parent_id=parent_id)
+        # Re-read: the first user message gives a new conversation its title.
+        return self._pending(self.store.get_conversation(conversation.id), [*path, user])
+
+    def _pending(self, conversation: Conversation, path: list[Message]) -> PendingReply:
+        request = build_request(conversation, path, self.sampling_for(conversation))
+        return PendingReply(self.store, self.engine, path[-1], request)
+
+    def _model_name(self, model: str | None) -> str:
+        if model is not None:
+            return model
+        info = self.engine.info
+        return info.name if info is not None else ""
