@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starling_tui.errors import UserError
 
-class QualityError(Exception):
+
+class QualityError(UserError):
     """Bad input to an evaluation or an importance-matrix step (shown as one line, exit 1)."""
