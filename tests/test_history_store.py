@@ -12,7 +12,8 @@ import pytest
 from starling_tui.engine.base import GenerationStats
 from starling_tui.errors import HistoryError
 from starling_tui.history import HistoryStore
-from starling_tui.history.export import to_json, to_markdown, to_text
+from starling_tui.chat.export import to_markdown
+from starling_tui.history.export import to_json, to_text
 from starling_tui.history.reply import ReplyWriter
 from starling_tui.paths import app_paths
 
@@ -129,7 +130,7 @@ def test_reply_writer_saves_at_most_once_per_interval(store: HistoryStore) -> No
     user = store.add_message(conv.id, "user", "hi")
     now = [100.0]
     row = store.get_message(store.start_reply(conv.id, parent_id=user.id).message_id)
-    writer = ReplyWriter(store, row, interval_s=1.0, clock=lambda: now[0])
+    writer = ReplyWriter(store.messages, row, interval_s=1.0, clock=lambda: now[0])
     assert writer.append("Hel") is False  # too soon after the insert
     assert store.get_message(writer.message_id).content == ""
     now[0] += 1.0
@@ -203,7 +204,7 @@ def test_exports(store: HistoryStore) -> None:
     path = store.active_path(conv.id)
     markdown = to_markdown(conv, path)
     assert markdown.startswith("# Hi\n") and "## System\n\nBe terse." in markdown
-    assert "## Assistant (cancelled)\n\nHel" in markdown
+    assert "## Assistant _(cancelled)_\n\nHel" in markdown
     document = json.loads(to_json(conv, path))
     assert document["conversation"]["id"] == conv.id
     assert [m["content"] for m in document["messages"]] == ["Hi", "Hel"]

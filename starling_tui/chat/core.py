@@ -194,8 +194,7 @@ class ChatCore:
 
     def markdown(self, conversation_id: str) -> str:
         """The conversation's active branch as Markdown (the one export format)."""
-        conversation = self.store.get_conversation(conversation_id)
-        return export.to_markdown(conversation, self.store.active_path(conversation.id))
+        return export.conversation_markdown(self.store, conversation_id)
 
     def export_markdown(self, conversation_id: str, target: Path) -> Path:
         """Write :meth:`markdown` to ``target`` atomically; returns ``target``."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from starling_tui.history.export import timestamp
 from starling_tui.history.records import Conversation, Message
+from starling_tui.history.store import HistoryStore
 
 _SPEAKERS = {"user": "You", "assistant": "Assistant", "system": "System"}
 
@@ -50,3 +51,9 @@ def write(target: Path, text: str) -> Path:
     from starling_tui.atomic import write_text
 
     return write_text(target, text)
+
+
+def conversation_markdown(store: HistoryStore, conversation_id: str) -> str:
+    """The conversation's active branch as Markdown (an id or unique id prefix)."""
+    conversation = store.get_conversation(conversation_id)
+    return to_markdown(conversation, store.active_path(conversation.id))

@@ -105,10 +105,11 @@ def _search(store: Any, args: argparse.Namespace) -> int:
 
 def _export(store: Any, args: argparse.Namespace) -> int:
     from starling_tui.atomic import write_text
-    from starling_tui.history.export import to_json, to_markdown
+    from starling_tui.chat.export import to_markdown
+    from starling_tui.history.export import to_json
 
     conv = store.get_conversation(args.id)
-    render = to_json if args.format == "json" else to_markdown
+    render = to_json if args.format == "json" else to_markdown  # the chat core's one export
     text = render(conv, store.active_path(conv.id))
     if args.output:
         target = export_target(args.output, f"{conv.id}.{args.format}")

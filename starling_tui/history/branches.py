@@ -8,7 +8,9 @@ newest page of a 5,000-message conversation costs the same as that of a short on
 
 from __future__ import annotations
 
-from starling_tui.history.messages import MessageStore
+from starling_tui.history.conversations import ConversationRepository
+from starling_tui.history.database import Database
+from starling_tui.history.messages import MessageRepository
 from starling_tui.history.records import Message
 
 _PATH_UP = """
@@ -22,8 +24,15 @@ _PATH_UP = """
 """
 
 
-class BranchStore(MessageStore):
-    """Tree queries over the messages of a conversation."""
+class BranchRepository:
+    """Tree queries over the messages of a conversation (paths, siblings, the shown branch)."""
+
+    def __init__(
+        self, db: Database, conversations: ConversationRepository, messages: MessageRepository
+    ) -> None:
+        self.db = db
+        self.conversations = conversations
+        self.messages = messages
 
     def active_path(self, conversation_id: str) -> list[Message]:
         """Every message from the root to the current leaf, oldest first."""
@@ -37,24 +46,26 @@ class BranchStore(MessageStore):
         Without ``before_id``: the newest ``limit`` messages. Pass the oldest id you have to get
         the page before it. Oldest first; an empty list means the top was reached.
         """
-        conv = self.get_conversation(conversation_id)
-        start = conv.current_leaf_id if before_id is None else self.get_message(before_id).parent_id
+        conv = self.conversations.get(conversation_id)
+        start = (
+            conv.current_leaf_id if before_id is None else self.messages.get(before_id).parent_id
+        )
         if start is None or limit == 0:
             return []
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(_PATH_UP, (start, 1 << 62 if limit is None else limit)).fetchall()
         return [Message.from_row(r) for r in rows]
 
     def path_to(self, message_id: int) -> list[Message]:
         """Every message from the root down to ``message_id``, oldest first."""
-        self.get_message(message_id)  # unknown ids fail clearly
-        with self._read() as conn:
+        self.messages.get(message_id)  # unknown ids fail clearly
+        with self.db.read() as conn:
             rows = conn.execute(_PATH_UP, (message_id, 1 << 62)).fetchall()
         return [Message.from_row(r) for r in rows]
 
     def children(self, message_id: int) -> list[Message]:
         """Direct replies to a message, oldest first."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 "SELECT * FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)
             ).fetchall()
@@ -62,8 +73,8 @@ class BranchStore(MessageStore):
 
     def siblings(self, message_id: int) -> list[Message]:
         """The message and its alternatives (same parent), oldest first."""
-        message = self.get_message(message_id)
-        with self._read() as conn:
+        message = self.messages.get(message_id)
+        with self.db.read() as conn:
             rows = conn.execute(
                 "SELECT * FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id",
                 (message.conversation_id, message.parent_id),
@@ -72,9 +83,9 @@ class BranchStore(MessageStore):
 
     def switch_branch(self, message_id: int) -> Message:
         """Show the branch through ``message_id``: its newest descendant leaf becomes current."""
-        leaf = self.get_message(message_id)
+        leaf = self.messages.get(message_id)
         while True:
-            with self._read() as conn:
+            with self.db.read() as conn:
                 row = conn.execute(
                     "SELECT * FROM messages WHERE parent_id = ? ORDER BY id DESC LIMIT 1",
                     (leaf.id,),
@@ -82,16 +93,16 @@ class BranchStore(MessageStore):
             if row is None:
                 break
             leaf = Message.from_row(row)
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "UPDATE conversations SET current_leaf_id = ? WHERE id = ?",
                 (leaf.id, leaf.conversation_id),
             )
         return leaf
 
-    def edit_message(self, message_id: int, content: str) -> Message:
+    def edit(self, message_id: int, content: str) -> Message:
         """Add an edited copy of a message as its sibling; the copy becomes the current leaf."""
-        original = self.get_message(message_id)
-        return self.add_message(
+        original = self.messages.get(message_id)
+        return self.messages.add(
             original.conversation_id, original.role, content, parent_id=original.parent_id
         )

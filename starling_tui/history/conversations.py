@@ -1,7 +1,8 @@
-"""Conversations: creating, finding (by id or unique prefix), listing, changing, deleting."""
+"""The ``conversations`` table: creating, finding (id or unique prefix), listing, changing."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import secrets
@@ -10,16 +11,19 @@ import time
 from typing import Any
 
 from starling_tui.errors import HistoryError
+from starling_tui.history.database import Database
 from starling_tui.history.records import Conversation
-from starling_tui.history.store_base import StoreBase
 
 _ID_PATTERN = re.compile(r"^[0-9a-z]+$")
 
 
-class ConversationStore(StoreBase):
-    """The ``conversations`` table of the history store."""
+class ConversationRepository:
+    """The ``conversations`` table of one :class:`Database`."""
 
-    def create_conversation(
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
         self,
         *,
         title: str = "",
@@ -33,7 +37,7 @@ class ConversationStore(StoreBase):
         for _ in range(10):
             conv_id = secrets.token_hex(4)
             try:
-                with self._write() as conn:
+                with self.db.write() as conn:
                     conn.execute(
                         "INSERT INTO conversations (id, title, created_at, updated_at, model, mode,"
                         " system_prompt, sampling_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -50,7 +54,7 @@ class ConversationStore(StoreBase):
                     )
             except sqlite3.IntegrityError:
                 continue  # id collision: draw another
-            return self.get_conversation(conv_id)
+            return self.get(conv_id)
         raise HistoryError("could not allocate a conversation id")
 
     def resolve_id(self, id_or_prefix: str) -> str:
@@ -58,7 +62,7 @@ class ConversationStore(StoreBase):
         wanted = id_or_prefix.strip().lower()
         if not _ID_PATTERN.match(wanted):
             raise HistoryError(f"no conversation {id_or_prefix!r}")
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 "SELECT id FROM conversations WHERE id LIKE ? LIMIT 2", (wanted + "%",)
             ).fetchall()
@@ -73,10 +77,10 @@ class ConversationStore(StoreBase):
             raise HistoryError(f"conversation id {id_or_prefix!r} is ambiguous; give more of it")
         return str(rows[0]["id"])
 
-    def get_conversation(self, id_or_prefix: str) -> Conversation:
+    def get(self, id_or_prefix: str) -> Conversation:
         """A conversation by id (or unique id prefix)."""
         conv_id = self.resolve_id(id_or_prefix)
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(
                 "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
                 " AS message_count FROM conversations c WHERE c.id = ?",
@@ -86,17 +90,17 @@ class ConversationStore(StoreBase):
             raise HistoryError(f"no conversation {id_or_prefix!r}")
         return Conversation.from_row(row)
 
-    def latest_conversation(self) -> Conversation | None:
+    def latest(self) -> Conversation | None:
         """The most recently updated conversation, if any (``ask --continue``)."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(
                 "SELECT id FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT 1"
             ).fetchone()
-        return None if row is None else self.get_conversation(row["id"])
+        return None if row is None else self.get(row["id"])
 
-    def list_conversations(self, limit: int | None = None, offset: int = 0) -> list[Conversation]:
+    def list(self, limit: int | None = None, offset: int = 0) -> builtins.list[Conversation]:
         """Conversations, most recently updated first, with their message counts."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
                 " AS message_count FROM conversations c ORDER BY c.updated_at DESC, c.rowid DESC"
@@ -105,7 +109,7 @@ class ConversationStore(StoreBase):
             ).fetchall()
         return [Conversation.from_row(r) for r in rows]
 
-    def update_conversation(self, id_or_prefix: str, **changes: Any) -> Conversation:
+    def update(self, id_or_prefix: str, **changes: Any) -> Conversation:
         """Change ``title``, ``model``, ``mode``, ``system_prompt`` or ``sampling``."""
         allowed = {"title", "model", "mode", "system_prompt", "sampling"}
         unknown = set(changes) - allowed
@@ -120,20 +124,20 @@ class ConversationStore(StoreBase):
         }
         if columns:
             assignments = ", ".join(f"{name} = ?" for name in columns)
-            with self._write() as conn:
+            with self.db.write() as conn:
                 conn.execute(
                     f"UPDATE conversations SET {assignments}, updated_at = ? WHERE id = ?",
                     (*columns.values(), time.time(), conv_id),
                 )
-        return self.get_conversation(conv_id)
+        return self.get(conv_id)
 
     def rename(self, id_or_prefix: str, title: str) -> Conversation:
         """Set a conversation's title."""
-        return self.update_conversation(id_or_prefix, title=title)
+        return self.update(id_or_prefix, title=title)
 
-    def delete_conversation(self, id_or_prefix: str) -> None:
+    def delete(self, id_or_prefix: str) -> None:
         """Delete a conversation with all its messages and branches."""
         conv_id = self.resolve_id(id_or_prefix)
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conv_id,))
             conn.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))

@@ -103,29 +103,39 @@ def backup_path(path: Path, version: int) -> Path:
 
 
 def migrate(conn: sqlite3.Connection, path: Path, target: int = SCHEMA_VERSION) -> None:
-    """Apply missing migrations one by one, each after a ``VACUUM INTO`` backup.
+    """Apply missing migrations one by one, after one ``VACUUM INTO`` backup of the original.
 
     A database without conversations has nothing worth keeping, so it gets no backups. (Judging
     by ``user_version > 0`` alone was wrong: another process creating the same new file may
     have applied only the first migrations when this one opens it.)
     """
-    had_data = _has_conversations(conn)
+    backed_up = not _has_conversations(conn)
     while True:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version >= target:
             return
-        if had_data:
+        if not backed_up:
+            # One copy of the database as it was, before the first step.
             backup = backup_path(path, version)
             if not backup.exists():
                 conn.execute("VACUUM INTO ?", (str(backup),))
-        with transaction(conn):
-            # Another process may have migrated while we waited for the write lock.
-            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if current != version:
-                continue
-            for statement in MIGRATIONS[version]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
+            backed_up = True
+        # A table rebuild (v3) must not trip the foreign keys half-way: they are switched off
+        # (only possible outside a transaction) and checked before the commit instead.
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with transaction(conn):
+                # Another process may have migrated while we waited for the write lock.
+                current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                if current != version:
+                    continue
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise HistoryError(f"history database {path}: migration broke a link")
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
 
 
 def _has_conversations(conn: sqlite3.Connection) -> bool:

@@ -1,4 +1,7 @@
-"""Conversations as text: Markdown and JSON exports, and the plain view of ``history show``."""
+"""Conversations as text: the JSON export and the plain view of ``history show``.
+
+The Markdown export is the chat core's (:mod:`starling_tui.chat.export`).
+"""
 
 from __future__ import annotations
 
@@ -20,22 +23,6 @@ def timestamp(seconds: float) -> str:
 def _status(message: Message) -> str:
     reason = message.finish_reason
     return f" ({reason})" if reason not in (None, "stop") else ""
-
-
-def to_markdown(conversation: Conversation, messages: list[Message]) -> str:
-    """The active path as a Markdown document."""
-    lines = [f"# {conversation.title or 'Untitled conversation'}", ""]
-    lines.append(f"- id: `{conversation.id}`")
-    lines.append(f"- created: {timestamp(conversation.created_at)}")
-    if conversation.model:
-        lines.append(f"- model: {conversation.model}")
-    if conversation.mode != "auto":
-        lines.append(f"- mode: {conversation.mode}")
-    if conversation.system_prompt:
-        lines += ["", "## System", "", conversation.system_prompt]
-    for message in messages:
-        lines += ["", f"## {message.role.title()}{_status(message)}", "", message.content]
-    return "\n".join(lines).rstrip() + "\n"
 
 
 def to_json(conversation: Conversation, messages: list[Message]) -> str:

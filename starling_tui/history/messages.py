@@ -1,4 +1,4 @@
-"""Messages: adding them to a conversation's tree, and saving streamed replies."""
+"""The ``messages`` table: adding messages to a conversation's tree, saving streamed replies."""
 
 from __future__ import annotations
 
@@ -7,25 +7,30 @@ import time
 from typing import Any
 
 from starling_tui.errors import HistoryError
-from starling_tui.history.conversations import ConversationStore
+from starling_tui.history.conversations import ConversationRepository
+from starling_tui.history.database import Database
 from starling_tui.history.records import Message
 from starling_tui.history.reply import ReplyWriter
 
 CURRENT_LEAF: Any = object()  # default parent: the conversation's current leaf
 
 
-class MessageStore(ConversationStore):
+class MessageRepository:
     """The ``messages`` table: one message at a time, and progressive replies."""
 
-    def get_message(self, message_id: int) -> Message:
+    def __init__(self, db: Database, conversations: ConversationRepository) -> None:
+        self.db = db
+        self.conversations = conversations
+
+    def get(self, message_id: int) -> Message:
         """One message by id."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is None:
             raise HistoryError(f"no message {message_id}")
         return Message.from_row(row)
 
-    def add_message(
+    def add(
         self,
         conversation_id: str,
         role: str,
@@ -39,9 +44,9 @@ class MessageStore(ConversationStore):
         Pass ``parent_id`` whenever the caller knows what it answers or follows: the default
         (the current leaf, read in this transaction) may be a message another process added.
         """
-        conv_id = self.resolve_id(conversation_id)
+        conv_id = self.conversations.resolve_id(conversation_id)
         now = time.time()
-        with self._write() as conn:
+        with self.db.write() as conn:
             if parent_id is CURRENT_LEAF:
                 parent_id = conn.execute(
                     "SELECT current_leaf_id FROM conversations WHERE id = ?", (conv_id,)
@@ -69,7 +74,7 @@ class MessageStore(ConversationStore):
                     (title_from(content), conv_id),
                 )
         assert cursor.lastrowid is not None
-        return self.get_message(cursor.lastrowid)
+        return self.get(cursor.lastrowid)
 
     def start_reply(self, conversation_id: str, *, parent_id: int) -> ReplyWriter:
         """Insert an empty assistant reply marked ``incomplete`` under ``parent_id``.
@@ -77,10 +82,10 @@ class MessageStore(ConversationStore):
         The parent (the user message answered) is required: "the current leaf" may already be
         another process's message by the time the reply starts.
         """
-        message = self.add_message(
+        message = self.add(
             conversation_id, "assistant", "", parent_id=parent_id, finish_reason="incomplete"
         )
-        return ReplyWriter(self, message, interval_s=self.save_interval_s)
+        return ReplyWriter(self, message, interval_s=self.db.save_interval_s)
 
     def save_reply(
         self,
@@ -93,7 +98,7 @@ class MessageStore(ConversationStore):
         """Overwrite a reply's text (and, when finished, its reason and figures)."""
         now = time.time()
         figures = stats or {}
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "UPDATE messages SET content = ?, finish_reason = ?, updated_at = ?,"
                 " prompt_tokens = coalesce(?, prompt_tokens),"

@@ -1,6 +1,6 @@
 """Saving an assistant reply while it streams, so a crash keeps what was already shown.
 
-A :class:`ReplyWriter` is returned by ``HistoryStore.start_reply()``; the row exists from the
+A :class:`ReplyWriter` is returned by ``start_reply()``; the row exists from the
 start, marked ``incomplete``. ``append``/``update`` write the text at most once per
 ``interval_s`` (one durable commit a second costs nothing next to token generation, one per
 token would), and ``finish`` writes the final text, finish reason and figures. If the process
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from starling_tui.history.records import Message
 
 if TYPE_CHECKING:
-    from starling_tui.history.messages import MessageStore
+    from starling_tui.history.messages import MessageRepository
 
-FINISH_REASONS = ("stop", "length", "cancelled", "error", "incomplete")
+FINISH_REASONS = ("stop", "length", "cancelled", "error", "incomplete", "repetition")
 
 
 class ReplyWriter:
@@ -27,7 +27,7 @@ class ReplyWriter:
 
     def __init__(
         self,
-        store: MessageStore,
+        store: MessageRepository,
         message: Message,
         *,
         interval_s: float = 1.0,
@@ -75,4 +75,4 @@ class ReplyWriter:
         self.store.save_reply(self.message_id, self.text, finish_reason=reason, stats=figures)
         self._saved_text = self.text
         self.finished = True
-        return self.store.get_message(self.message_id)
+        return self.store.get(self.message_id)

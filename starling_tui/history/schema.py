@@ -74,5 +74,48 @@ _V2_SEARCH = (
     "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TABLES, _V2_SEARCH)
+_FINISH_REASONS_V3 = "'stop', 'length', 'cancelled', 'error', 'incomplete', 'repetition'"
+
+# v3: the loop guard's finish reason ``repetition``. SQLite cannot change a CHECK constraint in
+# place, so the messages table is rebuilt (its rows, ids and FTS index are kept; the migration
+# runs with foreign keys off and checks them before committing, see ``db.migrate``).
+_V3_REPETITION = (
+    _V1_TABLES[1]
+    .replace("CREATE TABLE messages (", "CREATE TABLE messages_v3 (")
+    .replace("'stop', 'length', 'cancelled', 'error', 'incomplete'", _FINISH_REASONS_V3),
+    "INSERT INTO messages_v3 SELECT * FROM messages",
+    "DROP TABLE messages",
+    "ALTER TABLE messages_v3 RENAME TO messages",
+    *_V1_TABLES[2:4],
+    *_V2_SEARCH[1:4],
+)
+
+# v4: a conversation stores only the sampling values set for it. ``ask`` used to store every
+# value of its settings (the full set of keys), which then overrode the app's settings for
+# ever; in such rows, the values equal to the built-in defaults were never a user's choice and
+# are removed (other values are kept: they may have been flags).
+_ASK_WRITTEN = " AND ".join(
+    f"json_type(sampling_json, '$.{key}') IS NOT NULL"
+    for key in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "max_tokens")
+)
+_DEFAULTS = (
+    ("temperature", "= 0"), ("top_p", "= 1"), ("top_k", "= 0"), ("min_p", "= 0"),
+    ("repeat_penalty", "= 1"), ("seed", "= 0"), ("loop_guard", "= 1"),
+)
+_V4_SAMPLING = (
+    f"CREATE TEMP TABLE ask_written AS SELECT id FROM conversations WHERE json_valid(sampling_json)"
+    f" AND {_ASK_WRITTEN}",
+    *(
+        f"UPDATE conversations SET sampling_json = json_remove(sampling_json, '$.{key}')"
+        f" WHERE id IN (SELECT id FROM ask_written) AND json_extract(sampling_json, '$.{key}')"
+        f" {test}"
+        for key, test in _DEFAULTS
+    ),
+    "UPDATE conversations SET sampling_json = json_remove(sampling_json, '$.max_tokens')"
+    " WHERE id IN (SELECT id FROM ask_written)"
+    " AND json_type(sampling_json, '$.max_tokens') = 'null'",
+    "DROP TABLE temp.ask_written",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TABLES, _V2_SEARCH, _V3_REPETITION, _V4_SAMPLING)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,10 +1,10 @@
-"""The history store's foundation: the connection, its lock, and read/write transactions.
+"""One open history database: the connection, its lock, and read/write transactions.
 
-:class:`StoreBase` owns one SQLite connection shared by threads under a lock; ``_read`` and
-``_write`` translate SQLite (and encoding) errors into one-line
-:class:`~starling_tui.errors.HistoryError` s, and ``_write`` wraps a ``BEGIN IMMEDIATE``
-transaction that rolls back on any error. The tables are used by the layers built on it:
-conversations, messages, branches (see :mod:`starling_tui.history.store`).
+:class:`Database` owns one SQLite connection shared by threads under a lock; :meth:`read` and
+:meth:`write` translate SQLite (and encoding) errors into one-line
+:class:`~starling_tui.errors.HistoryError` s, and :meth:`write` wraps a ``BEGIN IMMEDIATE``
+transaction that rolls back on any error. The repositories (conversations, messages,
+branches, search) each take a :class:`Database`; see :mod:`starling_tui.history.store`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from starling_tui.errors import HistoryError
 from starling_tui.history import db
 
 
-class StoreBase:
-    """One open history database (default: ``app_paths().history_db``)."""
+class Database:
+    """The history file at ``path`` (default: ``app_paths().history_db``), opened and migrated."""
 
     def __init__(
         self,
@@ -35,7 +35,7 @@ class StoreBase:
 
             path = app_paths().history_db
         self.path = Path(path)
-        self.save_interval_s = save_interval_s
+        self.save_interval_s = save_interval_s  # how often a streaming reply is saved
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = db.connect(self.path, busy_timeout_s)
 
@@ -60,11 +60,13 @@ class StoreBase:
         return self._conn
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock, with errors made one-line."""
         with self._lock, db.translate_errors(self.path):
             yield self.conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction under the lock (``BEGIN IMMEDIATE``, rolled back on error)."""
         with self._lock, db.translate_errors(self.path), db.transaction(self.conn) as conn:
             yield conn
