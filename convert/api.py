@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from convert.errors import ConvertError
+from convert.hooks import ConvertHooks
 from convert.outtypes import DEFAULT_OUTTYPE, OutType, lookup
 from convert.progress import Progress
+from starling_tui.disk import existing_ancestor
+
+DISK_MARGIN = 64 * 1024 * 1024  # headroom for the header, verification and rounding
 
 if TYPE_CHECKING:
     from convert.architectures.base import ModelConverter, PlannedTensor
@@ -38,17 +42,19 @@ class Checkpoint:
 def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
                        outfile: Path | None = None, *, progress: bool | None = None,
                        quiet: bool = False, dry_run: bool = False,
-                       repo_id: str | None = None) -> Path:
+                       repo_id: str | None = None, hooks: ConvertHooks | None = None) -> Path:
     """Convert ``source`` (folder or Hub repo id) to GGUF; return the output path.
 
     ``progress`` forces the progress bar on/off (default: on when stderr is a terminal);
     ``quiet`` silences all output; ``dry_run`` checks everything and writes nothing;
     ``repo_id`` names the Hub repo a local folder was downloaded from (``pull`` passes it), so
-    the GGUF's name and source URL are the repo's, not the download folder's.
+    the GGUF's name and source URL are the repo's, not the download folder's. ``hooks`` plug
+    in the free-space probe and a progress observer (:mod:`convert.hooks`).
     Raises :class:`ConvertError` with a one-line message on bad input.
     """
+    hooks = hooks or ConvertHooks()
     kind = lookup(outtype)
-    report = Progress.choose(progress, quiet)
+    report = Progress.choose(progress, quiet, observer=hooks.observer)
     checkpoint = open_checkpoint(source, quiet=quiet, repo_id=repo_id, weights=not dry_run)
     target = output_path(checkpoint, kind, outfile, create=not dry_run)
     weight_type = kind.ggml_type or intermediate_type(checkpoint)
@@ -56,9 +62,12 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
     needed = sum(t.nbytes for t in plan)
     if not kind.direct:
         needed += _estimate_quantized(plan, kind)
-    from convert.disk import check_free_space, human
+    from starling_tui.disk import DiskSpaceError, check_free_space, human
 
-    check_free_space(_existing_ancestor(target.parent), needed)
+    try:
+        check_free_space({target.parent: (needed, "")}, hooks.free_space, margin=DISK_MARGIN)
+    except DiskSpaceError as exc:
+        raise ConvertError(str(exc)) from None
     if dry_run:
         fetch = ""
         if checkpoint.source.weights_on_hub:
@@ -126,7 +135,7 @@ def output_path(checkpoint: Checkpoint, kind: OutType, outfile: Path | None,
             except OSError as exc:
                 raise ConvertError(f"cannot create {folder}: {exc.strerror}") from None
         target = folder / f"{checkpoint.source.name}-{kind.label}.gguf"
-        folder = _existing_ancestor(folder)
+        folder = existing_ancestor(folder)
     else:
         target = Path(outfile).expanduser().absolute()
         folder = target.parent
@@ -135,12 +144,6 @@ def output_path(checkpoint: Checkpoint, kind: OutType, outfile: Path | None,
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise ConvertError(f"cannot write to {target.parent}: not a writable folder")
     return target
-
-
-def _existing_ancestor(folder: Path) -> Path:
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
 
 
 def _estimate_quantized(plan: list[PlannedTensor], kind: OutType) -> int:

@@ -6,9 +6,13 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from convert import __version__
 from convert.outtypes import DEFAULT_OUTTYPE, OUTTYPES
+
+if TYPE_CHECKING:
+    from convert.hooks import ConvertHooks
 
 PROG = "starling-convert"
 
@@ -37,8 +41,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the converter; returns the process exit status."""
+def main(argv: list[str] | None = None, hooks: ConvertHooks | None = None) -> int:
+    """Run the converter; returns the process exit status (``hooks``: see convert.hooks)."""
     args = build_parser().parse_args(argv)
     from convert.api import convert_checkpoint
     from convert.errors import ConvertError
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         path = convert_checkpoint(args.source, args.outtype, args.outfile,
-                                  quiet=args.quiet, dry_run=args.dry_run)
+                                  quiet=args.quiet, dry_run=args.dry_run, hooks=hooks)
     except ConvertError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

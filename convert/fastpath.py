@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ import numpy as np
 
 _GGML_TYPE_Q8_0 = 8
 _LIB_SUFFIX = {"darwin": ".dylib", "win32": ".dll"}.get(sys.platform, ".so")
-# Set to 1 to force the numpy kernels (tests compare both paths).
-NUMPY_ONLY_ENV = "STARLING_CONVERT_NUMPY_ONLY"
 _scratch: dict[str, np.ndarray] = {}
 
 
@@ -43,8 +40,6 @@ def release_scratch() -> None:
 @functools.cache
 def _ggml() -> tuple[Any, Any] | None:
     """(libggml-base, libggml-cpu) from the installed llama_cpp package, or None."""
-    if os.environ.get(NUMPY_ONLY_ENV):
-        return None
     spec = importlib.util.find_spec("llama_cpp")
     if spec is None or spec.origin is None:
         return None

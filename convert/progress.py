@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from convert.disk import human
+from starling_tui.disk import human
+
+if TYPE_CHECKING:
+    from convert.hooks import ProgressObserver
 
 _BAR_WIDTH = 30
 
@@ -14,22 +17,25 @@ _BAR_WIDTH = 30
 class Progress:
     """Reports the bytes written for one phase (``start`` → ``advance``* → ``finish``)."""
 
-    def __init__(self, mode: str = "plain", stream: TextIO | None = None) -> None:
+    def __init__(self, mode: str = "plain", stream: TextIO | None = None,
+                 observer: ProgressObserver | None = None) -> None:
         self.mode = mode  # "bar", "plain" or "quiet"
         self.stream = stream or sys.stderr
+        self.observer = observer  # told of every advance (see convert.hooks)
         self.total = self.done = 0
         self.label = ""
         self._started = self._last = 0.0
         self._next_percent = 0
 
     @classmethod
-    def choose(cls, progress: bool | None, quiet: bool, stream: TextIO | None = None) -> Progress:
+    def choose(cls, progress: bool | None, quiet: bool, stream: TextIO | None = None,
+               observer: ProgressObserver | None = None) -> Progress:
         """``quiet`` wins; otherwise a bar when ``progress`` is True or the stream is a TTY."""
         stream = stream or sys.stderr
         if quiet:
-            return cls("quiet", stream)
+            return cls("quiet", stream, observer)
         tty = progress if progress is not None else stream.isatty()
-        return cls("bar" if tty else "plain", stream)
+        return cls("bar" if tty else "plain", stream, observer)
 
     def message(self, text: str) -> None:
         """A one-line status message (not shown when quiet)."""
@@ -44,8 +50,10 @@ class Progress:
         self._next_percent = 10
 
     def advance(self, n: int) -> None:
-        """Record ``n`` more bytes done."""
+        """Record ``n`` more bytes done (the observer may raise to stop the conversion)."""
         self.done += n
+        if self.observer is not None:
+            self.observer(self.label, self.done, self.total)
         now = time.monotonic()
         if self.mode == "bar" and (now - self._last >= 0.1 or self.done >= self.total):
             self._last = now

@@ -9,7 +9,6 @@ tensor padded to the GGUF alignment exactly as ``GGUFWriter`` lays it out.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ from convert.progress import Progress
 from convert.weights import ShardReader
 
 BLOCK_BYTES = 32 * 1024 * 1024  # input bytes per block: large enough for fast I/O, small RSS
-# Test-only hook: seconds to sleep after each block, so a test can interrupt a conversion.
-WRITE_DELAY_ENV = "STARLING_CONVERT_TEST_WRITE_DELAY"
 
 
 def write_gguf(path: Path, arch: str, add_keys: Callable[[Any], None],
@@ -45,10 +42,9 @@ def write_gguf(path: Path, arch: str, add_keys: Callable[[Any], None],
         fout = writer.fout[0]
         writer.write_padding(fout, fout.tell())
         progress.start("writing", sum(t.nbytes for t in plan))
-        delay = float(os.environ.get(WRITE_DELAY_ENV) or 0)
         with ShardReader() as reader:
             for t in plan:
-                _write_tensor(fout, reader, t, progress, delay)
+                _write_tensor(fout, reader, t, progress)
                 writer.write_padding(fout, t.nbytes)
         fout.flush()
         os.fsync(fout.fileno())  # the rename that follows must never expose unwritten data
@@ -66,8 +62,7 @@ def _rows_per_block(t: PlannedTensor) -> int:
     return min(rows, ref.rows)
 
 
-def _write_tensor(fout: Any, reader: ShardReader, t: PlannedTensor, progress: Progress,
-                  delay: float) -> None:
+def _write_tensor(fout: Any, reader: ShardReader, t: PlannedTensor, progress: Progress) -> None:
     ref = t.ref
     row_bytes = ref.row_elements * ref.itemsize
     step = _rows_per_block(t)
@@ -84,8 +79,6 @@ def _write_tensor(fout: Any, reader: ShardReader, t: PlannedTensor, progress: Pr
         out = np.ascontiguousarray(encode_block(raw, ref.dtype, t.ggml_type, ref.row_elements))
         fout.write(out.data.cast("B"))
         written += out.nbytes
-        progress.advance(out.nbytes)
-        if delay:
-            time.sleep(delay)
+        progress.advance(out.nbytes)  # its observer may stop the conversion here
     if written != t.nbytes:
         raise RuntimeError(f"wrote {written} bytes for {t.gguf_name}, planned {t.nbytes}")

@@ -152,12 +152,25 @@ def test_read_only_output_folder_is_refused(tiny_checkpoint: Path, tmp_path: Pat
     assert leftovers(locked) == []
 
 
-def test_too_little_disk_is_refused(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    # test-only hook (convert.disk.FREE_BYTES_ENV): pretend the disk has 1 MB free
-    result = run_convert_cli(str(tiny_checkpoint), "--outtype", "f16",
-                             "--outfile", str(tmp_path / "m.gguf"),
-                             env={"STARLING_CONVERT_TEST_FREE_BYTES": "1000000"})
-    _assert_clean_failure(result, "not enough free disk space")
+def test_too_little_disk_is_refused(tiny_checkpoint: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from convert.cli import main
+    from convert.hooks import ConvertHooks
+
+    asked: list[Path] = []
+
+    def one_megabyte(folder: Path) -> int:  # the probe the converter is given
+        asked.append(folder)
+        return 1_000_000
+
+    argv = [str(tiny_checkpoint), "--outtype", "f16", "--outfile", str(tmp_path / "m.gguf")]
+    assert main(argv, ConvertHooks(free_space=one_megabyte)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    need = err[0].split("need ")[-1].split(",")[0]
+    assert err == [f"starling-convert: error: not enough free disk space in {tmp_path}: need "
+                   f"{need}, 1.0 MB free"]
+    assert need.endswith(" MB") and float(need[:-3]) > 67.1  # the plan + a 64 MiB margin
+    assert asked == [tmp_path]
     assert leftovers(tmp_path) == []
 
 

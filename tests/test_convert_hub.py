@@ -10,8 +10,8 @@ from pathlib import Path
 from fake_hub import FakeHub
 from model_fixtures import read_gguf, run_convert_cli
 
-from convert.disk import human
 from convert.weights import find_weights
+from starling_tui.disk import human
 from starling_tui.paths import app_paths
 
 

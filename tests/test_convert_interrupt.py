@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,14 +11,15 @@ from pathlib import Path
 import pytest
 from model_fixtures import leftovers
 
+ENTRY = Path(__file__).with_name("convert_entry.py")
+
 
 def _start_slow_conversion(tiny_checkpoint: Path, out: Path) -> subprocess.Popen[str]:
-    # test-only hook (convert.writer.WRITE_DELAY_ENV): sleep after every block written
-    env = {**os.environ, "STARLING_CONVERT_TEST_WRITE_DELAY": "0.3"}
+    # an entry script whose progress observer sleeps after every block written
     return subprocess.Popen(
-        [sys.executable, "-m", "convert", str(tiny_checkpoint), "--outtype", "q4_k_m",
+        [sys.executable, str(ENTRY), "0.3", str(tiny_checkpoint), "--outtype", "q4_k_m",
          "--outfile", str(out / "model.gguf")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parent.parent)
 
 
@@ -47,3 +47,21 @@ def test_interrupt_leaves_no_partial_file(tiny_checkpoint: Path, tmp_path: Path,
     assert stderr.strip().splitlines()[-1] == "starling-convert: interrupted, nothing written"
     assert "Traceback" not in stderr
     assert leftovers(out) == []
+
+
+def test_an_observer_that_raises_stops_the_conversion_cleanly(tiny_checkpoint: Path,
+                                                              tmp_path: Path) -> None:
+    from convert.api import convert_checkpoint
+    from convert.hooks import ConvertHooks
+
+    seen: list[tuple[str, int, int]] = []
+
+    def stop_after_first_block(label: str, done: int, total: int) -> None:
+        seen.append((label, done, total))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        convert_checkpoint(tiny_checkpoint, "f16", tmp_path / "m.gguf", quiet=True,
+                           hooks=ConvertHooks(observer=stop_after_first_block))
+    assert len(seen) == 1 and seen[0][0] == "writing" and 0 < seen[0][1] < seen[0][2]
+    assert leftovers(tmp_path) == []

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
+ENTRY = Path(__file__).with_name("convert_entry.py")
+
 
 @pytest.mark.slow
 def test_progress_bar_with_eta_on_a_terminal(tiny_checkpoint: Path, tmp_path: Path) -> None:
     leader, follower = pty.openpty()
-    env = {**os.environ, "STARLING_CONVERT_TEST_WRITE_DELAY": "0.05"}
     child = subprocess.Popen(
-        [sys.executable, "-m", "convert", str(tiny_checkpoint), "--outtype", "f16",
+        [sys.executable, str(ENTRY), "0.05", str(tiny_checkpoint), "--outtype", "f16",
          "--outfile", str(tmp_path / "m.gguf")],
-        stdout=subprocess.DEVNULL, stderr=follower, env=env,
+        stdout=subprocess.DEVNULL, stderr=follower,
         cwd=Path(__file__).resolve().parent.parent)
     os.close(follower)
     chunks = []

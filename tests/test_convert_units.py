@@ -85,7 +85,7 @@ def test_progress_modes() -> None:
             report.advance(100)
         report.finish()
     lines = plain.getvalue().splitlines()
-    assert lines[0].startswith("writing: 10% (100 B of 1.0 KB), ETA")
+    assert lines[0].startswith("writing: 10% (100 B of 1.0 kB), ETA")
     assert lines[-1].startswith("writing: 100%") and len(lines) == 10
     assert "\r" in bar.getvalue() and "[##############################] 100.0%" in bar.getvalue()
     assert quiet.getvalue() == ""

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from fake_hub import FakeHub
 
+from starling_tui.disk import DiskSpaceError, check_free_space, human
 from starling_tui.pull.cache import (
     cached_snapshot,
     missing_checkpoint_files,
     offline_checkpoint,
     offline_file,
 )
-from starling_tui.pull.disk import check_free_space, human
 from starling_tui.pull.errors import PullError
 from starling_tui.pull.install import check_gguf, install_file
 from starling_tui.pull.selection import (
@@ -115,7 +115,7 @@ def test_free_space_needs_on_one_disk_add_up(tmp_path: Path) -> None:
     cache, models = tmp_path / "cache" / "hub", tmp_path / "data" / "models"  # not created yet
     needs = {cache: (600, "to download"), models: (500, "for the conversion")}
     check_free_space(needs, free=lambda path: 1100)
-    with pytest.raises(PullError) as caught:
+    with pytest.raises(DiskSpaceError) as caught:
         check_free_space(needs, free=lambda path: 1099)
     assert str(caught.value) == (
         f"not enough free disk space in {tmp_path}: need 1.1 kB (600 B to download + 500 B "

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from huggingface_hub.utils import logging as hub_logging
 
-    from starling_tui.pull.errors import PullError
+    from starling_tui.errors import UserError
     from starling_tui.pull.service import pull_checkpoint, pull_gguf
 
     # Its retry warnings are multi-line; our own lines report progress and errors.
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             pull_checkpoint(args.repo, quant=args.quant, revision=args.revision, say=say,
                             progress=args.progress)
-    except PullError as exc:
+    except UserError as exc:  # PullError, and a full disk (starling_tui.disk.DiskSpaceError)
         print(f"starling-tui: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

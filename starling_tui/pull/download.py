@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from starling_tui.atomic import replace_durably
-from starling_tui.pull.disk import human
+from starling_tui.disk import human
 from starling_tui.pull.errors import PullError
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from starling_tui.disk import check_free_space, existing_ancestor, human
 from starling_tui.pull import download as dl
 from starling_tui.pull.cache import offline_checkpoint, offline_file
-from starling_tui.pull.disk import check_free_space, existing_ancestor, human
 from starling_tui.pull.errors import PullError
 from starling_tui.pull.hub_errors import hub_errors
 from starling_tui.pull.install import check_gguf, install_file, make_default
