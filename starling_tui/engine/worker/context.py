@@ -14,6 +14,7 @@ from typing import Any
 from starling_tui.engine.base import EngineError, EngineOptions
 from starling_tui.engine.worker.devices import physical_cores
 from starling_tui.engine.worker.llama_backend import gpu_offload_supported, llama
+from starling_tui.engine.worker.threads import govern
 
 ALL_LAYERS = 999  # llama.cpp clamps to the model's layer count
 
@@ -87,6 +88,8 @@ def create_context(
             f"not enough memory for a {n_ctx}-token context with {n_gpu_layers} layers on the "
             "GPU: try a smaller --ctx or fewer --n-gpu-layers"
         ) from exc
+    if not options.n_threads:  # the user's fixed count stays; else follow the free CPU
+        govern(ctx, threads, threads_batch)
     # A decode bigger than the real n_batch makes llama.cpp abort (GGML_ASSERT); it splits each
     # decode into n_ubatch pieces itself, so n_batch is the one limit callers must respect.
     n_batch = options.n_batch if uncapped_batch else int(lc.llama_n_batch(ctx.ctx))

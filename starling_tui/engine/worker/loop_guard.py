@@ -28,6 +28,8 @@ from collections import deque
 
 MIN_REPEATS = 3
 MIN_TOKENS = 160
+MIN_DISTINCT = 4  # a span of fewer distinct tokens is a pattern (a grid, a rule line)...
+PATTERN_TOKENS = 640  # ...and must cover this many tokens
 MAX_SPAN = 512
 
 
@@ -41,51 +43,59 @@ class LoopGuard:
         self.min_repeats = min_repeats
         self.min_tokens = min_tokens
         self.max_span = max_span
-        self._count = 0
+        # The shortest run that can meet both thresholds (at span = min_tokens / min_repeats):
+        # below it no span needs a closer look, which keeps the common case to one max().
+        self._min_run = -(-min_tokens * (min_repeats - 1) // min_repeats)
+        self._tokens: list[int] = []
         # token -> its recent positions (within max_span of the newest token)
         self._positions: dict[int, deque[int]] = {}
-        # span length -> how many tokens in a row have equalled the token one span earlier
-        self._runs: dict[int, int] = {}
-        self.longest = (0, 0)  # (span, tokens) of the longest repetition seen so far
+        # span -> how many tokens in a row have equalled the token one span earlier
+        self.runs: dict[int, int] = {}
 
     def add(self, token: int) -> bool:
         """Record the next token; True when the reply's tail is one span repeated (a loop)."""
-        n = self._count
-        self._count += 1
+        runs = self.extend(token)
+        if not runs or max(runs.values()) < self._min_run:
+            return False
+        return any(
+            run + span >= self.min_tokens and run >= (self.min_repeats - 1) * span
+            and self._is_loop(span, run + span)
+            for span, run in runs.items()
+        )
+
+    def extend(self, token: int) -> dict[int, int]:
+        """Record ``token``; the run lengths of the spans it continues (or starts)."""
+        n = len(self._tokens)
+        self._tokens.append(token)
         positions = self._positions.get(token)
         if positions is None:
             self._positions[token] = deque((n,))
-            self._runs = {}
-            return False
+            self.runs = {}
+            return self.runs
         while positions and n - positions[0] > self.max_span:
             positions.popleft()
-        previous = self._runs
-        runs = {}
-        looping = False
-        for earlier in positions:
-            span = n - earlier
-            run = previous.get(span, 0) + 1
-            runs[span] = run
-            repeated = run + span  # tokens covered: the first copy and the matches after it
-            if repeated > self.longest[1]:
-                self.longest = (span, repeated)
-            if repeated >= self.min_tokens and repeated >= self.min_repeats * span:
-                looping = True
+        previous = self.runs
+        self.runs = {n - e: previous.get(n - e, 0) + 1 for e in positions}
         positions.append(n)
-        self._runs = runs
-        return looping
+        return self.runs
+
+    def _is_loop(self, span: int, repeated: int) -> bool:
+        """A long enough repetition: a loop, unless it is a low-variety pattern not yet long."""
+        if repeated >= PATTERN_TOKENS:
+            return True
+        return len(set(self._tokens[-span:])) >= MIN_DISTINCT
 
 
 def repeated_tail(tokens: list[int], max_span: int = MAX_SPAN) -> tuple[int, int]:
-    """(span, tokens covered) of the longest back-to-back repetition anywhere in ``tokens``.
-
-    What the benchmark and the tests measure legitimate texts with (a loop guard that never
-    fires, watching the whole text).
-    """
-    guard = LoopGuard(min_repeats=1 << 30, min_tokens=1 << 30, max_span=max_span)
+    """(span, tokens covered) of the longest back-to-back repetition of ``MIN_REPEATS`` or more
+    copies anywhere in ``tokens`` (what the tests and the benchmark measure texts with)."""
+    guard = LoopGuard(max_span=max_span)
+    longest = (0, 0)
     for token in tokens:
-        guard.add(token)
-    return guard.longest
+        for span, run in guard.extend(token).items():
+            if run >= (MIN_REPEATS - 1) * span and run + span > longest[1]:
+                longest = (span, run + span)
+    return longest
 
 
 def first_alarm(tokens: list[int], **thresholds: int) -> int | None:

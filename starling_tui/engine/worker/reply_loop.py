@@ -1,7 +1,8 @@
 """The decode loop: sample a token, emit its text, decode it, until a stop condition.
 
 Kept as lean as a bare llama.cpp loop (the engine benchmark compares the two). Cancellation is
-checked before every token.
+checked before every token; the loop guard (:mod:`.loop_guard`) sees every token; the thread
+counts follow the free CPU (:mod:`.threads`), looked at every 32 tokens.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from starling_tui.engine.base import ChatRequest, FinishReason, GenerationStats
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.kv_sequence import KvSequence
 from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.engine.worker.loop_guard import LoopGuard
 from starling_tui.engine.worker.sampling import PieceDecoder, build_sampler
+from starling_tui.engine.worker.threads import governor_for
 
 
 @dataclass
@@ -40,6 +43,10 @@ class ReplyLoop:
         vocab = self.model.vocab
         sampler = build_sampler(request.sampling, self.model.n_vocab())
         decoder = PieceDecoder(vocab)
+        guard = LoopGuard() if request.sampling.loop_guard else None
+        threads = governor_for(self.kv.ctx)
+        if threads is not None:
+            threads.update(self.kv.ctx)
         limit = request.sampling.max_tokens
         first_at = 0.0
         at_start = self.strip_space
@@ -62,6 +69,11 @@ class ReplyLoop:
                 at_start = not text
             if text:
                 emit(text)
+            if guard is not None and guard.add(token):
+                reason = "repetition"
+                break
+            if threads is not None and not n & 31:
+                threads.update_if_due(self.kv.ctx)
             if n == 1:
                 self.faults.crash_point("token")
             if self.faults.token_delay:
@@ -74,6 +86,8 @@ class ReplyLoop:
         if tail:
             emit(tail)
         stats.completion_tokens = n
+        if threads is not None:  # for the next prompt, whose threads are set before it starts
+            threads.update(self.kv.ctx)
         if n > 1:
             stats.tokens_per_s = (n - 1) / max(time.perf_counter() - first_at, 1e-9)
         sampler.close()
