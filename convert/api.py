@@ -2,14 +2,14 @@
 
 Steps: resolve the source, read and check config/weights/tokenizer, pick the output path,
 check free disk, write a GGUF (the final type, or a lossless intermediate that llama.cpp then
-quantizes), verify it, and ``os.replace`` it into place. Every file is written under a hidden
-temporary name next to the output and removed on any error or Ctrl-C.
+quantizes), verify it, and rename it durably into place (:mod:`starling_tui.atomic`). Every
+file is written under a hidden temporary name next to the output and removed on any error or
+Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -20,6 +20,7 @@ from convert.errors import ConvertError
 from convert.hooks import ConvertHooks
 from convert.outtypes import DEFAULT_OUTTYPE, OutType, lookup
 from convert.progress import Progress
+from starling_tui.atomic import replace_durably, temp_path
 from starling_tui.disk import existing_ancestor
 
 DISK_MARGIN = 64 * 1024 * 1024  # headroom for the header, verification and rounding
@@ -183,7 +184,7 @@ def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[PlannedTensor], t
             first.unlink()
         report.message("verifying")
         verify_gguf(final, plan, len(vocab.tokens), exact_types=kind.direct)
-        os.replace(final, target)
+        replace_durably(final, target)  # fsync, rename, fsync the folder
     report.message(f"wrote {target}")
 
 
@@ -199,7 +200,7 @@ def temporary_files(target: Path) -> Iterator[Any]:
     made: list[Path] = []
 
     def new() -> Path:
-        path = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+        path = temp_path(target)
         made.append(path)
         return path
 

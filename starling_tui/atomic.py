@@ -1,16 +1,26 @@
 """Writing files so that readers (and crashes) see the old content or the new, never half.
 
-Every write-then-rename of the core goes through here: the config file, ``history export -o``,
-models that ``pull`` installs, finished downloads. The temp file is made in the target's own
+Every write-then-rename goes through here: the config file, ``history export -o``, models that
+``pull`` installs, the converter's GGUF output. The temp file is made in the target's own
 folder (``os.replace`` cannot cross file systems, and a temp file elsewhere would leave the
 folder check to the rename), flushed and fsynced, renamed over the target, and the folder is
 fsynced so the rename itself survives a power cut. On any failure the temp file is removed and
 the target is untouched.
+
+The API:
+
+- ``write_text(path, text)`` / ``write_bytes(path, data)``: the whole file at once.
+- ``with atomic_writer(path, binary=False) as handle:`` the file written piece by piece; it
+  replaces ``path`` only when the block ends without an exception.
+- ``temp_path(target)`` + ``replace_durably(temp, target)``: for a file another writer makes
+  (a library given a path, a child process): write to the temp path, then rename it durably;
+  the caller removes the temp path on failure (``temp.unlink(missing_ok=True)``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +67,18 @@ def write_text(path: Path, text: str) -> Path:
     with atomic_writer(path) as handle:
         handle.write(text)
     return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns ``path``."""
+    with atomic_writer(path, binary=True) as handle:
+        handle.write(data)
+    return path
+
+
+def temp_path(target: Path) -> Path:
+    """A new hidden name beside ``target`` (``.name.<random>.partial``) for another writer."""
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
 
 
 def replace_durably(source: Path, target: Path) -> None:

@@ -8,25 +8,32 @@ from pathlib import Path
 import pytest
 from model_fixtures import leftovers
 
-from convert import disk
 from convert.api import convert_checkpoint
 from convert.errors import ConvertError
+from convert.hooks import ConvertHooks
 
 
-def test_low_disk_probe_monkeypatched_in_process(monkeypatch, tiny_checkpoint: Path,
-                                                 tmp_path: Path) -> None:
-    monkeypatch.setattr(disk, "free_bytes", lambda folder: 10_000_000)
+def free(n: int) -> ConvertHooks:
+    """Hooks whose disk probe reports ``n`` free bytes."""
+    return ConvertHooks(free_space=lambda folder: n)
+
+
+def test_low_disk_probe_passed_in(tiny_checkpoint: Path, tmp_path: Path) -> None:
     with pytest.raises(ConvertError, match="not enough free disk space"):
-        convert_checkpoint(tiny_checkpoint, "f32", tmp_path / "m.gguf", quiet=True)
+        convert_checkpoint(tiny_checkpoint, "f32", tmp_path / "m.gguf", quiet=True,
+                           hooks=free(10_000_000))
     assert leftovers(tmp_path) == []
 
 
-def test_quantized_output_needs_room_for_the_intermediate(monkeypatch, tiny_checkpoint: Path,
+def test_quantized_output_needs_room_for_the_intermediate(tiny_checkpoint: Path,
                                                           tmp_path: Path) -> None:
     # the q4_k_m file is ~13 MB, but the bf16 intermediate needs ~36 MB on top of it
-    monkeypatch.setattr(disk, "free_bytes", lambda folder: 100_000_000)
     with pytest.raises(ConvertError, match="not enough free disk space"):
-        convert_checkpoint(tiny_checkpoint, "q4_k_m", tmp_path / "m.gguf", quiet=True)
+        convert_checkpoint(tiny_checkpoint, "q4_k_m", tmp_path / "m.gguf", quiet=True,
+                           hooks=free(100_000_000))
+    # the same conversion to f16 alone (~36 MB + the margin) fits
+    assert convert_checkpoint(tiny_checkpoint, "f16", tmp_path / "m.gguf", quiet=True,
+                              hooks=free(120_000_000)).is_file()
 
 
 def test_failed_verification_leaves_no_file(monkeypatch, tiny_checkpoint: Path,

@@ -77,3 +77,14 @@ def test_replace_durably_moves_a_finished_temp_file(tmp_path: Path) -> None:
     temp.write_bytes(b"GGUF")
     atomic.replace_durably(temp, target)
     assert target.read_bytes() == b"GGUF" and not temp.exists()
+
+
+def test_bytes_and_temp_paths_for_other_writers(tmp_path: Path) -> None:
+    target = tmp_path / "model.gguf"
+    assert atomic.write_bytes(target, b"GGUF") == target and target.read_bytes() == b"GGUF"
+    temp = atomic.temp_path(target)
+    assert temp.parent == tmp_path and temp.name.startswith(".model.gguf.")
+    assert temp.name.endswith(".partial") and temp != atomic.temp_path(target)
+    temp.write_bytes(b"GGUF v2")  # e.g. written by a library or a child process
+    atomic.replace_durably(temp, target)
+    assert target.read_bytes() == b"GGUF v2" and not temp.exists()

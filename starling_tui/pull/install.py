@@ -27,10 +27,10 @@ def install_file(source: Path, target: Path) -> None:
     The copy is made under a hidden ``.partial`` name, flushed to disk and renamed into place,
     so the models folder never holds a half-written model, even after Ctrl-C or a power cut.
     """
-    from starling_tui.atomic import replace_durably
+    from starling_tui.atomic import replace_durably, temp_path
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    temp = temp_path(target)
     try:
         try:
             os.link(source.resolve(), temp)  # same disk as the cache: no second copy
