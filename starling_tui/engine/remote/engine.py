@@ -10,11 +10,11 @@ default), never with the API key in them.
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
 from typing import Any
 
 from starling_tui.engine.base import (
@@ -25,15 +25,15 @@ from starling_tui.engine.base import (
     ModelInfo,
     PromptPreview,
 )
+from starling_tui.engine.remote.context_size import ask_context, refused_context
 from starling_tui.engine.remote.credentials import find_api_key
 from starling_tui.engine.remote.endpoint import parse_endpoint
 from starling_tui.engine.remote.probe import ServerProfile, probe_server
-from starling_tui.engine.remote.prompts import Prepared, RemotePrompts, VocabEngine
+from starling_tui.engine.remote.prompts import RemotePrompts, VocabEngine
 from starling_tui.engine.remote.request_body import completion_body
 from starling_tui.engine.remote.stream import ReplyReader
 from starling_tui.engine.remote.transport import EventStream, RemoteError, Transport
 
-_CONTEXT_REFUSAL = re.compile(r"context window of (\d+)")
 _warned_insecure: set[str] = set()  # plain-HTTP warnings already shown in this process
 
 
@@ -101,7 +101,7 @@ class RemoteEngine:
         local, profile, ep = self._prompts.local, self.profile, self._prompts.transport.endpoint
         said = "" if profile.n_ctx else f", context {self._prompts.n_ctx} assumed (set --ctx)"
         return ModelInfo(
-            path=ep.url, name=profile.model, quant=local.quant,
+            path=ep.url, name=profile.model, quant=profile.quant,
             n_ctx_train=profile.n_ctx_train or local.n_ctx_train, n_ctx=self._prompts.n_ctx,
             n_layers=local.n_layers, n_gpu_layers=0, backend=f"{profile.kind} at {ep.address}",
             template=local.template,
@@ -128,10 +128,28 @@ class RemoteEngine:
 
     def _stream(self, request: ChatRequest, generation: int) -> Iterator[str]:
         prompts = self._loaded()
+        for attempt in (1, 2):
+            retry = yield from self._attempt(prompts, request, generation, last=attempt == 2)
+            if not retry:
+                return
+
+    def _attempt(self, prompts: RemotePrompts, request: ChatRequest, generation: int,
+                 last: bool) -> Generator[str, None, bool]:
+        """One try at a reply; True when the server's real context size was just learnt and
+        nothing was shown yet, so the prompt is refitted and sent again."""
+        assert self._transport is not None and self._info is not None
         self._stats = stats = GenerationStats()
         self.server_figures = {}
         start = time.perf_counter()
-        prepared, stream = self._open(prompts, request)
+        prepared = prompts.build(request)
+        body = completion_body(prompts.profile, prepared.prompt, len(prepared.preview.token_ids),
+                               request.sampling, prompts.n_ctx, self._info.template)
+        try:
+            stream = self._transport.stream(self._transport.endpoint.path("/completions"), body)
+        except RemoteError as exc:
+            if not last and self._learn_context(refused_context(exc)):
+                return True
+            raise
         stats.prompt_tokens = stats.evaluated_tokens = len(prepared.preview.token_ids)
         stats.dropped_messages = prepared.preview.dropped_messages
         for note in prepared.notes:
@@ -140,12 +158,17 @@ class RemoteEngine:
             if self._cancelled_upto >= generation:
                 stream.close()
                 stats.finish_reason = "cancelled"
-                return
+                return False
             self._active = stream
         reader = ReplyReader(stream, stats, start, lambda: self._cancelled_upto >= generation,
                              self._timeouts[1])
         try:
             yield from reader.pieces()
+        except RemoteError:
+            unsized = prompts.profile.n_ctx is None and stats.completion_tokens == 0
+            if not last and unsized and self._learn_context(ask_context(self._transport, body)):
+                return True
+            raise
         finally:
             with self._lock:
                 self._active = None
@@ -153,25 +176,18 @@ class RemoteEngine:
             self.server_figures = reader.figures
         if stats.finish_reason == "incomplete" and stats.error:
             self._notify(f"warning: {stats.error}; the partial reply is kept (incomplete)")
+        return False
 
-    def _open(self, prompts: RemotePrompts, request: ChatRequest) -> tuple[Prepared, EventStream]:
-        """Send the request; a server that refuses a prompt longer than the context it was
-        assumed to have (llama-cpp-python says how large its context is) gets it refitted once."""
-        assert self._transport is not None and self._info is not None
-        for attempt in (1, 2):
-            prepared = prompts.build(request)
-            body = completion_body(prompts.profile, prepared.prompt,
-                                   len(prepared.preview.token_ids), request.sampling,
-                                   prompts.n_ctx, self._info.template)
-            try:
-                return prepared, self._transport.stream(
-                    self._transport.endpoint.path("/completions"), body)
-            except RemoteError as exc:
-                refused = _CONTEXT_REFUSAL.search(exc.detail)
-                if attempt == 2 or exc.status != 400 or refused is None:
-                    raise
-                prompts.resize(int(refused.group(1)))
-        raise AssertionError("unreachable")
+    def _learn_context(self, n_ctx: int | None) -> bool:
+        """Refit prompts to the server's real context size; False when there is nothing new."""
+        if self._prompts is None or self._info is None or not n_ctx:
+            return False
+        if n_ctx == self._prompts.n_ctx:
+            return False
+        self._prompts.resize(n_ctx)
+        self._prompts.profile.n_ctx = n_ctx
+        self._info = replace(self._info, n_ctx=n_ctx, gpu_note="remote server, prompt sent as text")
+        return True
 
     def cancel(self) -> None:
         """Stop the current reply (or one requested and not started); safe from any thread."""

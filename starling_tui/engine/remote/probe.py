@@ -29,6 +29,7 @@ class ServerProfile:
     n_ctx_train: int | None = None
     takes_ids: bool = False
     tokenize_path: str | None = None  # text servers: where to check a prompt's tokens
+    quant: str = "remote"  # the server's quantization when it says (llama-server)
 
     @property
     def prompt_form(self) -> str:
@@ -50,7 +51,9 @@ def probe_server(transport: Transport) -> ServerProfile:
     props = _optional(transport, "GET", ep.path("/props", api=False))
     if isinstance(props, dict) and isinstance(props.get("default_generation_settings"), dict):
         n_ctx = _int(props["default_generation_settings"].get("n_ctx")) or _int(props.get("n_ctx"))
-        return ServerProfile("llama-server", model, n_ctx, n_ctx_train, takes_ids=True)
+        quant = props.get("model_ftype")
+        return ServerProfile("llama-server", model, n_ctx, n_ctx_train, takes_ids=True,
+                             quant=quant if isinstance(quant, str) and quant else "remote")
     vllm = _optional(transport, "POST", ep.path("/tokenize", api=False),
                      {"model": model, "prompt": "a"})
     if isinstance(vllm, dict) and "max_model_len" in vllm:
