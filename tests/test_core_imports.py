@@ -1,11 +1,18 @@
-"""The core never imports Textual, and ``--help`` never imports llama_cpp or numpy."""
+"""The core never imports Textual, the layers import downwards only, and ``--help`` stays light.
+
+Layering inside ``starling_tui``: ``ui → chat → engine | history | prompt | config | models``
+(the CLI and the factory sit above and wire them). The check reads every import statement,
+lazy ones inside functions included, so an upward import cannot hide in a function body.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import starling_tui
 
@@ -56,3 +63,75 @@ def test_help_imports_nothing_heavy() -> None:
             "    assert exit.code == 0, exit.code"
         )
         assert loaded_after(code).isdisjoint(HEAVY), argv
+
+
+PACKAGE = Path(starling_tui.__file__).parent
+LOWER = ("engine", "history", "prompt", "config", "models")
+# layer -> packages it must never import (the layers above it)
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "chat": ("ui", "cli", "factory"),
+    **{layer: ("chat", "ui", "cli", "factory") for layer in LOWER},
+}
+
+
+def imported_modules(path: Path, root: Path = PACKAGE) -> set[str]:
+    """Every module ``path`` imports, at the top or inside functions (absolute names)."""
+    package = ".".join(path.relative_to(root.parent).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def layer_of(path: Path, root: Path = PACKAGE) -> str:
+    """The top-level part of ``starling_tui`` a file belongs to (``chat``, ``ui``, ``factory``…)."""
+    return path.relative_to(root).parts[0].removesuffix(".py")
+
+
+def upward_imports(root: Path = PACKAGE) -> list[str]:
+    """``file: module`` for each import that breaks the layering or brings Textual into the core."""
+    broken = []
+    for path in sorted(root.rglob("*.py")):
+        layer = layer_of(path, root)
+        for module in sorted(imported_modules(path, root)):
+            parts = module.split(".")
+            if parts[0] == "textual" and layer != "ui" and path.name != "tui_cmd.py":
+                broken.append(f"{path.relative_to(root)}: {module}")
+            upward = parts[0] == "starling_tui" and parts[1:2] and parts[1] in FORBIDDEN.get(layer, ())
+            if upward:
+                broken.append(f"{path.relative_to(root)}: {module}")
+    return broken
+
+
+def test_layers_import_downwards_only() -> None:
+    assert upward_imports() == []
+
+
+def test_the_layering_check_catches_upward_and_textual_imports(tmp_path: Path) -> None:
+    """The checker itself: a planted upward import, lazy or not, is reported."""
+    fake = tmp_path / "starling_tui"
+    for layer, code in {
+        "history": "def f():\n    from starling_tui.chat import ChatCore\n",
+        "chat": "from starling_tui.ui.app import StarlingApp\n",
+        "engine": "import textual\n",
+        "prompt": "from starling_tui import factory\n",
+        "ui": "import textual\nfrom starling_tui.chat import ChatCore\n",
+    }.items():
+        (fake / layer).mkdir(parents=True)
+        (fake / layer / "mod.py").write_text(code)
+    assert upward_imports(fake) == [
+        "chat/mod.py: starling_tui.ui.app",
+        "chat/mod.py: starling_tui.ui.app.StarlingApp",
+        "engine/mod.py: textual",
+        "history/mod.py: starling_tui.chat",
+        "history/mod.py: starling_tui.chat.ChatCore",
+        "prompt/mod.py: starling_tui.factory",
+    ]
