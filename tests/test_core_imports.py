@@ -105,8 +105,8 @@ def upward_imports(root: Path = PACKAGE) -> list[str]:
             parts = module.split(".")
             if parts[0] == "textual" and layer != "ui" and path.name != "tui_cmd.py":
                 broken.append(f"{path.relative_to(root)}: {module}")
-            upward = parts[0] == "starling_tui" and parts[1:2] and parts[1] in FORBIDDEN.get(layer, ())
-            if upward:
+            forbidden = FORBIDDEN.get(layer, ())
+            if parts[0] == "starling_tui" and len(parts) > 1 and parts[1] in forbidden:
                 broken.append(f"{path.relative_to(root)}: {module}")
     return broken
 
