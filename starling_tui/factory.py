@@ -85,11 +85,15 @@ def choose_model(settings: Settings, spec: str | None = None) -> ModelFile:
 def create_engine(
     settings: Settings | None = None, engine_factory: EngineFactory | None = None
 ) -> Engine:
-    """The engine to use: ``engine_factory(settings)`` if given, else the llama.cpp engine."""
+    """The engine to use: ``engine_factory(settings)`` if given, the remote engine when
+    ``engine_url`` is set (nothing is contacted before ``load``), else the llama.cpp engine."""
     settings = settings or Settings()
     if engine_factory is not None:
         return engine_factory(settings)
-    # The remote engine (settings.engine_url) is picked here.
+    if settings.engine_url:
+        from starling_tui.engine.remote.engine import RemoteEngine
+
+        return RemoteEngine(settings.engine_url, api_key_file=settings.api_key_file)
     try:
         from starling_tui.engine.parent.process import ProcessEngine
     except ImportError as error:
