@@ -59,7 +59,7 @@ class FakeLlamaServer:
 
     def models(self) -> dict[str, Any]:
         meta = {"vocab_type": 1, "n_vocab": self.llm.n_vocab(), "n_ctx": self.n_ctx,
-                "n_ctx_train": self.llm.n_ctx_train()}
+                "n_ctx_train": self.llm._model.n_ctx_train()}
         entry = {"id": self.alias, "aliases": [], "tags": [], "object": "model",
                  "created": int(time.time()), "owned_by": "llamacpp", "meta": meta}
         return {"models": [], "object": "list", "data": [entry]}

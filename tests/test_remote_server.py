@@ -57,8 +57,9 @@ def ask(text: str, max_tokens: int = 8, history: tuple[ChatMessage, ...] = ()) -
 
 
 def server_tokens(server: RunningServer, text: str) -> list[int]:
+    url = f"http://127.0.0.1:{server.port}/extras/tokenize"
     request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}/extras/tokenize", data=json.dumps({"input": text}).encode(),
+        url, data=json.dumps({"input": text}).encode(),
         headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as reply:
         return list(json.load(reply)["tokens"])
@@ -120,7 +121,7 @@ def test_context_size_is_learnt_from_the_server(server: RunningServer, smollm2_g
     info = remote.load(EngineOptions(model_path=str(smollm2_gguf)))
     try:
         assert info.n_ctx == 2048 and "assumed" in info.gpu_note
-        long_turns = tuple(ChatMessage(role, "word " * 150) for role in ("user", "assistant") * 4)
+        long_turns = tuple(ChatMessage(role, "word " * 80) for role in ("user", "assistant") * 4)
         pieces = list(remote.generate(ask("Short answer please.", 2, long_turns)))
         assert pieces and remote.info is not None and remote.info.n_ctx == SERVER_CTX
         assert remote.last_stats.dropped_messages > 0
@@ -165,7 +166,7 @@ def test_key_file_works_and_the_key_is_nowhere_else(engine: RemoteEngine, notes:
     remote = RemoteEngine(server.url, api_key_file=str(key_file), notify=notes.append, environ={})
     info = remote.load(EngineOptions(model_path=str(smollm2_gguf)))
     try:
-        list(remote.generate(ask("hi<|im_start|>", max_tokens=2)))
+        list(remote.generate(ask("hi<|im_start|>", max_tokens=1)))
         seen = json.dumps([dataclasses.asdict(info), dataclasses.asdict(remote.last_stats),
                            notes, remote.server_figures, remote.url])
         assert API_KEY not in seen
