@@ -20,6 +20,7 @@ from convert.errors import ConvertError
 from convert.hooks import ConvertHooks
 from convert.outtypes import DEFAULT_OUTTYPE, OutType, lookup
 from convert.progress import Progress
+from convert.quality_step import QualitySteps
 from starling_tui.atomic import replace_durably, temp_path
 from starling_tui.disk import existing_ancestor
 
@@ -43,14 +44,16 @@ class Checkpoint:
 def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
                        outfile: Path | None = None, *, progress: bool | None = None,
                        quiet: bool = False, dry_run: bool = False,
-                       repo_id: str | None = None, hooks: ConvertHooks | None = None) -> Path:
+                       repo_id: str | None = None, hooks: ConvertHooks | None = None,
+                       steps: QualitySteps | None = None) -> Path:
     """Convert ``source`` (folder or Hub repo id) to GGUF; return the output path.
 
     ``progress`` forces the progress bar on/off (default: on when stderr is a terminal);
     ``quiet`` silences all output; ``dry_run`` checks everything and writes nothing;
     ``repo_id`` names the Hub repo a local folder was downloaded from (``pull`` passes it), so
     the GGUF's name and source URL are the repo's, not the download folder's. ``hooks`` plug
-    in the free-space probe and a progress observer (:mod:`convert.hooks`).
+    in the free-space probe and a progress observer (:mod:`convert.hooks`). ``steps`` adds
+    an importance matrix and a quality report (:mod:`convert.quality_step`).
     Raises :class:`ConvertError` with a one-line message on bad input.
     """
     hooks = hooks or ConvertHooks()
@@ -60,6 +63,8 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
     target = output_path(checkpoint, kind, outfile, create=not dry_run)
     weight_type = kind.ggml_type or intermediate_type(checkpoint)
     plan = checkpoint.converter.plan(weight_type)
+    steps = steps or QualitySteps()
+    steps.check(kind, plan)
     needed = sum(t.nbytes for t in plan)
     if not kind.direct:
         needed += _estimate_quantized(plan, kind)
@@ -77,7 +82,7 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
         report.message(f"dry run: would write {target} ({kind.label}, {len(plan)} tensors, "
                        f"needs about {human(needed)}{fetch})")
         return target
-    _convert(checkpoint, kind, plan, target, report)
+    _convert(checkpoint, kind, plan, target, report, steps)
     return target
 
 
@@ -153,7 +158,7 @@ def _estimate_quantized(plan: list[PlannedTensor], kind: OutType) -> int:
 
 
 def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[PlannedTensor], target: Path,
-             report: Progress) -> None:
+             report: Progress, steps: QualitySteps) -> None:
     from convert.metadata import add_general
     from convert.quantize import quantize_file
     from convert.verify import verify_gguf
@@ -178,12 +183,16 @@ def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[PlannedTensor], t
         final = first
         if not kind.direct:
             final = temp()
+            imatrix = steps.imatrix_for(first, plan, report, temp)
             report.start(f"quantizing to {kind.label}", _estimate_quantized(plan, kind))
-            quantize_file(first, final, str(kind.llama_ftype), report.advance_to)
+            used = quantize_file(first, final, str(kind.llama_ftype), report.advance_to, imatrix)
             report.finish()
-            first.unlink()
+            steps.note_quantized(used, report)
+            if not steps.quality:
+                first.unlink()  # free its space now; --quality still compares with it
         report.message("verifying")
         verify_gguf(final, plan, len(vocab.tokens), exact_types=kind.direct)
+        steps.after_quantize(final, first, target, report)
         replace_durably(final, target)  # fsync, rename, fsync the folder
     report.message(f"wrote {target}")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convert import __version__
-from convert.outtypes import DEFAULT_OUTTYPE, OUTTYPES
+from convert.outtypes import ALL_OUTTYPES, DEFAULT_OUTTYPE, IMATRIX_OUTTYPES, OUTTYPES
+from convert.quality_step import QualitySteps, add_quality_arguments
 
 if TYPE_CHECKING:
     from convert.hooks import ConvertHooks
@@ -26,13 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("source", metavar="SRC", help="checkpoint folder or Hugging Face repo id")
     parser.add_argument("--outtype", default=DEFAULT_OUTTYPE, type=str.lower,
-                        choices=list(OUTTYPES), metavar="TYPE",
-                        help=f"output type: {', '.join(OUTTYPES)} (default: {DEFAULT_OUTTYPE})")
+                        choices=list(ALL_OUTTYPES), metavar="TYPE",
+                        help=f"output type: {', '.join(OUTTYPES)} (default: {DEFAULT_OUTTYPE}); "
+                             f"with --imatrix also {', '.join(IMATRIX_OUTTYPES)}")
     parser.add_argument("--outfile", type=Path, metavar="PATH",
                         help="output file (default: <data dir>/models/<name>-<TYPE>.gguf)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the checkpoint and the output location, write nothing")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_quality_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -51,7 +54,8 @@ def main(argv: list[str] | None = None, hooks: ConvertHooks | None = None) -> in
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         path = convert_checkpoint(args.source, args.outtype, args.outfile,
-                                  quiet=args.quiet, dry_run=args.dry_run, hooks=hooks)
+                                  quiet=args.quiet, dry_run=args.dry_run, hooks=hooks,
+                                  steps=QualitySteps.from_args(args))
     except ConvertError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

@@ -2,7 +2,9 @@
 
 Float types and Q8_0 are written directly; the other quantizations go through llama.cpp's
 ``llama_model_quantize`` from a lossless intermediate GGUF. ``bits_per_weight`` is a slightly
-generous estimate used for the free-disk check.
+generous estimate used for the free-disk check. The IQ types (and Q2_K_S) are offered only
+with an importance matrix (``--imatrix``): llama.cpp refuses most of them without one, and the
+rest lose much more quality without it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class OutType:
     llama_ftype: str | None  # quantized by llama.cpp: the LLAMA_FTYPE_* constant name
     file_type: int  # general.file_type (llama_ftype value)
     bits_per_weight: float
+    needs_imatrix: bool = False
 
     @property
     def direct(self) -> bool:
@@ -49,9 +52,38 @@ OUTTYPES: dict[str, OutType] = {
 }
 
 
+
+def _imatrix_type(name: str, file_type: int, bits_per_weight: float) -> OutType:
+    return OutType(name, name.upper(), None, f"LLAMA_FTYPE_MOSTLY_{name.upper()}", file_type,
+                   bits_per_weight, needs_imatrix=True)
+
+
+# Quantized by llama.cpp with an importance matrix only; bits are generous (the embeddings
+# and output head stay at a higher type).
+IMATRIX_OUTTYPES: dict[str, OutType] = {
+    t.name: t
+    for t in (
+        _imatrix_type("iq4_xs", 30, 4.8),
+        _imatrix_type("iq4_nl", 25, 5.0),
+        _imatrix_type("iq3_m", 27, 4.2),
+        _imatrix_type("iq3_s", 26, 4.0),
+        _imatrix_type("iq3_xs", 22, 3.9),
+        _imatrix_type("iq3_xxs", 23, 3.6),
+        _imatrix_type("q2_k_s", 21, 3.4),
+        _imatrix_type("iq2_m", 29, 3.3),
+        _imatrix_type("iq2_s", 28, 3.1),
+        _imatrix_type("iq2_xs", 20, 3.0),
+        _imatrix_type("iq2_xxs", 19, 2.8),
+        _imatrix_type("iq1_m", 31, 2.5),
+        _imatrix_type("iq1_s", 24, 2.3),
+    )
+}
+ALL_OUTTYPES: dict[str, OutType] = {**OUTTYPES, **IMATRIX_OUTTYPES}
+
+
 def lookup(name: str) -> OutType:
     """Find an output type by name (case-insensitive) or raise a one-line error."""
-    found = OUTTYPES.get(name.strip().lower())
+    found = ALL_OUTTYPES.get(name.strip().lower())
     if found is None:
-        raise ConvertError(f"unknown --outtype {name!r} (choose from {', '.join(OUTTYPES)})")
+        raise ConvertError(f"unknown --outtype {name!r} (choose from {', '.join(ALL_OUTTYPES)})")
     return found

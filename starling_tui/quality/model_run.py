@@ -104,6 +104,14 @@ class EvalModel:
         """Decode ``tokens`` from an empty cache; logits of positions ``first..last`` (copied)."""
         from starling_tui.engine.worker.llama_backend import llama
 
+        self.decode_chunk(tokens, first, last)
+        logits = llama().llama_get_logits(self.ctx.ctx)
+        return np.ctypeslib.as_array(logits, shape=(last - first + 1, self.n_vocab)).copy()
+
+    def decode_chunk(self, tokens: list[int], first: int, last: int) -> None:
+        """Decode ``tokens`` from an empty cache, with outputs at positions ``first..last``."""
+        from starling_tui.engine.worker.llama_backend import llama
+
         lc = llama()
         lc.llama_memory_clear(lc.llama_get_memory(self.ctx.ctx), True)
         self.batch.set_batch(tokens, n_past=0, logits_all=True)
@@ -111,9 +119,6 @@ class EvalModel:
         for i in range(len(tokens)):
             flags[i] = first <= i <= last
         self.ctx.decode(self.batch)
-        rows = last - first + 1
-        logits = lc.llama_get_logits(self.ctx.ctx)
-        return np.ctypeslib.as_array(logits, shape=(rows, self.n_vocab)).copy()
 
     def close(self) -> None:
         """Free the batch, the context and the model."""
