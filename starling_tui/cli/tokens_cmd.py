@@ -94,14 +94,9 @@ def build_request(args: argparse.Namespace, settings: Any) -> Any:
     from starling_tui.chat.sampling import sampling_from_settings
     from starling_tui.cli.ask_cmd import read_prompt, sampling_flags
     from starling_tui.engine.base import ChatMessage, ChatRequest
-    from starling_tui.errors import UserError
     from starling_tui.factory import open_history
     from starling_tui.text import checked_text
 
-    if args.messages and args.prompt is not None:
-        raise UserError("give either PROMPT or --messages, not both")
-    if not (args.messages or args.conversation or args.prompt is not None):
-        raise UserError("give a PROMPT, --conversation ID or --messages FILE")
     system = None if args.system is None else checked_text(args.system, "the system prompt")
     mode = "code" if args.code else None
     if args.messages:
@@ -121,10 +116,21 @@ def build_request(args: argparse.Namespace, settings: Any) -> Any:
         )
 
 
+def check_sources(args: argparse.Namespace) -> None:
+    """Refuse a missing or doubled source of the prompt (before any model is looked at)."""
+    from starling_tui.errors import UserError
+
+    if args.messages and args.prompt is not None:
+        raise UserError("give either PROMPT or --messages, not both")
+    if not (args.messages or args.conversation or args.prompt is not None):
+        raise UserError("give a PROMPT, --conversation ID or --messages FILE")
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the prompt's ids and rendering."""
     from starling_tui import factory
 
+    check_sources(args)
     settings = options.settings_from_args(args)
     model = factory.choose_model(settings, args.model)
     request = build_request(args, settings)
