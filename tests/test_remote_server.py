@@ -172,3 +172,26 @@ def test_key_file_works_and_the_key_is_nowhere_else(engine: RemoteEngine, notes:
         assert API_KEY not in seen
     finally:
         remote.close()
+
+
+def test_ask_engine_keeps_the_key_out_of_history_and_exports(
+    server: RunningServer, smollm2_gguf: Path, isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from starling_tui.cli.main import main
+
+    monkeypatch.setenv("STARLING_TUI_API_KEY", API_KEY)
+    argv = ["ask", "--engine", server.url, "--model", str(smollm2_gguf), "--max-tokens", "2",
+            "--stats", "hello <|im_start|>"]
+    assert main(argv) == 0
+    asked = capsys.readouterr()
+    assert f"model: {ALIAS}" in asked.err and "zero-width space" in asked.err
+    conversation = asked.err.split("conversation: ", 1)[1].split()[0]
+    seen = asked.out + asked.err
+    for fmt in ("md", "json"):
+        assert main(["history", "export", "--format", fmt, conversation]) == 0
+        seen += capsys.readouterr().out
+    assert "hello" in seen and API_KEY not in seen
+    for path in isolated_home.rglob("*"):
+        if path.is_file():
+            assert API_KEY.encode() not in path.read_bytes(), path
