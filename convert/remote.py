@@ -19,6 +19,7 @@ from convert.weights import (
     read_weight_map,
     refs_from_header,
 )
+from starling_tui.pull.selection import SINGLE_FILE
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -46,7 +47,8 @@ def remote_weights(repo_id: str, folder: Path) -> dict[str, TensorRef]:
     index = folder / INDEX_FILE
     weight_map = read_weight_map(index) if index.is_file() else None
     try:
-        shards = sorted(set(weight_map.values())) if weight_map else _repo_shards(api, repo_id)
+        # no index: the selection (starling_tui.pull.selection) allows only model.safetensors
+        shards = sorted(set(weight_map.values())) if weight_map else [SINGLE_FILE]
         headers = {shard: _remote_header(api, repo_id, folder / shard) for shard in shards}
     except (HfHubHTTPError, SafetensorsParsingError, OSError, httpx2.HTTPError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -65,13 +67,3 @@ def _remote_header(api: HfApi, repo_id: str, path: Path) -> dict[str, TensorRef]
               for name, info in meta.tensors.items()}
     end = max((info.data_offsets[1] for info in meta.tensors.values()), default=0)
     return refs_from_header(path, header, 0, end)
-
-
-def _repo_shards(api: HfApi, repo_id: str) -> list[str]:
-    """Every top-level ``.safetensors`` file of the repo (a checkpoint without an index)."""
-    info = api.model_info(repo_id)
-    names = sorted(s.rfilename for s in info.siblings or []
-                   if s.rfilename.endswith(".safetensors") and "/" not in s.rfilename)
-    if not names:
-        raise ConvertError(f"{repo_id} has no .safetensors weights on the Hugging Face Hub")
-    return names

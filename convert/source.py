@@ -1,7 +1,9 @@
 """Resolve SRC: a local checkpoint folder, or a Hub repo id fetched with huggingface_hub.
 
 Only what conversion needs is downloaded (config, tokenizer files, safetensors and their
-index, the model card for the license); pickle ``.bin`` weights never are.
+index, the model card for the license); pickle ``.bin`` weights never are. Which files those are
+is decided by ``pull``'s selection (:mod:`starling_tui.pull.selection`), the one Hub file
+selection, with its checks on the shard names an index may list.
 """
 
 from __future__ import annotations
@@ -12,11 +14,6 @@ from pathlib import Path
 
 from convert.errors import ConvertError
 
-HUB_PATTERNS = [
-    "config.json", "generation_config.json", "README.md", "tokenizer.model", "tokenizer.json",
-    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "*.safetensors", "model.safetensors.index.json",
-]
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -50,17 +47,35 @@ def resolve_source(source: str | Path, *, quiet: bool = True, weights: bool = Tr
 
 
 def _download(repo_id: str, quiet: bool, weights: bool) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    """Fetch the selected files of ``repo_id`` into the download folder (``weights=False``: all
+    but the safetensors shards); offline, a folder an earlier download filled is used as is."""
+    from huggingface_hub import constants
 
+    from starling_tui.errors import UserError
     from starling_tui.paths import app_paths
+    from starling_tui.pull.hub_errors import hub_errors
 
     target = app_paths().download_dir / repo_id.replace("/", "--")
+    if constants.HF_HUB_OFFLINE and (target / "config.json").is_file():
+        return target
     try:
-        patterns = HUB_PATTERNS if weights else [p for p in HUB_PATTERNS if p != "*.safetensors"]
-        folder = snapshot_download(repo_id, allow_patterns=patterns, local_dir=target)
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConvertError(f"cannot download {repo_id} from the Hugging Face Hub: {first}") \
+        with hub_errors(repo_id, "main"):  # one line for every Hub or network failure
+            _fetch_selected(repo_id, target, weights)
+    except UserError as exc:  # those, and the selection refusing the repo (pickles only…)
+        raise ConvertError(f"cannot download {repo_id} from the Hugging Face Hub: {exc}") \
             from None
-    return Path(folder)
+    return target
+
+
+def _fetch_selected(repo_id: str, target: Path, weights: bool) -> None:
+    from huggingface_hub import HfApi, hf_hub_download
+
+    from starling_tui.pull.selection import INDEX_FILE, metadata_files, weight_files
+
+    names = [s.rfilename for s in HfApi().model_info(repo_id).siblings or []]
+    for name in metadata_files(names, repo_id):
+        hf_hub_download(repo_id, name, local_dir=target)
+    if weights:
+        index = target / INDEX_FILE if INDEX_FILE in names else None
+        for name in weight_files(index, names, repo_id):
+            hf_hub_download(repo_id, name, local_dir=target)

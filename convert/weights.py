@@ -80,6 +80,13 @@ def read_weight_map(index: Path) -> dict[str, str]:
         assert isinstance(weight_map, dict)
     except (ValueError, KeyError, TypeError, AssertionError) as exc:
         raise ConvertError(f"{index.name} is not a valid safetensors index ({exc})") from None
+    from starling_tui.errors import UserError
+    from starling_tui.pull.selection import checked_shard_names
+
+    try:  # the same shard-name checks as a Hub download: no path outside the folder
+        checked_shard_names(weight_map.values(), index.name)
+    except UserError as exc:
+        raise ConvertError(str(exc)) from None
     return {str(name): str(shard) for name, shard in weight_map.items()}
 
 

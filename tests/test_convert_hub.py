@@ -106,3 +106,24 @@ def test_dry_run_after_a_download_needs_no_network(tiny_checkpoint: Path, tmp_pa
                              env={**env, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     assert "dry run: would write" in result.stderr and "would download" not in result.stderr
+
+
+def test_an_index_naming_a_path_outside_the_folder_is_refused(tiny_checkpoint: Path,
+                                                              tmp_path: Path) -> None:
+    import json
+
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_checkpoint, repo)
+    index_path = repo / "model.safetensors.index.json"
+    index = json.loads(index_path.read_text())
+    index["weight_map"][next(iter(index["weight_map"]))] = "../evil.safetensors"
+    index_path.write_text(json.dumps(index))
+    with FakeHub() as hub:  # the same selection as pull: refused before any shard is fetched
+        hub.add_repo("someone/evil", repo)
+        result = run_convert_cli("someone/evil", "--dry-run", env=hub_env(hub, tmp_path))
+        fetched = {s.file for s in hub.file_gets()}
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "unexpected weight file '../evil.safetensors'" in result.stderr
+    assert not any(name and name.endswith(".safetensors") for name in fetched)
+    local = run_convert_cli(str(repo), "--dry-run")  # a local folder's index: the same check
+    assert local.returncode == 1 and "unexpected weight file" in local.stderr

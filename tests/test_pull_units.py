@@ -19,9 +19,11 @@ from starling_tui.pull.cache import (
     offline_checkpoint,
     offline_file,
 )
+from starling_tui.pull.converter import describe_quant
 from starling_tui.pull.errors import PullError
 from starling_tui.pull.install import check_gguf, install_file
 from starling_tui.pull.selection import (
+    QuantType,
     conversion_cost,
     metadata_files,
     model_file_name,
@@ -90,13 +92,22 @@ def test_conversion_cost_counts_the_intermediate_only_when_llama_cpp_quantizes(
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"torch_dtype": "bfloat16"}))
     weights = 14_483_464_192  # Starling 7B in bf16: 7.24 G parameters
-    q4 = conversion_cost(weights, config, "q4_k_m")
+    q4 = conversion_cost(weights, config, describe_quant("q4_k_m"))
     assert q4.intermediate == weights  # a bf16 GGUF first
     assert q4.output == int(weights / 2 * 5.0 / 8)
-    q8 = conversion_cost(weights, config, "q8_0")
+    q8 = conversion_cost(weights, config, describe_quant("Q8_0"))
     assert (q8.intermediate, q8.output) == (0, int(weights / 2 * 8.5 / 8))
     config.write_text(json.dumps({"torch_dtype": "float32"}))
-    assert conversion_cost(weights, config, "f16").output == weights // 2
+    f16 = QuantType("f16", "F16", direct=True, bits_per_weight=16.0)
+    assert conversion_cost(weights, config, f16).output == weights // 2
+
+
+def test_the_converter_describes_its_output_types_to_pull() -> None:
+    # pull asks the converter (a child process) instead of importing its table
+    assert describe_quant("q4_k_m") == QuantType("q4_k_m", "Q4_K_M", False, 5.0)
+    assert describe_quant("f16") == QuantType("f16", "F16", True, 16.0)
+    with pytest.raises(PullError, match=r"^unknown --quant 'q9_z' \(choose from f32, "):
+        describe_quant("q9_z")
 
 
 def test_model_file_name_matches_the_converter_naming() -> None:

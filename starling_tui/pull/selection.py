@@ -1,7 +1,10 @@
 """Which files of a Hub repo a conversion needs, and what a conversion costs on disk.
 
-Only safetensors weights are fetched: ``.bin``/``.pt`` files are Python pickles, which can run
-code when loaded, and are several gigabytes we would not use anyway.
+The one Hub file selection: ``pull`` and the converter (``starling-convert owner/repo``) both
+fetch exactly :func:`metadata_files` and then :func:`weight_files`. Only safetensors weights are
+fetched: ``.bin``/``.pt`` files are Python pickles, which can run code when loaded, and are
+several gigabytes we would not use anyway. Shard names come from the network (the index), so
+:func:`checked_shard_names` refuses any that could name a path outside the download folder.
 """
 
 from __future__ import annotations
@@ -50,15 +53,23 @@ def shard_names(index: Path) -> list[str]:
     """The safetensors shards a ``model.safetensors.index.json`` points at, in order."""
     try:
         weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        names = sorted(set(weight_map.values()))
+        values = list(weight_map.values())
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PullError(f"cannot read {index.name}: {exc}") from None
+    return checked_shard_names(values, index.name)
+
+
+def checked_shard_names(names: Iterable[object], index_name: str = INDEX_FILE) -> list[str]:
+    """The distinct shard names, sorted; :class:`PullError` for one that is not a plain
+    ``*.safetensors`` file name (a folder part, ``..``, a backslash, another kind of file)."""
+    checked = set()
     for name in names:
         # The index comes from the network: never let it name a path outside the snapshot.
-        bad_path = not isinstance(name, str) or "/" in name or "\\" in name
-        if bad_path or not name.endswith(".safetensors"):
-            raise PullError(f"{index.name} lists an unexpected weight file {name!r}")
-    return names
+        plain = isinstance(name, str) and "/" not in name and "\\" not in name
+        if not plain or not str(name).endswith(".safetensors") or str(name).startswith("."):
+            raise PullError(f"{index_name} lists an unexpected weight file {name!r}")
+        checked.add(str(name))
+    return sorted(checked)
 
 
 def weight_files(index: Path | None, present: Iterable[str], repo: str) -> list[str]:
@@ -70,6 +81,16 @@ def weight_files(index: Path | None, present: Iterable[str], repo: str) -> list[
     if missing:
         raise PullError(f"{repo}: {INDEX_FILE} lists {missing[0]}, which the repo does not have")
     return names
+
+
+@dataclass(frozen=True)
+class QuantType:
+    """What pull needs to know of a converter output type (``python -m convert.describe``)."""
+
+    name: str  # as --outtype takes it: q4_k_m
+    label: str  # as in file names: Q4_K_M
+    direct: bool  # written without llama.cpp's quantizer (no intermediate file)
+    bits_per_weight: float
 
 
 @dataclass(frozen=True)
@@ -85,14 +106,11 @@ class ConversionCost:
         return self.intermediate + self.output
 
 
-def conversion_cost(weight_bytes: int, config: Path, outtype: str) -> ConversionCost:
+def conversion_cost(weight_bytes: int, config: Path, quant: QuantType) -> ConversionCost:
     """Estimate the converter's lossless intermediate (when it quantizes) and its output."""
-    from convert.outtypes import lookup
-
-    kind = lookup(outtype)
     parameters = weight_bytes / _bytes_per_weight(config)
-    intermediate = 0 if kind.direct else int(parameters * 2)  # a 16-bit GGUF first
-    return ConversionCost(intermediate, int(parameters * kind.bits_per_weight / 8))
+    intermediate = 0 if quant.direct else int(parameters * 2)  # a 16-bit GGUF first
+    return ConversionCost(intermediate, int(parameters * quant.bits_per_weight / 8))
 
 
 def _bytes_per_weight(config: Path) -> int:

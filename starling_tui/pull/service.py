@@ -1,7 +1,8 @@
 """The two pulls, start to finish.
 
 - :func:`pull_checkpoint`: the repo's config, tokenizer and safetensors shards into the Hugging
-  Face cache (resumable), then the converter to ``--quant`` into the models folder;
+  Face cache (resumable), then the converter (a child process: :mod:`.converter`) to
+  ``--quant`` into the models folder;
 - :func:`pull_gguf`: one ready-made GGUF file, checked, into the models folder.
 
 Both end by making the model the default. Offline (``HF_HUB_OFFLINE=1``) they use only the
@@ -21,6 +22,7 @@ from starling_tui.pull.hub_errors import hub_errors
 from starling_tui.pull.install import check_gguf, install_file, make_default
 from starling_tui.pull.selection import (
     INDEX_FILE,
+    QuantType,
     conversion_cost,
     metadata_files,
     model_file_name,
@@ -40,14 +42,10 @@ def is_offline() -> bool:
 def pull_checkpoint(repo: str, *, quant: str = "q4_k_m", revision: str = "main",
                     say: Say = print, progress: bool | None = None) -> Path:
     """Download (or find offline) ``repo``, convert it to ``quant``, make it the default model."""
-    from convert.errors import ConvertError
-    from convert.outtypes import lookup
     from starling_tui.paths import app_paths
+    from starling_tui.pull.converter import describe_quant, run_converter
 
-    try:
-        kind = lookup(quant)
-    except ConvertError as exc:
-        raise PullError(str(exc).replace("--outtype", "--quant")) from None
+    kind = describe_quant(quant)
     paths = app_paths()
     target = paths.models_dir / model_file_name(repo, kind.label)
     if target.exists():
@@ -58,16 +56,15 @@ def pull_checkpoint(repo: str, *, quant: str = "q4_k_m", revision: str = "main",
             folder = offline_checkpoint(cache_dir, repo, revision)
             say(f"offline: converting the cached copy of {repo} in {folder}")
         else:
-            folder = _download_checkpoint(repo, revision, cache_dir, target, kind.name,
-                                          progress, say)
-        _convert(folder, repo, kind.name, target, progress)
+            folder = _download_checkpoint(repo, revision, cache_dir, target, kind, progress, say)
+        run_converter(folder, kind.name, target, repo, progress)
         say(f"converted {repo} to {target}")
     make_default(target, say)
     return target
 
 
-def _download_checkpoint(repo: str, revision: str, cache_dir: Path, target: Path, quant: str,
-                         progress: bool | None, say: Say) -> Path:
+def _download_checkpoint(repo: str, revision: str, cache_dir: Path, target: Path,
+                         quant: QuantType, progress: bool | None, say: Say) -> Path:
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.utils.tqdm import silent_tqdm
 
@@ -106,18 +103,6 @@ def _download_checkpoint(repo: str, revision: str, cache_dir: Path, target: Path
             dl.download_blob(cache_dir, repo, remote, progress=progress is not False)
             dl.link_into_snapshot(cache_dir, repo, remote.name, commit)
     return snapshot
-
-
-def _convert(folder: Path, repo: str, quant: str, target: Path, progress: bool | None) -> None:
-    from convert.api import convert_checkpoint
-    from convert.errors import ConvertError
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # repo_id: the GGUF is named after the repo and records its URL, not the snapshot folder
-        convert_checkpoint(folder, quant, target, progress=progress, repo_id=repo)
-    except ConvertError as exc:
-        raise PullError(f"converting {repo} failed: {exc}") from None
 
 
 def pull_gguf(repo: str, filename: str, *, revision: str = "main", say: Say = print,
