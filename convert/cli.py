@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true",
                         help="check the checkpoint and the output location, write nothing")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                        help="no progress bar, even on a terminal")
+    parser.add_argument("--repo-id", metavar="REPO",
+                        help="the Hub repo SRC was downloaded from: names the model after it and "
+                             "records its URL (starling-tui pull passes it)")
     add_quality_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -53,8 +58,9 @@ def main(argv: list[str] | None = None, hooks: ConvertHooks | None = None) -> in
     # SIGTERM cleans up like Ctrl-C does: temp files are removed by the same code path.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        path = convert_checkpoint(args.source, args.outtype, args.outfile,
-                                  quiet=args.quiet, dry_run=args.dry_run, hooks=hooks,
+        path = convert_checkpoint(args.source, args.outtype, args.outfile, progress=args.progress,
+                                  quiet=args.quiet, dry_run=args.dry_run, repo_id=args.repo_id,
+                                  hooks=hooks,
                                   steps=QualitySteps.from_args(args))
     except ConvertError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
