@@ -121,7 +121,7 @@ async def test_message_view_streams_and_marks() -> None:
     app = Host(view)
     async with app.run_test() as pilot:
         for piece in ["Hello", " **world**", "\n\n```py\nx=1\n```"]:
-            await view.append(piece)
+            view.append(piece)
         await view.end_stream()
         await pilot.pause()
         assert view.content == "Hello **world**\n\n```py\nx=1\n```"

@@ -115,10 +115,10 @@ class ChatScreen(ChatActions):
         await self.query_one(ChatLog).add(message.entry)
 
     @on(ReplyChunk)
-    async def _reply_chunk(self, message: ReplyChunk) -> None:
+    def _reply_chunk(self, message: ReplyChunk) -> None:
         view = self.query_one(ChatLog).view_for(message.message_id)
         if view is not None:
-            await view.append(message.text)
+            view.append(message.text)
 
     @on(ReplyFinished)
     async def _reply_finished(self, message: ReplyFinished) -> None:

@@ -1,18 +1,19 @@
 """One chat message: a header (role, branch position, marks) over a Markdown body.
 
-Assistant replies stream into the body through ``Markdown.get_stream()``, which batches
-fragments so a fast engine never forces a full re-render per token.
+Assistant replies stream into the body through a :class:`MarkdownFeed`, which coalesces
+fragments so a fast engine never forces a re-render per batch, in appends small enough not to
+stall key presses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Markdown
-from textual.widgets.markdown import MarkdownStream
+
+from starling_tui.ui.widgets.markdown_feed import MarkdownFeed
 
 FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 MARKS = {
@@ -68,7 +69,7 @@ class MessageView(Vertical, can_focus=True):
         self.content = content
         self.finish_reason = finish_reason
         self.branch = branch
-        self._stream: MarkdownStream | None = None
+        self._feed: MarkdownFeed | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(self.header_text(), classes="message-header", markup=False)
@@ -94,27 +95,22 @@ class MessageView(Vertical, can_focus=True):
         self.finish_reason = reason
         self._refresh_header()
 
-    async def append(self, text: str) -> None:
-        """Stream more reply text into the body; returns once it is rendered.
-
-        Waiting for the render (the Markdown widget holds its lock while it appends) gives the
-        reply worker natural back-pressure: text queues up as separate small messages instead
-        of piling into one long append that would stall key presses.
-        """
+    def append(self, text: str) -> None:
+        """Stream more reply text into the body (rendered by the feed, without waiting)."""
         self.content += text
-        markdown = self.query_one(Markdown)
-        if self._stream is None:
-            self._stream = Markdown.get_stream(markdown)
-        await self._stream.write(text)
-        await asyncio.sleep(0)  # let the stream's task start the append and take the lock
-        async with markdown.lock:
-            pass
+        if self._feed is None:
+            self._feed = MarkdownFeed(self.query_one(Markdown))
+        self._feed.write(text)
 
     async def end_stream(self) -> None:
-        """Flush the stream; the body then holds the whole reply."""
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        """Render what is still queued; the body then holds the whole reply."""
+        if self._feed is not None:
+            await self._feed.close()
+            self._feed = None
+
+    def on_unmount(self) -> None:
+        if self._feed is not None:  # removed mid-reply (a new chat): stop rendering into it
+            self._feed.cancel()
 
     def code_blocks(self) -> list[str]:
         """The fenced code blocks of this message."""
