@@ -69,9 +69,14 @@ class HistoryStore:
 
     # -- conversations ---------------------------------------------------------------------
 
-    def create_conversation(self, **fields: Any) -> Conversation:
-        """Start an empty conversation (see :meth:`ConversationRepository.create`)."""
-        return self.conversations.create(**fields)
+    def create_conversation(
+        self, *, title: str = "", model: str = "", mode: str = "auto", system_prompt: str = "",
+        sampling: dict[str, Any] | None = None,
+    ) -> Conversation:
+        """Start an empty conversation with a new short id."""
+        return self.conversations.create(
+            title=title, model=model, mode=mode, system_prompt=system_prompt, sampling=sampling
+        )
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """The full id of the one conversation whose id starts with ``id_or_prefix``."""
