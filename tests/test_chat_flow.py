@@ -12,7 +12,7 @@ import pytest
 from starling_tui import factory
 from starling_tui.chat import ChatCore
 from starling_tui.config import Settings
-from starling_tui.engine.base import ChatRequest, EngineCrashed
+from starling_tui.engine.base import ChatRequest, EngineCrashed, EngineError
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.errors import UserError
 from starling_tui.history import HistoryStore
@@ -127,6 +127,22 @@ def test_finish_reasons_are_saved_with_the_partial_reply(store: HistoryStore) ->
         failing.run()
     reply = store.active_path(failing.conversation_id)[-1]
     assert reply.finish_reason == "error" and "scripted failure" in reply.stats["error"]
+
+
+class RefusingEngine(FakeEngine):
+    """Refuses the request before streaming anything (as ``context_overflow = "error"`` does)."""
+
+    def generate(self, request: ChatRequest) -> Iterator[str]:
+        raise EngineError("the prompt needs 900 tokens but only 512 fit")
+
+
+def test_a_refused_request_is_saved_as_an_error(store: HistoryStore) -> None:
+    pending = core_with(store, RefusingEngine()).start("too long")
+    with pytest.raises(EngineError, match="only 512 fit"):
+        pending.run()
+    reply = store.active_path(pending.conversation_id)[-1]
+    assert (reply.role, reply.finish_reason) == ("assistant", "error")
+    assert "only 512 fit" in reply.stats["error"]
 
 
 def test_cancel_from_another_thread_keeps_the_partial_reply(store: HistoryStore) -> None:

@@ -12,7 +12,7 @@ the error re-raised for the caller to show).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from starling_tui.engine.base import ChatRequest, Engine, GenerationStats
@@ -76,8 +76,10 @@ class PendingReply:
         self.begin()
         writer = self.writer
         assert writer is not None
-        pieces = self.engine.generate(self.request)
+        pieces: Iterator[str] | None = None
         try:
+            # Inside the try: an engine may refuse at once (a prompt that cannot fit).
+            pieces = self.engine.generate(self.request)
             for piece in pieces:
                 on_piece(piece)  # first: a reader that went away never saw this piece
                 writer.append(piece)
@@ -91,7 +93,7 @@ class PendingReply:
             writer.finish("error", stats)
             raise
         finally:
-            close = getattr(pieces, "close", None)
+            close = getattr(pieces, "close", None) if pieces is not None else None
             if close is not None:
                 close()
         stats = self._stats()
