@@ -1,4 +1,4 @@
-"""The settings table: every setting declared once; validation, flags, env and forms derive from it."""
+"""The settings table: every setting declared once; validation, flags, env and forms follow."""
 
 from __future__ import annotations
 

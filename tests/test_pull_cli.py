@@ -17,18 +17,22 @@ from pathlib import Path
 
 import pytest
 from fake_hub import FakeHub
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REPO = "ManniX-ITA/Starling-LM-7B-beta-LaserRMT-v1"
-MODEL_NAME = "Starling-LM-7B-beta-LaserRMT-v1-Q4_K_M"
-SHARD = "model-00001-of-00003.safetensors"
-SHARD_SIZE = 16_385_160
-# huggingface_hub's http_get writes what it receives in 10 MiB chunks, so a download cut at
-# 12 MB has 10 MiB on disk, and resumes from there.
-CUT = 12_000_000
-ON_DISK = 10 * 1024 * 1024
-ALLOWED_PATH = re.compile(
-    r"^/(api/models/[^/]+/[^/]+/revision/[^/]+|[^/]+/[^/]+/resolve/.+|cdn/[^/]+/[^/]+/\w+)$")
+from pull_cli_support import (
+    ALLOWED_PATH,
+    CUT,
+    DEFAULT_REPO,
+    MODEL_NAME,
+    ON_DISK,
+    ROOT,
+    SHARD,
+    SHARD_SIZE,
+    assert_no_model_files,
+    assert_one_line_error,
+    blobs,
+    default_model,
+    models_dir,
+    starling,
+)
 
 
 @pytest.fixture
@@ -55,59 +59,6 @@ def hub(repo_folder: Path, request: pytest.FixtureRequest) -> Iterator[FakeHub]:
 @pytest.fixture
 def hf_home(tmp_path: Path) -> Path:
     return tmp_path / "hf-home"
-
-
-def starling(*args: str, hub: FakeHub, hf_home: Path, offline: bool = False,
-             env: dict[str, str] | None = None, timeout: float = 300, free_disk: int = 0,
-             ) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI (``python -m starling_tui.cli.main``) against the fake Hub.
-
-    ``free_disk`` > 0 makes every disk report that many free bytes.
-    """
-    full = {k: v for k, v in os.environ.items()
-            if not k.startswith("HF_") and k != "TRANSFORMERS_OFFLINE"}
-    full.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(hf_home), **(env or {}))
-    if offline:
-        full["HF_HUB_OFFLINE"] = "1"
-    command = [sys.executable, "-m", "starling_tui.cli.main", *args]
-    if free_disk:
-        command[1:3] = ["-c", (
-            "import shutil, sys; from starling_tui.cli.main import main; "
-            f"shutil.disk_usage = lambda p: shutil._ntuple_diskusage(10**15, 10**15, {free_disk}); "
-            "sys.exit(main())")]
-    return subprocess.run(command, cwd=ROOT, env=full, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def models_dir(home: Path) -> Path:
-    return home / "data" / "models"
-
-
-def blobs(hf_home: Path, repo: str) -> Path:
-    return hf_home / "hub" / f"models--{repo.replace('/', '--')}" / "blobs"
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("starling-tui: error: ")
-    for needle in needles:
-        assert needle in lines[0]
-    return lines[0]
-
-
-def assert_no_model_files(home: Path) -> None:
-    folder = models_dir(home)
-    assert not folder.exists() or not list(folder.iterdir()), list(folder.iterdir())
-
-
-def default_model(home: Path) -> str | None:
-    import tomllib
-
-    config = home / "config" / "config.toml"
-    return tomllib.loads(config.read_text())["model"] if config.exists() else None
 
 
 @pytest.mark.slow
@@ -290,76 +241,3 @@ def test_offline_with_an_incomplete_cache_names_the_missing_shard(
     result = starling("pull", hub=hub, hf_home=hf_home, offline=True)
     assert_one_line_error(result, "is incomplete: missing model-00003-of-00003.safetensors;")
     assert_no_model_files(isolated_home)
-
-
-@pytest.fixture
-def gguf_repo(starling_q4km_gguf: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "gguf-repo"
-    folder.mkdir()
-    (folder / "tiny-starling.Q4_K_M.gguf").symlink_to(starling_q4km_gguf)
-    (folder / "broken.gguf").write_bytes(b"version https://git-lfs.github.com/spec/v1\n" * 3)
-    (folder / "README.md").write_text("a GGUF repo\n")
-    return folder
-
-
-@pytest.mark.slow
-def test_pull_gguf_installs_a_ready_made_file(
-        gguf_repo: Path, starling_q4km_gguf: Path, hf_home: Path, isolated_home: Path) -> None:
-    with FakeHub(lfs_redirect=True) as hub:
-        hub.add_repo("someone/tiny-gguf", gguf_repo, token="hf_secret")
-        locked = starling("pull", "--gguf", "someone/tiny-gguf", "tiny-starling.Q4_K_M.gguf",
-                          hub=hub, hf_home=hf_home)
-        assert_one_line_error(locked, "someone/tiny-gguf is gated", "HF_TOKEN")
-        result = starling("pull", "--gguf", "someone/tiny-gguf", "tiny-starling.Q4_K_M.gguf",
-                          hub=hub, hf_home=hf_home, env={"HF_TOKEN": "hf_secret"})
-        assert result.returncode == 0, result.stderr
-        # The token goes to the Hub, never to the (other host) CDN the file is redirected to.
-        sent = [(s.method, s.path.split("/")[1], s.authorization) for s in hub.served[-3:]]
-        assert sent == [("HEAD", "someone", "Bearer hf_secret"), ("GET", "cdn", None),
-                        ("HEAD", "someone", "Bearer hf_secret")]
-    installed = models_dir(isolated_home) / "tiny-starling.Q4_K_M.gguf"
-    assert installed.read_bytes() == starling_q4km_gguf.read_bytes()
-    assert default_model(isolated_home) == "tiny-starling.Q4_K_M"
-    assert sorted(p.name for p in models_dir(isolated_home).iterdir()) == [installed.name]
-
-    # Offline, the cached copy is enough; a file the cache lacks is named.
-    installed.unlink()
-    offline = starling("pull", "--gguf", "someone/tiny-gguf", "tiny-starling.Q4_K_M.gguf",
-                       hub=hub, hf_home=hf_home, offline=True)
-    assert offline.returncode == 0, offline.stderr
-    assert installed.is_file()
-    missing = starling("pull", "--gguf", "someone/tiny-gguf", "other.gguf", hub=hub,
-                       hf_home=hf_home, offline=True)
-    assert_one_line_error(missing, "has no other.gguf of someone/tiny-gguf")
-
-
-def test_pull_gguf_refuses_a_file_that_is_not_gguf(
-        gguf_repo: Path, hf_home: Path, isolated_home: Path) -> None:
-    with FakeHub() as hub:
-        hub.add_repo("someone/tiny-gguf", gguf_repo)
-        bad = starling("pull", "--gguf", "someone/tiny-gguf", "broken.gguf", hub=hub,
-                       hf_home=hf_home)
-        absent = starling("pull", "--gguf", "someone/tiny-gguf", "nope.gguf", hub=hub,
-                          hf_home=hf_home)
-        no_repo = starling("pull", "--gguf", "someone/else", "x.gguf", hub=hub, hf_home=hf_home)
-        bad_rev = starling("pull", "--gguf", "someone/tiny-gguf", "broken.gguf", "--revision",
-                           "v9", hub=hub, hf_home=hf_home)
-    assert_one_line_error(bad, "broken.gguf of someone/tiny-gguf is a git-lfs pointer, not the "
-                          "model itself; nothing was installed")
-    assert_one_line_error(absent, "someone/tiny-gguf has no file 'nope.gguf'")
-    assert_one_line_error(no_repo, "someone/else was not found on http://127.0.0.1:")
-    assert_one_line_error(bad_rev, "someone/tiny-gguf has no revision 'v9'")
-    mixed = starling("pull", "other/repo", "--gguf", "someone/tiny-gguf", "x.gguf", hub=hub,
-                     hf_home=hf_home)
-    assert_one_line_error(mixed, "either REPO (to convert) or --gguf REPO FILE")
-    bad_quant = starling("pull", "--quant", "q9_z", hub=hub, hf_home=hf_home)
-    assert_one_line_error(bad_quant, "unknown --quant 'q9_z'")
-    assert_no_model_files(isolated_home)
-    assert default_model(isolated_home) is None
-
-
-def test_unreachable_hub_is_one_line(hf_home: Path, isolated_home: Path) -> None:
-    with FakeHub() as hub:
-        pass  # stopped: its port now refuses connections
-    result = starling("pull", hub=hub, hf_home=hf_home, timeout=120)
-    assert_one_line_error(result, "cannot reach http://127.0.0.1:", "HF_HUB_OFFLINE=1")
