@@ -24,16 +24,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def human_size(size: int) -> str:
-    """Bytes as a short human figure (``4.1 GB``, ``98.4 MB``)."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
-
-
 def _default_path(settings: Any) -> Any:
     from starling_tui.errors import ModelFileError
     from starling_tui.models import resolve_model
@@ -47,6 +37,7 @@ def _default_path(settings: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Print the listing."""
     from starling_tui.config import load_settings
+    from starling_tui.disk import human
     from starling_tui.models import list_models, models_dir
 
     entries = list_models()
@@ -77,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{mark} {entry.path.stem}  unusable: {entry.error}")
         else:
             print(
-                f"{mark} {model.name}  {human_size(model.size)}  {model.quant}  "
+                f"{mark} {model.name}  {human(model.size)}  {model.quant}  "
                 f"ctx {model.context_length}  {model.template}"
             )
     return 0
