@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from remote_servers import free_port
 
-from starling_tui.engine.base import ChatMessage, EngineError, SamplingOptions
+from starling_tui.engine.base import ChatMessage, EngineError, EngineOptions, SamplingOptions
 from starling_tui.engine.remote.credentials import find_api_key, redact
 from starling_tui.engine.remote.endpoint import parse_endpoint
 from starling_tui.engine.remote.probe import ServerProfile
@@ -171,3 +171,32 @@ def test_error_status_messages_are_scrubbed() -> None:
     assert "HTTP 429" in str(transport.status_failure(429, "", "/v1/completions"))
     assert "not found (HTTP 404)" in str(transport.status_failure(404, "", "/v1/completions"))
     assert "failed (HTTP 503): busy" in str(transport.status_failure(503, "busy\nmore", "/v1"))
+
+
+def test_nothing_is_contacted_before_load_and_plain_http_warns_once() -> None:
+    from starling_tui.engine.remote.engine import RemoteEngine
+
+    notes: list[str] = []
+    url = "http://starling-test.invalid:8080/v1"  # not loopback, and no such host
+    remote = RemoteEngine(url, notify=notes.append, environ={})
+    assert remote.info is None and notes == []  # constructing it contacts nothing
+    for _ in range(2):
+        with pytest.raises(EngineError, match="cannot resolve"):
+            remote.load(EngineOptions(model_path="unused.gguf"))
+    assert len(notes) == 1 and notes[0].startswith("warning: http://starling-test.invalid:8080")
+    quiet: list[str] = []
+    with pytest.raises(EngineError):
+        RemoteEngine("https://starling-test.invalid/v1", notify=quiet.append,
+                     environ={}).load(EngineOptions(model_path="unused.gguf"))
+    assert quiet == []
+
+
+def test_settings_pick_the_engine() -> None:
+    from starling_tui.config import Settings
+    from starling_tui.engine.parent.process import ProcessEngine
+    from starling_tui.engine.remote.engine import RemoteEngine
+    from starling_tui.factory import create_engine
+
+    assert isinstance(create_engine(Settings()), ProcessEngine)
+    remote = create_engine(Settings(engine_url="http://127.0.0.1:9/v1"))
+    assert isinstance(remote, RemoteEngine) and remote.url == "http://127.0.0.1:9/v1"

@@ -140,6 +140,9 @@ class RemoteEngine:
         assert self._transport is not None and self._info is not None
         self._stats = stats = GenerationStats()
         self.server_figures = {}
+        with self._lock:
+            if self._active is not None:  # an earlier reply still unread: it ends as cancelled
+                self._active.abort()
         start = time.perf_counter()
         prepared = prompts.build(request)
         body = completion_body(prompts.profile, prepared.prompt, len(prepared.preview.token_ids),
@@ -171,7 +174,8 @@ class RemoteEngine:
             raise
         finally:
             with self._lock:
-                self._active = None
+                if self._active is stream:
+                    self._active = None
             stream.close()
             self.server_figures = reader.figures
         if stats.finish_reason == "incomplete" and stats.error:
