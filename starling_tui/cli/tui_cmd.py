@@ -54,10 +54,8 @@ def build_services(args: argparse.Namespace) -> Any:
         raise
     return Services(
         engine=factory.create_engine(settings, getattr(args, "engine_factory", None)),
-        store=store,
-        engine_options=factory.engine_options(settings, model_path),
-        sampling=factory.sampling_options(settings), models_dir=models_dir(),
-        export_dir=app_paths().data_dir / "exports", theme=settings.theme,
+        store=store, settings=settings, model_path=model_path, models_dir=models_dir(),
+        export_dir=app_paths().data_dir / "exports",
         conversation_id=conversation_id, new_chat=bool(args.new),
         list_models=model_files, save_settings=factory.save_setting_changes,
     )
