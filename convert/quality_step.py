@@ -82,10 +82,8 @@ class QualitySteps:
         if data is None:
             data = _collect(intermediate, self.imatrix, report)
             _check_fits(data, plan, str(self.imatrix))
-        path = self.imatrix_out or temp()
-        _quality_call(write_imatrix, path, data)
-        if self.imatrix_out is not None:
-            report.message(f"wrote the importance matrix to {path}")
+        self._given = data  # kept for --imatrix-out, written at the very end
+        path: Path = _quality_call(write_imatrix, temp(), data)
         return path
 
     def note_quantized(self, entries: int | None, report: Progress) -> None:
@@ -98,9 +96,19 @@ class QualitySteps:
 
     def after_quantize(self, final: Path, intermediate: Path, target: Path,
                        report: Progress) -> None:
-        """With ``--quality``: score ``final`` against ``intermediate``; keep the figures."""
-        if not self.quality:
-            return
+        """Just before ``final`` becomes ``target``: the quality check and report (with
+        ``--quality``), then ``--imatrix-out`` (atomically): an interruption before this point
+        leaves none of the outputs behind."""
+        if self.quality:
+            self._check_quality(final, intermediate, target, report)
+        if self.imatrix_out is not None and self._given is not None:
+            from starling_tui.quality.imatrix_file import write_imatrix
+
+            _quality_call(write_imatrix, self.imatrix_out, self._given)  # atomic
+            report.message(f"wrote the importance matrix to {self.imatrix_out}")
+
+    def _check_quality(self, final: Path, intermediate: Path, target: Path,
+                       report: Progress) -> None:
         from starling_tui.quality.evaluate import evaluate
         from starling_tui.quality.text import default_text
 
