@@ -64,7 +64,11 @@ class RemotePrompts:
         if not profile.takes_ids:
             self.specials = read_specials(options.model_path)
         self._vocab = vocab_factory()
-        self.local = self.resize(profile.n_ctx or options.n_ctx or 2048)
+        try:
+            self.local = self.resize(profile.n_ctx or options.n_ctx or 2048)
+        except BaseException:
+            self._vocab.close()
+            raise
 
     def resize(self, n_ctx: int) -> ModelInfo:
         """(Re)load the vocabulary so prompts are fitted to an ``n_ctx``-token window."""
