@@ -43,7 +43,7 @@ def install_file(source: Path, target: Path) -> None:
 
 def make_default(target: Path, say: Callable[[str], None]) -> None:
     """Record the model as ``model = "<name>"`` in config.toml."""
-    from starling_tui.config import ENV_PREFIX, update_config_file
+    from starling_tui.config import spec, update_config_file
     from starling_tui.errors import UserError
 
     try:
@@ -52,7 +52,8 @@ def make_default(target: Path, say: Callable[[str], None]) -> None:
         raise PullError(f"{target} is ready, but it could not be made the default model: {exc}") \
             from None
     say(f"default model is now {target.stem} (in {config})")
-    if os.environ.get(ENV_PREFIX + "MODEL", "").strip():
-        say(f"note: {ENV_PREFIX}MODEL is set and takes precedence over the config file")
+    variable = spec("model").env
+    if os.environ.get(variable, "").strip():
+        say(f"note: {variable} is set and takes precedence over the config file")
 
 
