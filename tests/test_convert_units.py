@@ -131,6 +131,8 @@ def test_tensor_info_reader_agrees_with_gguf_reader(starling_q4km_gguf: Path) ->
         assert read_tensor_infos(path) == expected
         header = read_gguf_header(path)
         assert header.data_offset == reader.data_offset
+        tokens = read_gguf_header(path, arrays={"tokenizer.ggml.tokens"}).metadata
+        assert tokens["tokenizer.ggml.tokens"] == reader.fields["tokenizer.ggml.tokens"].contents()
         for key, field in reader.fields.items():
             if key.startswith("GGUF."):
                 continue  # the reader's own pseudo-fields (version, counts)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import mmap
 import struct
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +103,13 @@ class Cursor:
             return None
         raise ValueError(f"unknown metadata type {value_type}")
 
+    def array(self) -> list[Any]:
+        """A whole array of scalars or strings, decoded (nested arrays are refused)."""
+        item_type, count = int(self.scalar("<I")), self.count()
+        if item_type == _ARRAY:
+            raise ValueError("nested metadata arrays are not decoded")
+        return [self.value(item_type) for _ in range(count)]
+
     def skip_array(self, item_type: int, count: int) -> None:
         """Step over ``count`` items of ``item_type``."""
         if item_type in _SCALARS:
@@ -117,8 +124,12 @@ class Cursor:
             raise ValueError(f"unknown metadata type {item_type}")
 
 
-def read_header(buffer: Any) -> GGUFHeader:
-    """Parse the header in ``buffer`` (bytes or a memory map of a whole GGUF file)."""
+def read_header(buffer: Any, arrays: Collection[str] = ()) -> GGUFHeader:
+    """Parse the header in ``buffer`` (bytes or a memory map of a whole GGUF file).
+
+    Arrays are skipped (read as None) except those whose keys are in ``arrays``, which are
+    decoded into lists (e.g. ``{"tokenizer.ggml.tokens"}`` for the vocabulary's strings).
+    """
     if bytes(buffer[:4]) != GGUF_MAGIC:
         raise ValueError("not a GGUF file")
     cursor = Cursor(buffer, 4)
@@ -127,7 +138,9 @@ def read_header(buffer: Any) -> GGUFHeader:
     metadata: dict[str, Any] = {}
     for _ in range(kv_count):
         key = cursor.string(MAX_KEY)
-        metadata[key] = cursor.value(int(cursor.scalar("<I")))
+        value_type = int(cursor.scalar("<I"))
+        wanted = key in arrays and value_type == _ARRAY
+        metadata[key] = cursor.array() if wanted else cursor.value(value_type)
     tensors = [_tensor_info(cursor) for _ in range(tensor_count)]
     alignment = int(metadata.get("general.alignment") or 32)
     data_offset = -(-cursor.offset // alignment) * alignment
@@ -151,7 +164,8 @@ def mapped(path: Path) -> Iterator[mmap.mmap]:
         yield view
 
 
-def read_gguf_header(path: Path) -> GGUFHeader:
-    """The header of the GGUF at ``path`` (``OSError``, ``ValueError`` or ``struct.error``)."""
+def read_gguf_header(path: Path, arrays: Collection[str] = ()) -> GGUFHeader:
+    """The header of the GGUF at ``path`` (``OSError``, ``ValueError`` or ``struct.error``);
+    ``arrays``: as for :func:`read_header`."""
     with mapped(path) as view:
-        return read_header(view)
+        return read_header(view, arrays)
