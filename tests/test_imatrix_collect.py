@@ -13,7 +13,11 @@ import pytest
 from model_fixtures import read_gguf
 
 from starling_tui.quality.errors import QualityError
-from starling_tui.quality.imatrix_collect import collect_imatrix, weight_name
+from starling_tui.quality.imatrix_collect import (
+    ActivationCollector,
+    collect_imatrix,
+    weight_name,
+)
 from starling_tui.quality.model_run import EvalModel
 from starling_tui.quality.scoring import chunk_tokens
 from starling_tui.quality.text import default_text
@@ -73,3 +77,21 @@ def test_copied_tensor_names_are_unwrapped() -> None:
 def test_a_text_shorter_than_two_chunks_is_refused(starling_f16_gguf: Path) -> None:
     with pytest.raises(QualityError, match="too short"):
         collect_imatrix(starling_f16_gguf, "Only a few words.", dataset="x", n_ctx=CTX)
+
+
+class InterruptedCollector(ActivationCollector):
+    """Ctrl-C landing while llama.cpp is inside the callback (the 5th collected matmul)."""
+
+    def _collect(self, address: int) -> bool:
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == 5:
+            raise KeyboardInterrupt
+        return super()._collect(address)
+
+
+def test_ctrl_c_inside_the_callback_stops_the_collection(starling_f16_gguf: Path) -> None:
+    collector = InterruptedCollector()
+    with pytest.raises(KeyboardInterrupt):
+        collect_imatrix(starling_f16_gguf, TEXT, dataset="x", n_ctx=CTX, max_chunks=CHUNKS,
+                        collector=collector)
+    assert collector.calls == 5  # the graph stopped at the failing node

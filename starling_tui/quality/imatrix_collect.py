@@ -95,15 +95,17 @@ def _callback_type() -> Any:
 
 def collect_imatrix(model_path: Path, text: str, *, dataset: str, n_ctx: int = 512,
                     max_chunks: int | None = None,
-                    on_chunk: Callable[[int, int], None] | None = None) -> ImatrixData:
+                    on_chunk: Callable[[int, int], None] | None = None,
+                    collector: ActivationCollector | None = None) -> ImatrixData:
     """Run ``model_path`` over ``text`` and return the importance matrix it collected.
 
     ``dataset`` is recorded in the file (llama-imatrix records the text file's name).
     Raises :class:`QualityError` on bad input (text shorter than two chunks, bad model).
+    ``collector`` replaces the default :class:`ActivationCollector` (tests pass one that fails).
     """
     from starling_tui.quality.model_run import EvalModel
 
-    collector = ActivationCollector()
+    collector = collector or ActivationCollector()
     with EvalModel.open(Path(model_path), n_ctx, cb_eval=collector.callback) as model:
         tokens = model.tokenize(text)
         chunks = chunk_count(len(tokens), model.n_ctx, max_chunks)
@@ -111,8 +113,12 @@ def collect_imatrix(model_path: Path, text: str, *, dataset: str, n_ctx: int = 5
             chunk = chunk_tokens(tokens, index, model.n_ctx, model.bos)
             # every position is an output, as in llama-imatrix: otherwise llama.cpp keeps
             # only the output rows after the last layer's attention (its FFN sees 1 row)
-            model.decode_chunk(chunk, 0, model.n_ctx - 1)
-            if collector.error is not None:
+            try:
+                model.decode_chunk(chunk, 0, model.n_ctx - 1)
+            except Exception:
+                if collector.error is None:
+                    raise
+            if collector.error is not None:  # e.g. Ctrl-C landed inside the callback
                 raise collector.error
             if on_chunk is not None:
                 on_chunk(index + 1, chunks)
