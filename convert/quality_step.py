@@ -156,11 +156,11 @@ def _check_writable(path: Path) -> None:
 
 
 def _read_calibration(path: Path, plan: list[PlannedTensor]) -> ImatrixData | None:
-    """An imatrix GGUF is read and checked now; a text is checked for readability only."""
-    from starling_tui.quality.imatrix_file import is_gguf, read_imatrix
+    """An imatrix file is read and checked now; a text is checked for readability only."""
+    from starling_tui.quality.imatrix_file import looks_like_imatrix, read_imatrix
     from starling_tui.quality.text import read_text
 
-    if is_gguf(path):
+    if looks_like_imatrix(path):
         data = _quality_call(read_imatrix, path)
         _check_fits(data, plan, str(path))
         return data

@@ -9,6 +9,7 @@ llama.cpp's" are checked against the real implementation, not against our own re
 from __future__ import annotations
 
 import ctypes
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -175,7 +176,32 @@ def test_files_that_are_no_imatrix_are_refused(tmp_path: Path, starling_q4km_ggu
     with pytest.raises(QualityError, match="cannot read"):
         read_imatrix(tmp_path / "absent.gguf")
     (tmp_path / "text.gguf").write_text("not a gguf")
-    with pytest.raises(QualityError, match="not a readable GGUF"):
+    with pytest.raises(QualityError, match="not an importance matrix"):
         read_imatrix(tmp_path / "text.gguf")
+    (tmp_path / "cut.gguf").write_bytes(b"GGUF\x03\x00")
+    with pytest.raises(QualityError, match="not a readable GGUF"):
+        read_imatrix(tmp_path / "cut.gguf")
     with pytest.raises(QualityError, match="not an importance matrix"):
         read_imatrix(starling_q4km_gguf)
+
+
+def legacy_bytes(data: ImatrixData) -> bytes:
+    """An ``imatrix.dat`` as llama-imatrix's save_imatrix_legacy writes it."""
+    out = struct.pack("<i", len(data.entries))
+    for name, entry in data.entries.items():
+        ncall = int(-(-entry.counts[0] // data.chunk_size))  # ceiling division, as there
+        values = (entry.sums[0] / entry.counts[0] * ncall).astype("<f4")
+        out += struct.pack("<i", len(name)) + name.encode() + struct.pack("<ii", ncall, values.size)
+        out += values.tobytes()
+    dataset = data.datasets[0].encode()
+    return out + struct.pack("<ii", data.chunk_count, len(dataset)) + dataset
+
+
+def test_the_older_imatrix_dat_format_gives_the_same_means(tmp_path: Path) -> None:
+    data = sample()
+    (tmp_path / "imatrix.dat").write_bytes(legacy_bytes(data))
+    back = read_imatrix(tmp_path / "imatrix.dat")
+    assert set(back.entries) == set(data.entries) and back.datasets == ["calibration.txt"]
+    assert back.chunk_count == 2
+    for name, means in data.importance().items():
+        np.testing.assert_allclose(back.importance()[name], means, rtol=1e-6)

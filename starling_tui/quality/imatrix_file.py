@@ -94,12 +94,30 @@ def write_imatrix(path: Path, data: ImatrixData) -> Path:
     return path
 
 
+def looks_like_imatrix(path: Path) -> bool:
+    """True for a GGUF or a file in llama.cpp's older binary imatrix format."""
+    from starling_tui.quality.imatrix_legacy import read_legacy_imatrix
+
+    return is_gguf(path) or read_legacy_imatrix(path) is not None
+
+
 def read_imatrix(path: Path) -> ImatrixData:
-    """Read an imatrix GGUF (ours or llama-imatrix's); QualityError when it is not one."""
+    """Read an imatrix GGUF (ours or llama-imatrix's) or an older ``imatrix.dat``.
+
+    Raises QualityError (one line) when ``path`` is unreadable or not an importance matrix.
+    """
     import gguf
+
+    from starling_tui.quality.imatrix_legacy import read_legacy_imatrix
 
     if not os.access(path, os.R_OK) or not Path(path).is_file():
         raise QualityError(f"cannot read {path}: not a readable file")
+    if not is_gguf(path):
+        legacy = read_legacy_imatrix(path)
+        if legacy is None:
+            raise QualityError(f"{path} is not an importance matrix (neither an imatrix GGUF "
+                               "nor llama.cpp's older imatrix.dat format)")
+        return legacy
     try:
         reader = gguf.GGUFReader(path)
     except (ValueError, OSError, IndexError) as exc:
