@@ -102,13 +102,6 @@ def test_conversion_cost_counts_the_intermediate_only_when_llama_cpp_quantizes(
     assert conversion_cost(weights, config, f16).output == weights // 2
 
 
-def test_the_converter_describes_its_output_types_to_pull() -> None:
-    # pull asks the converter (a child process) instead of importing its table
-    assert describe_quant("q4_k_m") == QuantType("q4_k_m", "Q4_K_M", False, 5.0)
-    assert describe_quant("f16") == QuantType("f16", "F16", True, 16.0)
-    with pytest.raises(PullError, match=r"^unknown --quant 'q9_z' \(choose from f32, "):
-        describe_quant("q9_z")
-
 
 def test_model_file_name_matches_the_converter_naming() -> None:
     assert model_file_name("ManniX-ITA/Starling-LM-7B-beta-LaserRMT-v1", "Q4_K_M") == \

@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from starling_tui.pull.errors import PullError
 from starling_tui.pull.selection import QuantType
+
+CONVERTER = (sys.executable, "-m", "convert")
 
 
 def describe_quant(quant: str) -> QuantType:
@@ -40,13 +43,14 @@ def _last_line(text: str) -> str:
     return lines[-1].removeprefix("starling-convert: error: ") if lines else ""
 
 
-def run_converter(folder: Path, quant: str, target: Path, repo: str,
-                  progress: bool | None) -> None:
+def run_converter(folder: Path, quant: str, target: Path, repo: str, progress: bool | None,
+                  converter: Sequence[str] = CONVERTER) -> None:
     """Convert the checkpoint in ``folder`` to ``target``; PullError (one line) if it fails.
 
     ``repo``: the GGUF is named after the repo and records its URL, not the snapshot folder's.
+    ``converter``: the command that runs the converter (tests pass a stand-in).
     """
-    command = [sys.executable, "-m", "convert", str(folder), "--outtype", quant,
+    command = [*converter, str(folder), "--outtype", quant,
                "--outfile", str(target), "--repo-id", repo]
     if progress is False:
         command.append("--no-progress")
