@@ -37,18 +37,19 @@ CHAT_ACTIONS: tuple[ChatAction, ...] = (
                show=False, priority=True),  # TextArea binds f6/f7 (select line/all)
     ChatAction("ctrl+t", "toggle_code_mode", "Code mode",
                "Toggle coding mode (Code User:) for this conversation", show=False),
-    ChatAction("ctrl+g", "conversation_settings", "Chat settings",
+    ChatAction("ctrl+g", "dialog('conversation_settings')", "Chat settings",
                "System prompt and sampling for this conversation", show=False),
     ChatAction("f7", "inspect_prompt", "Inspect",
                "Show the exact token ids and text of the next prompt", show=False, priority=True),
     ChatAction("f8", "export", "Export", "Export this conversation to Markdown", show=False),
-    ChatAction("f2", "rename_conversation", "Rename", "Rename the conversation", show=False),
-    ChatAction("ctrl+delete", "delete_conversation", "Delete chat",
+    ChatAction("f2", "dialog('rename')", "Rename", "Rename the conversation", show=False),
+    ChatAction("ctrl+delete", "dialog('delete')", "Delete chat",
                "Delete the conversation (asks first; Delete in the sidebar)", show=False),
     ChatAction("ctrl+f", "search", "Search", "Search all conversations", show=False,
                priority=True),
-    ChatAction("ctrl+o", "open_model", "Model", "Open a model (GGUF)"),
-    ChatAction("f9", "settings", "Settings", "GPU layers, context, threads, sampling, theme"),
+    ChatAction("ctrl+o", "dialog('open_model')", "Model", "Open a model (GGUF)"),
+    ChatAction("f9", "dialog('settings')", "Settings",
+               "GPU layers, context, threads, sampling, theme"),
 )
 
 

@@ -28,7 +28,7 @@ class StarlingApp(App[None]):
         self.services = services
 
     def on_mount(self) -> None:
-        theme = self.services.theme
+        theme = self.services.settings.theme
         if theme and theme in self.available_themes:
             self.theme = theme
         self.push_screen(ChatScreen(self.services))

@@ -50,6 +50,8 @@ class ConversationLoaded(Message):
     prompts: list[str] = field(default_factory=list)  # user prompts of the branch, for recall
     focus_id: int | None = None  # a message to select once shown
     context_used: int = 0  # tokens the last reply filled, for the context meter
+    view_start: int | None = None  # the oldest message the model saw at the last reply
+    dropped: int = 0  # turns the last reply's request left out to fit the context
 
 
 @dataclass
@@ -94,12 +96,13 @@ class ReplyChunk(Message):
 
 @dataclass
 class ReplyFinished(Message):
-    """The reply ended (stop, length, cancelled or error) and was saved."""
+    """The reply ended (stop, length, repetition, cancelled or error) and was saved."""
 
     conversation_id: str
     message_id: int
     finish_reason: str
     stats: GenerationStats
+    view_start: int | None = None  # the oldest message the model saw (older turns left out)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from starling_tui.engine.base import EngineOptions
+from starling_tui.config import Settings
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.history.store import HistoryStore
 from starling_tui.ui.services import Services
@@ -28,9 +28,8 @@ def make_services(store: HistoryStore, isolated_home: Path) -> Callable[..., Ser
         engine: FakeEngine | None = None, **changes: object,
     ) -> Services:
         services = Services(
-            engine=engine or FakeEngine(replies), store=store,
-            engine_options=EngineOptions(model_path=model),
-            models_dir=isolated_home / "data" / "models",
+            engine=engine or FakeEngine(replies), store=store, settings=Settings(),
+            model_path=model, models_dir=isolated_home / "data" / "models",
             export_dir=isolated_home / "exports",
         )
         for key, value in changes.items():

@@ -41,7 +41,8 @@ def views(pilot: Pilot[None]) -> list[MessageView]:
 
 async def ready(pilot: Pilot[None], timeout: float = 30.0) -> ChatScreen:
     """Wait until the model is loaded and the chat screen is in front."""
-    await wait_for(pilot, lambda: chat(pilot).model_info is not None, timeout, "model load")
+    await wait_for(pilot, lambda: chat(pilot).controller.state.model_info is not None, timeout,
+                   "model load")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ChatScreen), what="chat screen")
     return chat(pilot)
 
@@ -53,8 +54,9 @@ async def send(pilot: Pilot[None], text: str, timeout: float = 30.0) -> None:
     before = len(screen.services.store.list_conversations())
     count = len(views(pilot))
     await pilot.press(*text, "enter")
-    await wait_for(pilot, lambda: len(views(pilot)) >= count + 2 and not screen.generating
-                   and screen.reply_id is None, timeout, what=f"reply to {text!r}")
+    controller = screen.controller
+    await wait_for(pilot, lambda: len(views(pilot)) >= count + 2 and not controller.generating
+                   and controller.state.reply_id is None, timeout, what=f"reply to {text!r}")
     assert len(screen.services.store.list_conversations()) >= before
 
 

@@ -193,8 +193,8 @@ async def test_model_picker_lists_models_folder_and_loads_the_choice(
         assert [option_list.get_option_at_index(i).id for i in range(2)] == [  # type: ignore[attr-defined]
             str(models / "alpha-Q4_K_M.gguf"), str(models / "beta-Q8_0.gguf")]
         await pilot.press("down", "enter")
-        await wait_for(pilot, lambda: screen.model_info is not None
-                       and screen.model_info.name == "beta-Q8_0")
+        await wait_for(pilot, lambda: screen.controller.state.model_info is not None
+                       and screen.controller.state.model_info.name == "beta-Q8_0")
         assert "beta-Q8_0" in str(screen.query_one("#status-model").render())
 
 
@@ -222,8 +222,9 @@ async def test_welcome_screen_without_a_model_then_open_a_path(
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
         await pilot.press(*str(gguf), "enter")
-        await wait_for(pilot, lambda: screen.model_info is not None)
-        assert screen.model_info is not None and screen.model_info.path == str(gguf)
+        await wait_for(pilot, lambda: screen.controller.state.model_info is not None)
+        info = screen.controller.state.model_info
+        assert info is not None and info.path == str(gguf)
 
 
 class BrokenLoadEngine(FakeEngine):
@@ -246,7 +247,7 @@ async def test_load_failure_shows_a_dialog_and_the_app_stays_usable(
         await pilot.press("enter")
         screen = chat(pilot)
         await wait_for(pilot, lambda: app.screen is screen)
-        assert screen.model_info is None
+        assert screen.controller.state.model_info is None
         screen.load_model("/m/good.gguf")
         await ready(pilot)
         await send(pilot, "hi")
@@ -264,7 +265,7 @@ async def test_engine_crash_marks_the_reply_and_reloads_after_the_dialog(
         await pilot.press(*"hi", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
         assert app.screen.title_text == "The engine crashed"  # type: ignore[attr-defined]
-        assert screen.model_info is None
+        assert screen.controller.state.model_info is None
         saved = store.active_path(screen.conversation_id or "")
         assert [(m.role, m.finish_reason) for m in saved] == [
             ("user", None), ("assistant", "error")]
@@ -288,8 +289,8 @@ async def test_settings_apply_and_save_to_the_config_file(
         dialog = app.screen
         for key, value in [("n_gpu_layers", "12"), ("ctx", "2048"), ("threads", "2"),
                            ("temperature", "0.6"), ("top_p", "0.9"), ("max_tokens", "100")]:
-            dialog.query_one(f"#setting-{key}").value = value  # type: ignore[attr-defined]
-        dialog.query_one("#setting-theme").value = "nord"  # type: ignore[attr-defined]
+            dialog.query_one(f"#setting-{key} Input").value = value  # type: ignore[attr-defined]
+        dialog.query_one("#setting-theme Select").value = "nord"  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
         config = isolated_home / "config" / "config.toml"
         await wait_for(pilot, config.exists)
@@ -298,9 +299,10 @@ async def test_settings_apply_and_save_to_the_config_file(
         assert saved["engine"] == {"n_gpu_layers": 12, "ctx": 2048, "threads": 2}
         assert saved["sampling"] == {"temperature": 0.6, "top_p": 0.9, "max_tokens": 100}
         assert app.theme == "nord"
-        await wait_for(pilot, lambda: screen.model_info is not None
-                       and screen.model_info.n_ctx == 2048)  # reloaded with the new context
-        assert services.engine_options.n_gpu_layers == 12
+        state = screen.controller.state
+        await wait_for(pilot, lambda: state.model_info is not None
+                       and state.model_info.n_ctx == 2048)  # reloaded with the new context
+        assert services.settings.n_gpu_layers == 12
         await send(pilot, "hi")
         assert engine.requests[-1].sampling.temperature == 0.6
 
@@ -321,7 +323,7 @@ async def test_command_palette_lists_and_runs_chat_actions(make_services: MakeSe
         await pilot.press(*"code mode")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: screen.conversation_mode == "code")
+        await wait_for(pilot, lambda: screen.controller.state.mode == "code")
 
 
 async def test_no_color_is_respected(make_services: MakeServices, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -350,7 +352,8 @@ async def test_model_load_shows_progress(make_services: MakeServices) -> None:
 
     app = StarlingApp(make_services(engine=SlowLoadEngine()))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, LoadingScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, LoadingScreen)
+                       and bool(app.screen.query(".dialog-title")))
         assert "fake-starling.gguf" in str(app.screen.query_one(".dialog-title").render())
         assert chat(pilot).query_one(StatusLine).state == "loading model…"
         await ready(pilot)
@@ -391,7 +394,8 @@ async def test_up_recalls_the_prompts_of_the_opened_conversation(
         await pilot.press("up")
         assert prompt.text == "tell me about owls"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(shown(pilot)) == 4 and screen.reply_id is None)
+        state = screen.controller.state
+        await wait_for(pilot, lambda: len(shown(pilot)) == 4 and state.reply_id is None)
         prompt.load_text("")  # type: ignore[attr-defined]
         await pilot.press("up")
         assert prompt.text == "tell me about owls"  # type: ignore[attr-defined]

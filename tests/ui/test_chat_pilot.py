@@ -49,7 +49,9 @@ async def test_escape_stops_and_keeps_the_partial_reply_marked(
         await pilot.press(*"go", "enter")
         await wait_for(pilot, lambda: len(views(pilot)) == 2 and len(views(pilot)[1].content) > 20)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: screen.reply_id is None and not screen.generating)
+        controller = screen.controller
+        await wait_for(pilot, lambda: controller.state.reply_id is None
+                       and not controller.generating)
         reply = views(pilot)[1]
         assert reply.finish_reason == "cancelled" and "[stopped]" in reply.header_text()
         saved = store.active_path(screen.conversation_id or "")[-1]
@@ -66,7 +68,7 @@ async def test_regenerate_creates_a_sibling_reply_and_branch_keys_switch(
         await send(pilot, "question")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: shown(pilot)[-1] == ("assistant", "second answer")
-                       and screen.reply_id is None)
+                       and screen.controller.state.reply_id is None)
         assert len(views(pilot)) == 2 and views(pilot)[1].branch == (2, 2)
         user_id = store.active_path(screen.conversation_id or "")[0].id
         assert [m.content for m in store.children(user_id)] == ["first answer", "second answer"]
@@ -90,13 +92,14 @@ async def test_edit_an_earlier_message_resends_as_a_branch(
         log.views()[0].focus()
         await pilot.press("e")
         prompt = screen.query_one(PromptInput)
-        assert prompt.text == "Q1" and screen.editing_id == log.views()[0].message_id
+        editing = screen.controller.state.editing_id
+        assert prompt.text == "Q1" and editing == log.views()[0].message_id
         assert screen.query_one("#edit-banner").has_class("-shown")
         prompt.load_text("Q1 better")
         await pilot.press("enter")
         await wait_for(pilot, lambda: shown(pilot) == [("user", "Q1 better"),
                                                        ("assistant", "A1 edited")]
-                       and screen.reply_id is None)
+                       and screen.controller.state.reply_id is None)
         assert views(pilot)[0].branch == (2, 2)
         assert [r.content for r in screen.services.engine.requests[-1].messages] == ["Q1 better"]  # type: ignore[attr-defined]
         # the old branch is still there, whole
@@ -265,7 +268,8 @@ async def test_view_follows_the_stream_only_while_at_the_bottom(
         assert log.scroll_y < 5  # not dragged back down
         log.scroll_end(animate=False)  # back at the bottom: following again
         await pilot.pause()
-        await wait_for(pilot, lambda: screen.reply_id is None, what="the end of the reply")
+        await wait_for(pilot, lambda: screen.controller.state.reply_id is None,
+                       what="the end of the reply")
         await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y, what="the bottom")
 
 

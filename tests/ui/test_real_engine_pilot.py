@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pilot_helpers import SIZE, chat, ready, send, views, wait_for
 
+from starling_tui.chat import ChatCore
 from starling_tui.cli.tui_cmd import prepare_child_processes
-from starling_tui.engine.base import SamplingOptions
+from starling_tui.config import Settings
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.history.store import HistoryStore
-from starling_tui.ui import conversation_data as data
 from starling_tui.ui.app import StarlingApp
 from starling_tui.ui.services import Services
 from starling_tui.ui.widgets.status_line import StatusLine
@@ -33,11 +33,11 @@ async def test_chat_with_the_real_engine(
     smollm2_gguf: Path,
 ) -> None:
     services = make_services(engine=engine, model=str(smollm2_gguf),
-                             sampling=SamplingOptions(max_tokens=24))
+                             settings=Settings(max_tokens=24))
     app = StarlingApp(services)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot, timeout=120)
-        info = screen.model_info
+        info = screen.controller.state.model_info
         assert info is not None and info.quant == "Q4_1"
         await send(pilot, "What is the capital of France?", timeout=120)
         reply = views(pilot)[-1]
@@ -55,14 +55,9 @@ async def test_chat_with_the_real_engine(
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "InspectorScreen",
                        timeout=30)
         shown_preview = app.screen.preview  # type: ignore[attr-defined]
-        request = data.build_request(store, conv_id, services.sampling)
-        from dataclasses import replace
-
-        from starling_tui.engine.base import ChatMessage
-
-        expected = engine.preview(
-            replace(request, messages=(*request.messages, ChatMessage("user", "And of Italy?")))
-        )
+        # the same request the chat core builds for ``ask`` and ``tokens``
+        core = ChatCore(store, engine, services.settings)
+        expected = engine.preview(core.request(conv_id, "And of Italy?"))
         assert shown_preview == expected
         assert "And of Italy?" in shown_preview.rendered
         await pilot.press("escape")

@@ -30,10 +30,11 @@ def test_services_from_flags_config_and_models_folder(isolated_home: Path) -> No
     services = tui_cmd.build_services(parse("--ctx", "2048", "--top-p", "0.5",
                                             "--conversation", conv.id[:4]))
     try:
-        assert services.engine_options.model_path == str(models / "only-Q4_K_M.gguf")
-        assert services.engine_options.n_ctx == 2048
-        assert (services.sampling.temperature, services.sampling.top_p) == (0.3, 0.5)
-        assert services.theme == "nord" and services.conversation_id == conv.id
+        assert services.model_path == str(models / "only-Q4_K_M.gguf")
+        assert services.engine_options(services.model_path).n_ctx == 2048
+        settings = services.settings
+        assert (settings.temperature, settings.top_p) == (0.3, 0.5)
+        assert settings.theme == "nord" and services.conversation_id == conv.id
         assert services.available_models() == [models / "only-Q4_K_M.gguf"]
         assert not services.new_chat
     finally:
@@ -44,7 +45,7 @@ def test_services_from_flags_config_and_models_folder(isolated_home: Path) -> No
 def test_no_model_means_the_welcome_screen_but_a_bad_model_flag_is_an_error() -> None:
     services = tui_cmd.build_services(parse("--new"))
     try:
-        assert services.engine_options.model_path == "" and services.new_chat
+        assert services.model_path == "" and services.new_chat
     finally:
         services.engine.close()
         services.store.close()

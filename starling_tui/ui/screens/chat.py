@@ -1,10 +1,8 @@
-"""The main screen: sidebar, chat log, prompt box, status line and footer.
-
-This module composes the screen and renders what workers report; the blocking work lives in
-:mod:`starling_tui.ui.screens.chat_tasks` (thread workers), the user actions in
-:mod:`starling_tui.ui.screens.chat_actions` and those that open a dialog in
-:mod:`starling_tui.ui.screens.chat_dialogs`.
-"""
+"""The main screen, thin: it composes the widgets, turns keys into calls on its
+:class:`~starling_tui.ui.controller.ChatController` (state, rules, thread workers over the chat
+core), has :class:`~starling_tui.ui.chat_view.ChatView` render what workers post, runs the
+dialogs of :class:`~starling_tui.ui.dialogs.ChatDialogs`, and sends every failed worker to one
+handler (:mod:`starling_tui.ui.worker_errors`)."""
 
 from __future__ import annotations
 
@@ -14,25 +12,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Footer, Label
+from textual.worker import Worker, WorkerState
 
+from starling_tui.history.records import Conversation
+from starling_tui.ui import messages as msg
 from starling_tui.ui.actions import chat_bindings
+from starling_tui.ui.chat_view import ChatView
+from starling_tui.ui.controller import ChatController
+from starling_tui.ui.dialogs import ChatDialogs
 from starling_tui.ui.focus import focus_now
-from starling_tui.ui.messages import (
-    ConversationDeleted,
-    ConversationLoaded,
-    ModelLoaded,
-    ModelLoadFailed,
-    Notice,
-    OlderLoaded,
-    PreviewReady,
-    ReplyChunk,
-    ReplyFinished,
-    ReplyStarted,
-    SidebarLoaded,
-    UserMessageAdded,
-)
-from starling_tui.ui.screens.chat_actions import ChatActions
 from starling_tui.ui.screens.error import ErrorScreen
 from starling_tui.ui.screens.inspector import InspectorScreen
 from starling_tui.ui.services import Services
@@ -40,15 +30,25 @@ from starling_tui.ui.widgets.chat_log import ChatLog
 from starling_tui.ui.widgets.prompt_input import PromptInput
 from starling_tui.ui.widgets.sidebar import Sidebar
 from starling_tui.ui.widgets.status_line import StatusLine
+from starling_tui.ui.worker_errors import show_worker_error
 
 
-class ChatScreen(ChatActions):
+class ChatScreen(Screen[None]):
     """Where the user chats; every action has a key (see :mod:`starling_tui.ui.actions`)."""
 
     BINDINGS: ClassVar[list[BindingType]] = chat_bindings()
 
     def __init__(self, services: Services) -> None:
-        super().__init__(services)
+        super().__init__()
+        self.services = services
+        self.controller = ChatController(services, self)
+        self.view = ChatView(self)
+        self.dialogs = ChatDialogs(self, self.controller, self.view)
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The shown conversation (None: a new chat)."""
+        return self.controller.state.conversation_id
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -62,117 +62,188 @@ class ChatScreen(ChatActions):
 
     def on_mount(self) -> None:
         focus_now(self.query_one(PromptInput))
-        self.refresh_sidebar()
-        services = self.services
-        if services.conversation_id and not services.new_chat:
-            self.open_conversation(services.conversation_id)
-        elif not services.new_chat:
-            self.open_latest()
-        if services.engine_options.model_path:
-            self.load_model(services.engine_options.model_path)
+        self.view.show_title(None, self.controller.state.mode)
+        self.controller.refresh_sidebar()
+        if not self.services.new_chat:
+            self.controller.open_conversation(self.services.conversation_id)
+        if self.services.model_path:  # after the first frame: the loading dialog goes on top
+            self.app.call_after_refresh(self.load_model, self.services.model_path)
         else:
-            self.app.call_after_refresh(self.show_welcome)
+            self.app.call_after_refresh(self.dialogs.welcome)
 
-    # -- rendering what the workers report ----------------------------------------------------
+    def load_model(self, path: str) -> None:
+        """Load a model, with the loading dialog over the screen."""
+        self.view.show_loading(path)
+        self.controller.load_model(path)
 
-    @on(SidebarLoaded)
-    def _sidebar_loaded(self, message: SidebarLoaded) -> None:
-        self.query_one(Sidebar).show_rows(message.rows, self.conversation_id, message.query)
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker ends up: a dialog; the app stays usable."""
+        if event.state != WorkerState.ERROR:
+            return
+        self.view.close_loading()
+        show_worker_error(
+            event.worker.error,
+            lambda title, text, then: self.app.push_screen(ErrorScreen(title, text), then),
+            self._forget_model, self.load_model,
+        )
 
-    @on(ConversationLoaded)
-    async def _conversation_loaded(self, message: ConversationLoaded) -> None:
-        self.set_conversation(message.conversation)
-        # Recall first: once the messages show, Up must already bring back their prompts.
-        self.query_one(PromptInput).set_recall(message.prompts)
-        log = self.query_one(ChatLog)
-        await log.show(message.entries, more_above=message.more_above)
-        self.query_one(StatusLine).context_used = message.context_used
-        if message.focus_id is not None and (view := log.view_for(message.focus_id)):
-            focus_now(view)
+    def _forget_model(self) -> str:
+        self.view.show_model(None)
+        return self.controller.forget_model()
 
-    @on(OlderLoaded)
-    async def _older_loaded(self, message: OlderLoaded) -> None:
+    # -- what the workers report ----------------------------------------------------------------
+
+    @on(msg.SidebarLoaded)
+    def _sidebar_loaded(self, message: msg.SidebarLoaded) -> None:
+        self.view.sidebar.show_rows(message.rows, self.conversation_id, message.query)
+
+    @on(msg.ConversationLoaded)
+    async def _conversation_loaded(self, message: msg.ConversationLoaded) -> None:
+        self._set_conversation(message.conversation)
+        await self.view.show_conversation(message)
+
+    def _set_conversation(self, conversation: Conversation | None) -> None:
+        self.controller.state.show(conversation)
+        self.view.show_edit_banner("")
+        self.view.show_title(conversation, self.controller.state.mode)
+
+    @on(msg.OlderLoaded)
+    async def _older_loaded(self, message: msg.OlderLoaded) -> None:
         if message.conversation_id == self.conversation_id:
-            await self.query_one(ChatLog).prepend(message.entries, more_above=message.more_above)
+            await self.view.log.prepend(message.entries, more_above=message.more_above)
 
     @on(ChatLog.OlderWanted)
     def _older_wanted(self, message: ChatLog.OlderWanted) -> None:
-        if self.conversation_id is not None:
-            self.load_older(self.conversation_id, message.before_id)
+        self.controller.load_older(message.before_id)
 
-    @on(UserMessageAdded)
-    async def _user_message_added(self, message: UserMessageAdded) -> None:
+    @on(msg.UserMessageAdded)
+    async def _user_message_added(self, message: msg.UserMessageAdded) -> None:
         is_new = self.conversation_id != message.conversation.id
-        self.set_conversation(message.conversation)
-        await self.query_one(ChatLog).add(message.entry)
+        self._set_conversation(message.conversation)
+        await self.view.log.add(message.entry)
         if is_new:
-            self.refresh_sidebar()
+            self.controller.refresh_sidebar()
 
-    @on(ReplyStarted)
-    async def _reply_started(self, message: ReplyStarted) -> None:
-        self.reply_id = message.entry.id
-        self.query_one(StatusLine).state = "generating… (esc stops)"
-        await self.query_one(ChatLog).add(message.entry)
+    @on(msg.ReplyStarted)
+    async def _reply_started(self, message: msg.ReplyStarted) -> None:
+        self.controller.state.reply_id = message.entry.id
+        await self.view.reply_started(message.entry)
 
-    @on(ReplyChunk)
-    def _reply_chunk(self, message: ReplyChunk) -> None:
-        view = self.query_one(ChatLog).view_for(message.message_id)
-        if view is not None:
-            view.append(message.text)
+    @on(msg.ReplyChunk)
+    def _reply_chunk(self, message: msg.ReplyChunk) -> None:
+        self.view.reply_chunk(message.message_id, message.text)
 
-    @on(ReplyFinished)
-    async def _reply_finished(self, message: ReplyFinished) -> None:
-        view = self.query_one(ChatLog).view_for(message.message_id)
-        if view is not None:
-            await view.end_stream()  # the whole reply is rendered once this returns
-            view.set_finish_reason(message.finish_reason)
-        self.reply_id = None
-        status = self.query_one(StatusLine)
-        status.state = ""
-        if message.finish_reason != "error":
-            status.stats = message.stats
-            status.context_used = message.stats.prompt_tokens + message.stats.completion_tokens
-        self.refresh_sidebar()
+    @on(msg.ReplyFinished)
+    async def _reply_finished(self, message: msg.ReplyFinished) -> None:
+        await self.view.reply_finished(message.message_id, message.finish_reason,
+                                       message.stats, message.view_start)
+        self.controller.state.reply_id = None
+        self.controller.refresh_sidebar()
 
-    @on(ModelLoaded)
-    def _model_loaded(self, message: ModelLoaded) -> None:
-        self._close_loading()
-        self.model_info = message.info
-        status = self.query_one(StatusLine)
-        status.info = message.info
-        status.state = ""
+    @on(msg.ModelLoaded)
+    def _model_loaded(self, message: msg.ModelLoaded) -> None:
+        self.view.close_loading()
+        self.controller.state.model_info = message.info
+        self.view.show_model(message.info)
 
-    @on(ModelLoadFailed)
-    def _model_load_failed(self, message: ModelLoadFailed) -> None:
-        self._close_loading()
-        self.query_one(StatusLine).state = ""
+    @on(msg.ModelLoadFailed)
+    def _model_load_failed(self, message: msg.ModelLoadFailed) -> None:
+        self.view.close_loading()
         self.app.push_screen(ErrorScreen("Could not load the model", message.error))
 
-    @on(PreviewReady)
-    def _preview_ready(self, message: PreviewReady) -> None:
+    @on(msg.PreviewReady)
+    def _preview_ready(self, message: msg.PreviewReady) -> None:
         self.app.push_screen(InspectorScreen(message.preview))
-
-    @on(ConversationDeleted)
-    async def _conversation_deleted(self, message: ConversationDeleted) -> None:
+    @on(msg.ConversationDeleted)
+    async def _conversation_deleted(self, message: msg.ConversationDeleted) -> None:
         if message.conversation_id == self.conversation_id:
-            await self.start_new_chat()
+            await self.action_new_chat()
         self.notify("Conversation deleted", timeout=2)
 
-    @on(Notice)
-    def _notice(self, message: Notice) -> None:
+    @on(msg.Notice)
+    def _notice(self, message: msg.Notice) -> None:
         self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
 
     @on(Sidebar.Selected)
     def _sidebar_selected(self, message: Sidebar.Selected) -> None:
         if message.conversation_id != self.conversation_id:
-            self.open_conversation(message.conversation_id)
+            self.controller.open_conversation(message.conversation_id)
         focus_now(self.query_one(PromptInput))
 
     @on(Sidebar.SearchChanged)
     def _search_changed(self, message: Sidebar.SearchChanged) -> None:
-        self.search_query = message.query
-        self.refresh_sidebar(message.query)
+        self.controller.refresh_sidebar(message.query)
 
     @on(PromptInput.Submitted)
     def _prompt_submitted(self, message: PromptInput.Submitted) -> None:
         self.send(message.text)
+
+    # -- actions (keys and the command palette) --------------------------------------------------
+
+    def send(self, text: str) -> None:
+        """Send the prompt box's text (as an edit when editing), if a reply can start."""
+        if self.controller.can_generate():
+            self.controller.send(text, after=self.view.take_prompt(text))
+
+    async def action_new_chat(self) -> None:
+        """Clear the view for a new conversation (saved once its first message is sent)."""
+        self.controller.state.mode = "auto"
+        self._set_conversation(None)
+        await self.view.clear()
+
+    def action_stop(self) -> None:
+        """Stop the reply being generated (it is kept, marked), or cancel an edit."""
+        if not self.controller.stop() and self.controller.state.editing_id is not None:
+            self.controller.state.editing_id = None
+            self.view.cancel_edit()
+
+    def action_regenerate(self) -> None:
+        """Answer the last user message again, as a new branch of the reply."""
+        self.controller.regenerate()
+
+    def action_edit_message(self) -> None:
+        """Put the selected (or last) user message in the prompt box to resend as a branch."""
+        view = self.view.target_message("user")
+        if view is None:
+            self.notify("No message to edit", severity="warning")
+            return
+        self.controller.state.editing_id = view.message_id
+        self.view.start_edit(view)
+
+    def action_branch(self, step: int) -> None:
+        """Show the previous/next sibling branch of the selected (or last branched) message."""
+        view = self.view.branch_target()
+        if view is None or view.branch[1] < 2:
+            self.notify("This message has no other branches", severity="warning")
+        else:
+            self.controller.switch_branch(view.message_id, step)
+
+    def action_copy_message(self) -> None:
+        """Copy the selected message (default: the last reply) through OSC 52."""
+        self.view.copy(code=False)
+
+    def action_copy_code(self) -> None:
+        """Copy the last code block of the selected message (default: the last reply)."""
+        self.view.copy(code=True)
+
+    def action_search(self) -> None:
+        """Put the cursor in the sidebar's search box."""
+        self.view.sidebar.focus_search()
+
+    def action_export(self) -> None:
+        """Export the conversation to a Markdown file (the chat core's export)."""
+        self.controller.export()
+
+    def action_toggle_code_mode(self) -> None:
+        """Switch coding mode (OpenChat ``Code User:``) for this conversation."""
+        mode = self.controller.toggle_mode()
+        self.view.show_mode(mode)
+        self.notify(f"Coding mode {'on' if mode == 'code' else 'off'}", timeout=2)
+
+    def action_inspect_prompt(self) -> None:
+        """Show the exact tokens of the next request (with the unsent text as the message)."""
+        self.controller.preview(self.view.prompt.text)
+
+    def action_dialog(self, name: str) -> None:
+        """Run one of the dialog flows (rename, delete, chat_settings, open_model, settings)."""
+        self.run_worker(getattr(self.dialogs, name)(), group="dialog")

@@ -1,4 +1,8 @@
-"""Per-conversation settings: coding mode, system prompt and sampling overrides."""
+"""Per-conversation settings: coding mode, system prompt and sampling overrides.
+
+The sampling rows come from the settings table (label, hint, validation); an empty row means
+"follow the app settings", so the conversation stores only what the user set for it.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,24 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Switch, TextArea
 
-from starling_tui.ui.form_values import SAMPLING_FIELDS, FormError, parse_sampling
+from starling_tui.chat.sampling import SAMPLING_KEYS
+from starling_tui.config import spec
+from starling_tui.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class ConversationSettings:
-    """What the screen edits; empty sampling fields mean "use the app settings"."""
+    """What the screen edits; sampling holds only the conversation's own overrides."""
 
     mode: str = "auto"
     system_prompt: str = ""
     sampling: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_overrides(texts: dict[str, str]) -> dict[str, Any]:
+    """The filled-in rows, each parsed by its spec (empty rows are not overrides)."""
+    return {key: spec(key).parse(text.strip(), spec(key).label)
+            for key, text in texts.items() if text.strip()}
 
 
 class ConversationSettingsScreen(ModalScreen[ConversationSettings | None]):
@@ -44,14 +56,14 @@ class ConversationSettingsScreen(ModalScreen[ConversationSettings | None]):
                     yield Switch(self.current.mode == "code", id="code-mode")
                 yield Label("System prompt", classes="form-label")
                 yield TextArea(self.current.system_prompt, id="system-prompt", soft_wrap=True)
-                for key, (label, _) in SAMPLING_FIELDS.items():
+                for key in SAMPLING_KEYS:
+                    setting = spec(key)
                     with Horizontal(classes="form-row"):
-                        yield Label(label, classes="form-label")
+                        yield Label(setting.label, classes="form-label")
                         value = self.current.sampling.get(key)
-                        yield Input(
-                            "" if value is None else str(value), placeholder="app default",
-                            id=f"sampling-{key}", compact=True,
-                        )
+                        text = "" if key not in self.current.sampling else setting.to_text(value)
+                        yield Input(text, placeholder="app setting", id=f"sampling-{key}",
+                                    compact=True, tooltip=setting.help)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
@@ -64,10 +76,10 @@ class ConversationSettingsScreen(ModalScreen[ConversationSettings | None]):
 
     def action_save(self) -> None:
         """Validate and dismiss with the new settings."""
-        texts = {key: self.query_one(f"#sampling-{key}", Input).value for key in SAMPLING_FIELDS}
+        texts = {key: self.query_one(f"#sampling-{key}", Input).value for key in SAMPLING_KEYS}
         try:
-            sampling = parse_sampling(texts)
-        except FormError as error:
+            sampling = parse_overrides(texts)
+        except ConfigError as error:
             self.notify(str(error), severity="error")
             return
         code = self.query_one("#code-mode", Switch).value

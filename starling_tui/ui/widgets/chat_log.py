@@ -13,6 +13,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.widgets import Static
 
 from starling_tui.ui.focus import focus_now
 from starling_tui.ui.widgets.message_view import MessageView
@@ -40,6 +41,9 @@ class ChatLog(VerticalScroll):
 
     DEFAULT_CSS = """
     ChatLog { height: 1fr; padding: 0 1; }
+    ChatLog > .view-start {
+        width: 1fr; color: $warning; text-style: italic; border-top: dashed $warning;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -110,6 +114,17 @@ class ChatLog(VerticalScroll):
             entry.id, entry.role, entry.content, finish_reason=entry.finish_reason,
             branch=entry.branch,
         )
+
+    def mark_view_start(self, message_id: int | None, dropped: int) -> None:
+        """Mark where the model's view begins: ``dropped`` older turns were outside its
+        context window at the last reply (None or 0: it saw everything; no mark)."""
+        for old in self.query_children(".view-start"):
+            old.remove()
+        view = self.view_for(message_id) if message_id is not None and dropped > 0 else None
+        if view is not None:
+            turns = "turn" if dropped == 1 else "turns"
+            text = f"the model sees from here on ({dropped} older {turns} outside its context)"
+            self.mount(Static(text, classes="view-start", markup=False), before=view)
 
     def view_for(self, message_id: int) -> MessageView | None:
         """The mounted widget of a message, if any."""

@@ -21,6 +21,7 @@ MARKS = {
     "incomplete": "incomplete",
     "error": "failed",
     "length": "cut at max tokens",
+    "repetition": "cut: repeating itself",  # the loop guard stopped it
 }
 
 

@@ -42,8 +42,8 @@ class Sidebar(Vertical):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("delete", "screen.delete_conversation", "Delete chat", show=False),
-        Binding("f2", "screen.rename_conversation", "Rename", show=False),
+        Binding("delete", "screen.dialog('delete')", "Delete chat", show=False),
+        Binding("f2", "screen.dialog('rename')", "Rename", show=False),
         Binding("down", "focus_list", "To the list", show=False),  # from the search box
     ]
 

@@ -1,0 +1,176 @@
+"""The chat screen's widgets, driven as one: what the screen shows when workers report.
+
+:class:`ChatView` is given the screen and finds its widgets by type; it keeps no state of its
+own (that is the controller's :class:`~starling_tui.ui.controller.ChatState`).
+"""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+from textual.widgets import Label
+
+from starling_tui.engine.base import GenerationStats, ModelInfo
+from starling_tui.history.records import Conversation
+from starling_tui.ui.focus import focus_now
+from starling_tui.ui.messages import ConversationLoaded
+from starling_tui.ui.screens.loading import LoadingScreen
+from starling_tui.ui.widgets.chat_log import ChatLog, MessageEntry
+from starling_tui.ui.widgets.message_view import MessageView
+from starling_tui.ui.widgets.prompt_input import PromptInput
+from starling_tui.ui.widgets.sidebar import Sidebar
+from starling_tui.ui.widgets.status_line import StatusLine
+
+EDIT_BANNER = "Editing a message: Enter sends it as a new branch, Esc cancels"
+GENERATING = "generating… (esc stops)"
+LOADING = "loading model…"
+
+
+class ChatView:
+    """Updates the chat screen's log, prompt box, banner and status line."""
+
+    def __init__(self, screen: Screen[None]) -> None:
+        self.screen = screen
+
+    @property
+    def log(self) -> ChatLog:
+        """The message log."""
+        return self.screen.query_one(ChatLog)
+
+    @property
+    def prompt(self) -> PromptInput:
+        """The prompt box."""
+        return self.screen.query_one(PromptInput)
+
+    @property
+    def status(self) -> StatusLine:
+        """The status line."""
+        return self.screen.query_one(StatusLine)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        """The conversation list."""
+        return self.screen.query_one(Sidebar)
+
+    def show_title(self, conversation: Conversation | None, mode: str) -> None:
+        """The conversation's title in the header, its mode on the prompt box."""
+        self.screen.sub_title = conversation.title if conversation else "New chat"
+        self.show_mode(mode)
+
+    def show_mode(self, mode: str) -> None:
+        """Coding mode shows as the prompt box's title."""
+        self.prompt.border_title = "code mode" if mode == "code" else None
+
+    def target_message(self, role: str | None = None) -> MessageView | None:
+        """The focused message if it fits ``role``, else the newest one with that role."""
+        view = self.log.selected()
+        if view is not None and (role is None or view.role == role):
+            return view
+        return self.log.last_view(role)
+
+    def copy_source(self) -> MessageView | None:
+        """What copy actions copy from: the selected message, else the last reply."""
+        selected = self.target_message() if self.log.selected() else None
+        return selected or self.target_message("assistant")
+
+    def branch_target(self) -> MessageView | None:
+        """The selected message, else the newest one that has sibling branches."""
+        log = self.log
+        return log.selected() or next((v for v in reversed(log.views()) if v.branch[1] > 1), None)
+
+    def show_edit_banner(self, text: str) -> None:
+        """Show (or, with "", hide) the line above the prompt box."""
+        banner = self.screen.query_one("#edit-banner", Label)
+        banner.update(text)
+        banner.set_class(bool(text), "-shown")
+
+    def start_edit(self, view: MessageView) -> None:
+        """Put a user message in the prompt box to resend as a branch."""
+        self.show_edit_banner(EDIT_BANNER)
+        prompt = self.prompt
+        prompt.load_text(view.content)
+        prompt.move_cursor(prompt.document.end)
+        focus_now(prompt)
+
+    def cancel_edit(self) -> None:
+        """Drop the edit: hide the banner, empty the prompt box."""
+        self.show_edit_banner("")
+        self.prompt.load_text("")
+
+    def copy(self, *, code: bool) -> None:
+        """Copy the selected message (or its last code block) through OSC 52, or say why not."""
+        view = self.copy_source()
+        blocks = view.code_blocks() if view and code else []
+        text = (blocks[-1] if blocks else "") if code else (view.content if view else "")
+        if not text:
+            self.screen.notify("No code block in that message" if code else "Nothing to copy",
+                               severity="warning")
+            return
+        self.screen.app.copy_to_clipboard(text)
+        what = "Code block" if code else "Message"
+        self.screen.notify(f"{what} copied to the clipboard", timeout=2)
+
+    def take_prompt(self, text: str) -> int | None:
+        """Clear the prompt box for a sent ``text``; the id of the message shown last."""
+        self.prompt.remember(text)
+        self.prompt.load_text("")
+        self.show_edit_banner("")
+        shown = self.log.last_view()
+        return shown.message_id if shown else None
+
+    async def show_conversation(self, message: ConversationLoaded) -> None:
+        """Replace the log with a loaded page; recall first, so Up works once it shows."""
+        self.prompt.set_recall(message.prompts)
+        log = self.log
+        await log.show(message.entries, more_above=message.more_above)
+        log.mark_view_start(message.view_start, message.dropped)
+        self.status.context_used = message.context_used
+        if message.focus_id is not None and (view := log.view_for(message.focus_id)):
+            focus_now(view)
+
+    async def clear(self) -> None:
+        """An empty log for a new chat."""
+        await self.log.show([], more_above=False)
+        self.status.context_used = 0
+        focus_now(self.prompt)
+
+    async def reply_started(self, entry: MessageEntry) -> None:
+        """Mount the empty reply that is about to stream."""
+        self.status.state = GENERATING
+        await self.log.add(entry)
+
+    def reply_chunk(self, message_id: int, text: str) -> None:
+        """Stream text into the reply (rendered by its feed without waiting)."""
+        view = self.log.view_for(message_id)
+        if view is not None:
+            view.append(text)
+
+    async def reply_finished(self, message_id: int, reason: str, stats: GenerationStats,
+                             view_start: int | None) -> None:
+        """Render the rest of the reply, mark how it ended, update the status line."""
+        view = self.log.view_for(message_id)
+        if view is not None:
+            await view.end_stream()
+            view.set_finish_reason(reason)
+        status = self.status
+        status.state = ""
+        if reason != "error":
+            status.stats = stats
+            status.context_used = stats.prompt_tokens + stats.completion_tokens
+            self.log.mark_view_start(view_start, stats.dropped_messages)
+
+    def show_model(self, info: ModelInfo | None) -> None:
+        """The model on the status line (None: none loaded)."""
+        self.status.info = info
+        self.status.state = ""
+
+    def show_loading(self, path: str) -> None:
+        """Cover the screen with load progress."""
+        self.status.state = LOADING
+        self.screen.app.push_screen(LoadingScreen(path))
+
+    def close_loading(self) -> None:
+        """Take the load progress away (if it is showing)."""
+        if isinstance(self.screen.app.screen, LoadingScreen):
+            self.screen.app.pop_screen()
+        if self.status.state == LOADING:
+            self.status.state = ""

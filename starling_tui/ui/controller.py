@@ -1,0 +1,188 @@
+"""The chat screen's controller: its state, the rules of what may start, and its workers.
+
+:class:`ChatController` holds no widgets. The screen asks it for things (send, regenerate,
+open a conversation…); it checks they may start, then runs the blocking part
+(:class:`~starling_tui.ui.jobs.ChatJobs`, over the one chat core shared with ``ask``) in a
+thread worker of the host screen. Workers report by posting typed messages; the screen renders
+them and sends every worker failure to one handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+from textual.worker import Worker
+
+from starling_tui.chat import ChatCore
+from starling_tui.config import SETTINGS, Settings
+from starling_tui.engine.base import ModelInfo
+from starling_tui.history.records import Conversation
+from starling_tui.ui.jobs import ChatJobs
+from starling_tui.ui.services import Services
+
+# Settings whose change reloads the model; the engine URL and its key file pick another
+# engine, which the factory builds at start (the settings screen says a restart applies them).
+RESTART_KEYS = frozenset({"engine_url", "api_key_file"})
+RELOAD_KEYS = frozenset(s.name for s in SETTINGS if s.section == "engine") - RESTART_KEYS
+
+
+class WorkerHost(Protocol):
+    """What the controller needs from its screen: workers, messages and notifications."""
+
+    def run_worker(self, work: Callable[[], Any], *, group: str, exclusive: bool,
+                   thread: bool, exit_on_error: bool) -> Worker[Any]: ...
+
+    def post_message(self, message: Any) -> bool: ...
+
+    def notify(self, message: str, *, severity: Any = ..., timeout: float | None = ...) -> None: ...
+
+
+@dataclass
+class ChatState:
+    """What the chat screen shows and is doing."""
+
+    conversation_id: str | None = None  # None: a new chat, saved with its first message
+    mode: str = "auto"  # of the shown conversation, or of the next new chat
+    model_info: ModelInfo | None = None
+    reply_id: int | None = None  # the reply streaming now
+    editing_id: int | None = None  # the user message being edited
+    search_query: str = ""  # the sidebar's search text
+
+    def show(self, conversation: Conversation | None) -> None:
+        """``conversation`` is the one shown now (None: a new chat); an edit is dropped."""
+        self.conversation_id = conversation.id if conversation else None
+        self.mode = conversation.mode if conversation else self.mode
+        self.editing_id = None
+
+
+class ChatController:
+    """The chat screen's state and everything it starts."""
+
+    def __init__(self, services: Services, host: WorkerHost) -> None:
+        self.services = services
+        self.core = ChatCore(services.store, services.engine, services.settings)
+        self.state = ChatState()
+        self.jobs = ChatJobs(self.core, services, host.post_message)
+        self._host = host
+        self._reply: Worker[Any] | None = None
+
+    @property
+    def generating(self) -> bool:
+        """Is a reply being generated?"""
+        return self._reply is not None and not self._reply.is_finished
+
+    def _run(self, group: str, job: Callable[..., object], *args: Any,
+             exclusive: bool = False, **kwargs: Any) -> Worker[Any]:
+        return self._host.run_worker(partial(job, *args, **kwargs), group=group,
+                                     exclusive=exclusive, thread=True, exit_on_error=False)
+
+    def _warn(self, text: str) -> None:
+        self._host.notify(text, severity="warning")
+
+    # -- history ------------------------------------------------------------------------------
+
+    def refresh_sidebar(self, query: str | None = None) -> None:
+        """Reload the sidebar (search hits when a search text is set)."""
+        if query is not None:
+            self.state.search_query = query
+        self._run("sidebar", self.jobs.sidebar, self.state.search_query, exclusive=True)
+
+    def open_conversation(self, conversation_id: str | None) -> None:
+        """Show a conversation (None: the most recent one)."""
+        self._run("open", self.jobs.open, conversation_id, exclusive=True)
+
+    def load_older(self, before_id: int) -> None:
+        """Load the page above ``before_id`` of the shown conversation."""
+        if self.state.conversation_id is not None:
+            self._run("older", self.jobs.older, self.state.conversation_id, before_id)
+
+    def change_conversation(self, conversation_id: str, **changes: Any) -> None:
+        """Rename a conversation or change its own settings (see ``ChatCore.configure``)."""
+        self._run("history", self.jobs.change, conversation_id, self.state.conversation_id,
+                  self.state.search_query, **changes)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation (the caller asked first)."""
+        self._run("history", self.jobs.delete, conversation_id, self.state.search_query)
+
+    def export(self) -> None:
+        """Export the shown conversation with the chat core's Markdown export."""
+        if self.state.conversation_id is None:
+            self._warn("Nothing to export yet")
+        else:
+            self._run("history", self.jobs.export, self.state.conversation_id)
+
+    def switch_branch(self, message_id: int, step: int) -> None:
+        """Show another branch (not while a reply streams into this one)."""
+        if not self.generating:
+            self._run("history", self.jobs.switch_branch, message_id, step)
+
+    # -- engine and turns ---------------------------------------------------------------------
+
+    def forget_model(self) -> str:
+        """The engine crashed: no model is loaded any more; returns the path to reload."""
+        info, self.state.model_info = self.state.model_info, None
+        return info.path if info else ""
+
+    def load_model(self, path: str) -> None:
+        """Load a model in a worker (the screen shows the loading dialog)."""
+        self._run("model", self.jobs.load_model, path, exclusive=True)
+
+    def preview(self, text: str) -> None:
+        """The exact prompt of the next request, for the inspector."""
+        if self.state.model_info is None:
+            self._warn("No model loaded: press ctrl+o to open one")
+        else:
+            self._run("preview", self.jobs.preview, self.state.conversation_id, text,
+                      self.state.mode, exclusive=True)
+
+    def can_generate(self) -> bool:
+        """May a reply start now? (Says why not.)"""
+        if self.generating:
+            self._warn("A reply is still being generated (esc stops it)")
+            return False
+        if self.state.model_info is None:
+            self._warn("No model loaded: press ctrl+o to open one")
+            return False
+        return True
+
+    def send(self, text: str, after: int | None) -> None:
+        """Send ``text``: an edit of ``editing_id`` as a branch, or the next message after the
+        message shown last (``after``), even if another process added messages meanwhile."""
+        state = self.state
+        edit_of, state.editing_id = state.editing_id, None
+        if edit_of is not None:
+            self._reply = self._run("reply", self.jobs.edit_and_resend, edit_of, text)
+        else:
+            self._reply = self._run("reply", self.jobs.send, state.conversation_id, text,
+                                    mode=state.mode, after=after)
+
+    def regenerate(self) -> None:
+        """Answer the last user message again, as a new branch of the reply."""
+        if self.state.conversation_id is None:
+            self._warn("Nothing to regenerate yet")
+        elif self.can_generate():
+            self._reply = self._run("reply", self.jobs.regenerate, self.state.conversation_id)
+
+    def stop(self) -> bool:
+        """Stop the reply being generated (saved ``cancelled``); False if there was none."""
+        if not self.generating:
+            return False
+        self.core.cancel()
+        return True
+
+    def toggle_mode(self) -> str:
+        """Switch coding mode for the shown (or the next new) conversation; the new mode."""
+        self.state.mode = "auto" if self.state.mode == "code" else "code"
+        if self.state.conversation_id is not None:
+            self.change_conversation(self.state.conversation_id, mode=self.state.mode)
+        return self.state.mode
+
+    def apply_settings(self, settings: Settings) -> bool:
+        """Use ``settings`` from the next reply on; True if the model must be reloaded."""
+        old, self.core.settings = self.core.settings, settings
+        self.services.settings = settings
+        return any(getattr(old, key) != getattr(settings, key) for key in RELOAD_KEYS)

@@ -1,0 +1,171 @@
+"""The chat screen's blocking work: what each thread worker runs (no widgets here).
+
+Every job calls the chat core or the store, precomputes what the widgets show, and posts a typed
+message (:mod:`starling_tui.ui.messages`). Errors are not caught here: they end the worker and
+reach the one handler, :func:`starling_tui.ui.worker_errors.show_worker_error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.message import Message
+
+from starling_tui.chat import ChatCore, PendingReply
+from starling_tui.engine.base import EngineError, GenerationStats
+from starling_tui.errors import UserError
+from starling_tui.history.records import Conversation
+from starling_tui.ui import view_data as data
+from starling_tui.ui.messages import (
+    ConversationDeleted,
+    ConversationLoaded,
+    ModelLoaded,
+    ModelLoadFailed,
+    Notice,
+    OlderLoaded,
+    PreviewReady,
+    ReplyFinished,
+    ReplyStarted,
+    SidebarLoaded,
+    UserMessageAdded,
+)
+from starling_tui.ui.reply_batches import ReplyBatcher
+from starling_tui.ui.services import Services
+
+Post = Callable[[Message], object]
+
+
+class ChatJobs:
+    """Blocking bodies of the chat screen's workers, over the chat core and the store."""
+
+    def __init__(self, core: ChatCore, services: Services, post: Post) -> None:
+        self.core = core
+        self.services = services
+        self.store = core.store
+        self.post = post
+
+    # -- history ------------------------------------------------------------------------------
+
+    def sidebar(self, query: str) -> None:
+        """Post fresh sidebar rows (a listing, or the search hits for ``query``)."""
+        self.post(SidebarLoaded(data.sidebar_rows(self.store, query), query))
+
+    def show(self, conversation: Conversation, focus_id: int | None = None,
+             before_id: int | None = None) -> None:
+        """Post the conversation's newest page (the page above ``before_id`` when given)."""
+        store, cid = self.store, conversation.id
+        entries, more_above = data.load_page(store, cid, before_id)
+        reply = data.last_reply(store, cid) if before_id is None else None
+        start, dropped = data.view_start(store, reply)
+        self.post(ConversationLoaded(
+            conversation, entries, more_above, data.recall_prompts(store, cid), focus_id,
+            data.context_in_use(reply), start, dropped,
+        ))
+
+    def open(self, conversation_id: str | None) -> None:
+        """Show a conversation; None: the most recent one, if there is one."""
+        conversation = (
+            self.store.get_conversation(conversation_id) if conversation_id
+            else self.store.latest_conversation()
+        )
+        if conversation is not None:
+            self.show(conversation)
+
+    def older(self, conversation_id: str, before_id: int) -> None:
+        """Post the page above ``before_id``."""
+        entries, more_above = data.load_page(self.store, conversation_id, before_id)
+        self.post(OlderLoaded(conversation_id, entries, more_above))
+
+    def change(self, conversation_id: str, shown_id: str | None, query: str,
+               **changes: Any) -> None:
+        """Change a conversation's title or own settings, then refresh what shows it."""
+        title = changes.pop("title", None)
+        if title is not None:
+            self.store.update_conversation(conversation_id, title=title)
+        conversation = (
+            self.core.configure(conversation_id, **changes) if changes
+            else self.store.get_conversation(conversation_id)
+        )
+        if conversation_id == shown_id:
+            self.show(conversation)
+        self.sidebar(query)
+
+    def delete(self, conversation_id: str, query: str) -> None:
+        """Delete a conversation and refresh the sidebar."""
+        self.store.delete_conversation(conversation_id)
+        self.post(ConversationDeleted(conversation_id))
+        self.sidebar(query)
+
+    def export(self, conversation_id: str) -> None:
+        """Write the chat core's Markdown export to the export folder and say where."""
+        path = self.core.export_to_folder(conversation_id, self.services.export_dir)
+        self.post(Notice(f"Exported to {path}"))
+
+    def switch_branch(self, message_id: int, step: int) -> None:
+        """Show the sibling ``step`` away from ``message_id`` (and its newest continuation)."""
+        target = self.core.switch_branch(message_id, step)
+        self.show(self.store.get_conversation(target.conversation_id), target.id)
+
+    # -- engine -------------------------------------------------------------------------------
+
+    def load_model(self, path: str) -> None:
+        """Load a model; a failure becomes a dialog and the previous state stays usable."""
+        try:
+            info = self.core.engine.load(self.services.engine_options(path))
+        except (EngineError, UserError, OSError) as error:
+            self.post(ModelLoadFailed(path, str(error)))
+            return
+        self.post(ModelLoaded(info))
+
+    def preview(self, conversation_id: str | None, text: str, mode: str) -> None:
+        """Post the exact prompt of the next request (the unsent text as its message)."""
+        self.post(PreviewReady(self.core.preview(conversation_id, text or None, mode=mode)))
+
+    # -- turns --------------------------------------------------------------------------------
+
+    def send(self, conversation_id: str | None, text: str, *, mode: str,
+             after: int | None = None) -> None:
+        """Save the user's message (a new chat when ``conversation_id`` is None) and reply."""
+        if conversation_id is None:
+            pending = self.core.start(text, mode=mode)
+        else:
+            pending = self.core.send(conversation_id, text, after=after)
+        conversation = self.store.get_conversation(pending.conversation_id)
+        self.post(UserMessageAdded(conversation, data.entry_for(self.store, pending.parent)))
+        self.stream(pending)
+
+    def edit_and_resend(self, message_id: int, text: str) -> None:
+        """Save an edited copy of a user message as a branch, show that branch, reply."""
+        pending = self.core.edit_and_resend(message_id, text)
+        self.show(self.store.get_conversation(pending.conversation_id))
+        self.stream(pending)
+
+    def regenerate(self, conversation_id: str) -> None:
+        """Answer the last user message again; the view shows the branch up to it first."""
+        pending = self.core.regenerate(conversation_id)
+        path = self.store.active_path(conversation_id)
+        ids = [m.id for m in path]
+        index = ids.index(pending.parent.id)
+        below = path[index + 1].id if index + 1 < len(path) else None
+        self.show(self.store.get_conversation(conversation_id), before_id=below)
+        self.stream(pending)
+
+    def stream(self, pending: PendingReply) -> None:
+        """Stream and save the reply, posting it in batches; an engine failure keeps the
+        partial reply (saved ``error``) and is re-raised for the one error handler."""
+        reply = pending.begin()
+        self.post(ReplyStarted(pending.conversation_id, data.entry_for(self.store, reply)))
+        batcher = ReplyBatcher(reply.id, self.post)
+        try:
+            result = pending.run(on_piece=batcher.add)
+        except Exception:
+            batcher.flush()
+            failed = GenerationStats(finish_reason="error")
+            self.post(ReplyFinished(pending.conversation_id, reply.id, "error", failed))
+            raise
+        batcher.flush()
+        start = data.first_seen_id(self.store.path_to(pending.parent.id),
+                                   result.stats.dropped_messages)
+        self.post(ReplyFinished(pending.conversation_id, reply.id, result.finish_reason,
+                                result.stats, start))
