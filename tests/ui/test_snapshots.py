@@ -52,7 +52,12 @@ def seed_conversation(store: HistoryStore) -> str:
 
 async def still(pilot: Pilot[Any]) -> None:
     """No blinking cursor, no pending work."""
-    for prompt in pilot.app.query(PromptInput):
+    screen = pilot.app.screen  # (App.query does not reach into the screens)
+    for prompt in screen.query(PromptInput):
+        if screen.focused is prompt:
+            # back from the loading dialog, the box gets its Focus event a moment later; the
+            # cursor is drawn only if blinking stops while it has focus
+            await wait_for(pilot, lambda p=prompt: p.has_focus, what="focus back in the box")
         prompt.cursor_blink = False
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
