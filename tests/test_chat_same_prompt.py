@@ -1,7 +1,7 @@
 """The same conversation and message give the same prompt ids whichever front end sends them.
 
-``tokens --conversation ID MESSAGE``, ``ask --conversation ID MESSAGE`` and the app's API
-(:meth:`ChatCore.preview`) all build the request through the chat core; the ids are compared
+``tokens --conversation ID MESSAGE``, ``ask --conversation ID MESSAGE`` and the app (its
+controller's preview job, F7) all build the request through the chat core; the ids are compared
 with SmolLM2's real tokenizer (vocabulary-only loads, no generation).
 """
 
@@ -20,6 +20,9 @@ from starling_tui.engine.base import ChatRequest
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.history import HistoryStore
+from starling_tui.ui.jobs import ChatJobs
+from starling_tui.ui.messages import PreviewReady
+from starling_tui.ui.services import Services
 
 MESSAGE = "And what about Italy?"
 
@@ -50,12 +53,18 @@ def test_tokens_ask_and_the_app_send_the_same_prompt(
     assert "max_tokens = 7" in err  # the conversation's own limit is part of what ask sends
 
     vocab = ProcessEngine()
+    posted: list[object] = []
     try:
         vocab.load_vocab(options)
         with HistoryStore() as store:
-            app_preview = ChatCore(store, vocab, settings).preview(cid, MESSAGE)
+            services = Services(vocab, store, settings=settings, model_path=str(smollm2_gguf))
+            jobs = ChatJobs(ChatCore(store, vocab, settings), services, posted.append)
+            jobs.preview(cid, MESSAGE, mode="auto")  # what the app's F7 worker runs
     finally:
         vocab.close()
+    (ready,) = posted
+    assert isinstance(ready, PreviewReady)
+    app_preview = ready.preview
 
     recorder = FakeEngine(["Rome"])
     assert main(["ask", *flags, "--conversation", cid, MESSAGE],
