@@ -125,7 +125,7 @@ def server_rate(log: Path | None, seen: int) -> tuple[int, float]:
         found = _EVAL.findall(log.read_text(errors="replace"))
         if len(found) > seen:
             ms, runs = found[-1]
-            return len(found), int(runs) / (float(ms) / 1000)
+            return len(found), int(runs) / (float(ms) / 1000) if float(ms) else 0.0
         time.sleep(0.1)
     return seen, 0.0
 

@@ -93,10 +93,10 @@ class RemoteEngine:
             prompts.close()
             raise
         self._transport, self._prompts, self.profile = transport, prompts, profile
-        self._info = self._describe(options)
+        self._info = self._describe()
         return self._info
 
-    def _describe(self, options: EngineOptions) -> ModelInfo:
+    def _describe(self) -> ModelInfo:
         assert self._prompts is not None and self.profile is not None
         local, profile, ep = self._prompts.local, self.profile, self._prompts.transport.endpoint
         said = "" if profile.n_ctx else f", context {self._prompts.n_ctx} assumed (set --ctx)"
