@@ -23,7 +23,7 @@ import pytest
 
 API_KEY = "sk-starling-test-7f3a9c"
 ALIAS = "smollm2-test"
-SERVER_CTX = 512
+SERVER_CTX = 256
 _SHARED: dict[str, RunningServer] = {}
 
 

@@ -121,7 +121,7 @@ def test_context_size_is_learnt_from_the_server(server: RunningServer, smollm2_g
     info = remote.load(EngineOptions(model_path=str(smollm2_gguf)))
     try:
         assert info.n_ctx == 2048 and "assumed" in info.gpu_note
-        long_turns = tuple(ChatMessage(role, "word " * 80) for role in ("user", "assistant") * 4)
+        long_turns = tuple(ChatMessage(role, "word " * 40) for role in ("user", "assistant") * 4)
         pieces = list(remote.generate(ask("Short answer please.", 2, long_turns)))
         assert pieces and remote.info is not None and remote.info.n_ctx == SERVER_CTX
         assert remote.last_stats.dropped_messages > 0
