@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from starling_tui.engine.base import (
     ChatRequest,
@@ -43,8 +42,9 @@ from starling_tui.engine.worker.reply_loop import ReplyLoop
 from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.engine.worker.vocab import LlamaVocab
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
-from starling_tui.prompt.fit import FittedPrompt, PromptTooLong, fit_messages
-from starling_tui.prompt.parts import encode_parts, render_parts
+from starling_tui.prompt.fit import FittedPrompt
+from starling_tui.prompt.parts import render_parts
+from starling_tui.prompt.plan import plan_prompt
 
 
 class Session:
@@ -85,7 +85,8 @@ class Session:
         if not vocab_only:
             ctx, n_batch = create_context(self.model, options, self.n_ctx, n_gpu,
                                           uncapped_batch=faults.uncapped_batch)
-            self.kv = KvSequence(ctx, n_batch, faults)
+            self.kv = KvSequence(ctx, n_batch, faults,
+                                 allow_shift=options.context_overflow == "shift")
             self.n_ctx = self.kv.n_ctx
             if options.state_cache:
                 self.states = StateCache(options, self.n_ctx, self.n_gpu_layers, faults)
@@ -129,24 +130,13 @@ class Session:
 
     # -- prompts -------------------------------------------------------------------------
 
-    def _format(self, request: ChatRequest) -> PromptFormat:
-        return resolve_format(request.mode, self.tok, self.template)
-
     def plan(self, request: ChatRequest) -> tuple[FittedPrompt, PromptFormat]:
-        """The prompt ids for ``request``, oldest turns dropped to leave room for a reply."""
-        fmt = self._format(request)
-        limit = request.sampling.max_tokens
-        reserve = min(limit if limit else 512, self.n_ctx // 2)
-
-        def build(messages: Sequence[Any]) -> list[int]:
-            parts = build_parts(messages, fmt, self.tok, self.template)
-            return encode_parts(parts, self.tok.encode)
-
+        """The prompt ids for ``request``, oldest turns left out as ``context_overflow`` says."""
         try:
-            return fit_messages(request.messages, build, max(self.n_ctx - reserve, 1)), fmt
-        except PromptTooLong as exc:
-            raise EngineError(str(exc)) from exc
-        except ValueError as exc:  # a chat template that failed to render
+            return plan_prompt(request, self.tok, self.template, self.n_ctx,
+                               policy=self.options.context_overflow,
+                               shift_share=self.options.context_shift_share)
+        except ValueError as exc:  # PromptTooLong, or a chat template that failed to render
             raise EngineError(str(exc)) from exc
 
     def preview(self, request: ChatRequest) -> PromptPreview:

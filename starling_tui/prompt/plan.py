@@ -1,0 +1,42 @@
+"""A request's prompt: its format, the turns that fit the window, and their ids.
+
+The one place that turns a :class:`~starling_tui.engine.base.ChatRequest` into prompt ids, for
+``generate`` and ``preview`` alike (the engine worker calls it with the loaded vocabulary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starling_tui.engine.base import ChatMessage, ChatRequest, OverflowPolicy
+from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
+from starling_tui.prompt.fit import FittedPrompt
+from starling_tui.prompt.parts import PromptTokenizer, encode_parts
+from starling_tui.prompt.window import fit_window
+
+DEFAULT_REPLY_ROOM = 512  # tokens kept free for a reply without max_tokens
+
+
+def reply_room(max_tokens: int | None, n_ctx: int) -> int:
+    """Tokens the prompt leaves free for the reply (at most half the window)."""
+    return min(max_tokens if max_tokens else DEFAULT_REPLY_ROOM, n_ctx // 2)
+
+
+def plan_prompt(
+    request: ChatRequest, tok: PromptTokenizer, template: str | None, n_ctx: int, *,
+    policy: OverflowPolicy = "drop", shift_share: float = 0.25,
+) -> tuple[FittedPrompt, PromptFormat]:
+    """The fitted prompt of ``request`` in a window of ``n_ctx`` tokens, and its format.
+
+    Raises ``PromptTooLong`` (the conversation cannot fit) or ``ValueError`` (a chat template
+    that failed to render).
+    """
+    fmt = resolve_format(request.mode, tok, template)
+
+    def build(messages: Sequence[ChatMessage]) -> list[int]:
+        return encode_parts(build_parts(messages, fmt, tok, template), tok.encode)
+
+    budget = max(n_ctx - reply_room(request.sampling.max_tokens, n_ctx), 1)
+    fitted = fit_window(request.messages, build, budget, policy=policy,
+                        free_tokens=int(shift_share * n_ctx))
+    return fitted, fmt
