@@ -178,3 +178,37 @@ def test_another_model_on_the_server_is_refused(server: FakeLlamaServer,
     with pytest.raises(EngineError, match="tokenizes the prompt differently"):
         remote.load(EngineOptions(model_path=str(smollm2_gguf)))
     remote.close()
+
+
+def test_cancel_from_another_thread_wakes_a_stalled_read(proxy: FaultProxy,
+                                                         starling_f16_gguf: Path) -> None:
+    import threading
+
+    remote = RemoteEngine(proxy.url, notify=lambda _line: None, stall_timeout_s=60,
+                          environ={})
+    remote.load(EngineOptions(model_path=str(starling_f16_gguf)))
+    proxy.fault = Fault("stall", after=1)
+    pieces: list[str] = []
+    first = threading.Event()
+
+    def read() -> None:
+        for piece in remote.generate(request("Hello", max_tokens=8)):
+            pieces.append(piece)
+            first.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert first.wait(60)
+    remote.cancel()  # the reader is blocked in a socket read on a server that sends nothing
+    reader.join(50)  # a missed cancel would only end at the 60 s stall limit, as "incomplete"
+    assert not reader.is_alive()
+    assert len(pieces) == 1 and remote.last_stats.finish_reason == "cancelled"
+    remote.close()
+
+
+def test_a_new_reply_ends_an_unread_earlier_one(engine: RemoteEngine) -> None:
+    earlier = engine.generate(request("Hello", max_tokens=8))
+    first = next(earlier)
+    later = list(engine.generate(request("Hello", max_tokens=2)))
+    assert first and later and engine.last_stats.finish_reason in ("stop", "length")
+    assert list(earlier) == []  # its stream was closed: it ends, nothing more is read

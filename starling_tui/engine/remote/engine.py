@@ -177,7 +177,8 @@ class RemoteEngine:
                 if self._active is stream:
                     self._active = None
             stream.close()
-            self.server_figures = reader.figures
+            if self._stats is stats:  # not when a newer reply has replaced this one
+                self.server_figures = reader.figures
         if stats.finish_reason == "incomplete" and stats.error:
             self._notify(f"warning: {stats.error}; the partial reply is kept (incomplete)")
         return False
