@@ -127,13 +127,15 @@ def measure(reference: Path, types: list[str], chunks: int, folder: Path) -> lis
     matrix = write_imatrix(folder / "bench.imatrix.gguf", data)
     rows = [row("f16", False, reference, evaluate(reference, text, max_chunks=chunks,
                                                    reference=reference))]
+    print(json.dumps(rows[0]), flush=True)
     for name in types:
         kind = lookup(name)
         for with_matrix in (False, True):
             if (kind.needs_imatrix and not with_matrix) or (name == "q8_0" and with_matrix):
                 continue
             out = folder / f"{name}{'-imatrix' if with_matrix else ''}.gguf"
-            quantize_file(reference, out, str(kind.llama_ftype),
+            ftype = kind.llama_ftype or f"LLAMA_FTYPE_MOSTLY_{kind.label}"  # q8_0 is direct
+            quantize_file(reference, out, ftype,
                           imatrix=matrix if with_matrix else None)
             result = evaluate(out, text, max_chunks=chunks, reference=reference)
             rows.append(row(name, with_matrix, out, result))
