@@ -30,7 +30,7 @@ from starling_tui.engine.remote.credentials import find_api_key
 from starling_tui.engine.remote.endpoint import parse_endpoint
 from starling_tui.engine.remote.probe import ServerProfile, probe_server
 from starling_tui.engine.remote.prompts import RemotePrompts, VocabEngine
-from starling_tui.engine.remote.request_body import completion_body
+from starling_tui.engine.remote.request_body import completion_request
 from starling_tui.engine.remote.stream import ReplyReader
 from starling_tui.engine.remote.transport import EventStream, RemoteError, Transport
 
@@ -145,10 +145,11 @@ class RemoteEngine:
                 self._active.abort()
         start = time.perf_counter()
         prepared = prompts.build(request)
-        body = completion_body(prompts.profile, prepared.prompt, len(prepared.preview.token_ids),
-                               request.sampling, prompts.n_ctx, self._info.template)
+        sent = completion_request(prompts.profile, self._transport.endpoint, prepared.prompt,
+                                  len(prepared.preview.token_ids), request.sampling,
+                                  prompts.n_ctx, self._info.template)
         try:
-            stream = self._transport.stream(self._transport.endpoint.path("/completions"), body)
+            stream = self._transport.stream(sent.path, sent.body)
         except RemoteError as exc:
             if not last and self._learn_context(refused_context(exc)):
                 return True
@@ -164,12 +165,13 @@ class RemoteEngine:
                 return False
             self._active = stream
         reader = ReplyReader(stream, stats, start, lambda: self._cancelled_upto >= generation,
-                             self._timeouts[1])
+                             self._timeouts[1], sent.decode)
         try:
             yield from reader.pieces()
         except RemoteError:
             unsized = prompts.profile.n_ctx is None and stats.completion_tokens == 0
-            if not last and unsized and self._learn_context(ask_context(self._transport, body)):
+            if not last and unsized and sent.openai and self._learn_context(
+                    ask_context(self._transport, sent.body)):
                 return True
             raise
         finally:

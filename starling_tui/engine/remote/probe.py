@@ -4,8 +4,9 @@
 endpoints tell the kinds apart: llama-server's ``/props`` (context size; takes token ids),
 vLLM's ``/tokenize`` with ``max_model_len`` (takes token ids), llama-cpp-python's
 ``/extras/tokenize`` (text only; tokenizes with special tokens parsed), Ollama's
-``/api/version`` (text only). Anything else is a generic OpenAI-compatible server that is sent
-text. A 404 just means "not this kind"; other failures are reported as they are.
+``/api/version`` (text only, sent to its native ``/api/generate``: see :mod:`.ollama`).
+Anything else is a generic OpenAI-compatible server that is sent text. A 404 just means "not
+this kind"; other failures are reported as they are.
 """
 
 from __future__ import annotations

@@ -3,15 +3,20 @@
 Every sampling value is sent explicitly: servers have their own defaults (llama-cpp-python's
 server samples with ``top_k=40, min_p=0.05`` and stops after 16 tokens unless told), and the
 reply must follow the same settings as the local engine's. ``max_tokens`` is the room left in
-the server's context, or less when the user set a limit.
+the server's context, or less when the user set a limit. Ollama gets its native request
+(:mod:`.ollama`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from starling_tui.engine.base import SamplingOptions
+from starling_tui.engine.remote.endpoint import Endpoint
+from starling_tui.engine.remote.ollama import ollama_body, ollama_chunks
 from starling_tui.engine.remote.probe import ServerProfile
+from starling_tui.engine.remote.stream import ChunkDecoder, sse_chunks
 
 OPENCHAT_EOT = "<|end_of_turn|>"
 
@@ -43,3 +48,26 @@ def completion_body(profile: ServerProfile, prompt: list[int] | str, n_prompt: i
         # Ends the reply even where the server's model does not mark the token as end-of-turn.
         body["stop"] = [OPENCHAT_EOT]
     return body
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """Where to send a reply request, its body, and how to read the streamed answer."""
+
+    path: str
+    body: dict[str, Any]
+    decode: ChunkDecoder
+    openai: bool = True  # an OpenAI ``/v1/completions`` request (not Ollama's native one)
+
+
+def completion_request(profile: ServerProfile, endpoint: Endpoint, prompt: list[int] | str,
+                       n_prompt: int, sampling: SamplingOptions, n_ctx: int,
+                       template: str) -> CompletionRequest:
+    """The request for this server kind (Ollama: ``/api/generate`` raw, see :mod:`.ollama`)."""
+    body = completion_body(profile, prompt, n_prompt, sampling, n_ctx, template)
+    if profile.kind == "ollama":
+        native = ollama_body(profile.model, str(prompt), body["max_tokens"], sampling,
+                             body.get("stop", []))
+        return CompletionRequest(endpoint.path("/api/generate", api=False), native,
+                                 ollama_chunks, openai=False)
+    return CompletionRequest(endpoint.path("/completions"), body, sse_chunks)

@@ -86,11 +86,21 @@ def finish_reason(reason: str | None) -> FinishReason:
     return "length" if reason == "length" else "incomplete"
 
 
+def sse_chunks(lines: Iterable[str]) -> Iterator[Chunk | None]:
+    """The completion chunks of an OpenAI event stream (None for ``[DONE]``)."""
+    return (parse_chunk(payload) for payload in sse_payloads(lines))
+
+
+ChunkDecoder = Callable[[Iterable[str]], Iterator["Chunk | None"]]
+
+
 class ReplyReader:
-    """Turns one event stream into text pieces, filling ``stats`` as it goes."""
+    """Turns one streamed reply into text pieces, filling ``stats`` as it goes."""
 
     def __init__(self, stream: EventStream, stats: GenerationStats, start: float,
-                 cancelled: Callable[[], bool], stall_timeout_s: float) -> None:
+                 cancelled: Callable[[], bool], stall_timeout_s: float,
+                 decode: ChunkDecoder = sse_chunks) -> None:
+        self.decode = decode  # the stream's format: OpenAI SSE, or Ollama's JSON lines
         self.stream = stream
         self.stats = stats
         self.start = start
@@ -105,8 +115,7 @@ class ReplyReader:
         reason: str | None = None
         done = False
         try:
-            for payload in sse_payloads(self.stream.lines()):
-                chunk = parse_chunk(payload)
+            for chunk in self.decode(self.stream.lines()):
                 if chunk is None:
                     done = True
                     break
