@@ -20,7 +20,6 @@ from starling_tui.engine.base import (
     ChatRequest,
     Engine,
     EngineOptions,
-    GpuLayers,
     ModelInfo,
     OverflowPolicy,
     PromptPreview,
@@ -37,7 +36,7 @@ def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") 
     """How to load ``model_path`` with these settings."""
     return EngineOptions(
         model_path=os.fspath(model_path),
-        n_gpu_layers=gpu_layers(settings.n_gpu_layers),
+        n_gpu_layers=settings.n_gpu_layers,
         n_ctx=settings.ctx,
         n_threads=settings.threads,
         # llama.cpp caps the batch at the context and aborts on larger chunks.
@@ -59,15 +58,6 @@ def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") 
 def overflow_policy(value: str) -> OverflowPolicy:
     """The engine's form of the ``context_overflow`` setting (validated by the config)."""
     return "drop" if value == "drop" else "error" if value == "error" else "shift"
-
-
-def gpu_layers(value: int | str) -> GpuLayers:
-    """The engine's form of the ``n_gpu_layers`` setting."""
-    if value == "auto":
-        return "auto"
-    if value == "all":
-        return "all"
-    return int(value)
 
 
 def sampling_options(settings: Settings) -> SamplingOptions:

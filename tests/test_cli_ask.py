@@ -208,3 +208,18 @@ def test_non_utf8_prompt_is_one_line_and_saves_nothing(
     assert (status, out) == (1, "") and "the system prompt is not valid UTF-8 text" in err
     with HistoryStore() as store:
         assert store.list_conversations() == []
+
+
+def test_model_line_of_a_remote_engine_names_the_server_not_gpu_layers() -> None:
+    from starling_tui.cli.ask_cmd import model_line
+    from starling_tui.engine.base import ModelInfo
+
+    info = ModelInfo(
+        path="http://127.0.0.1:8080/v1", name="smollm2", quant="remote", n_ctx_train=8192,
+        n_ctx=2048, n_layers=30, n_gpu_layers=0, backend="llama-server at 127.0.0.1:8080",
+        template="chat_template", gpu_note="remote server, prompt sent as token ids",
+    )
+    assert model_line(info) == (
+        "model: smollm2 (remote) on llama-server at 127.0.0.1:8080 — remote server, "
+        "prompt sent as token ids"
+    )

@@ -87,11 +87,14 @@ def read_prompt(prompt: str) -> str:
 
 
 def model_line(info: ModelInfo) -> str:
-    """``model: NAME (QUANT) on BACKEND, N/M layers on the GPU — why`` for stderr."""
-    line = (
-        f"model: {info.name} ({info.quant}) on {info.backend}, "
-        f"{info.n_gpu_layers}/{info.n_layers} layers on the GPU"
-    )
+    """``model: NAME (QUANT) on BACKEND, N/M layers on the GPU — why`` for stderr.
+
+    A remote engine's model "path" is its server URL: where layers run is the server's
+    business, so that line says only where the model is served and how prompts are sent.
+    """
+    line = f"model: {info.name} ({info.quant}) on {info.backend}"
+    if not info.path.startswith(("http://", "https://")):
+        line += f", {info.n_gpu_layers}/{info.n_layers} layers on the GPU"
     return f"{line} — {info.gpu_note}" if info.gpu_note else line
 
 
