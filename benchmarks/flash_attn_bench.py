@@ -23,7 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_bench import smollm2_path, timed_decode
+from bare_llama import timed_decode
+from engine_bench import smollm2_path
 
 from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
 

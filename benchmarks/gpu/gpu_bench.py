@@ -31,6 +31,7 @@ from starling_tui.engine.base import (  # noqa: E402
     ChatRequest,
     EngineError,
     EngineOptions,
+    GpuLayers,
     SamplingOptions,
 )
 from starling_tui.engine.parent.process import ProcessEngine  # noqa: E402
@@ -73,7 +74,7 @@ def _reply(engine: ProcessEngine, text: str, max_tokens: int) -> tuple[int, floa
     return s.evaluated_tokens, s.ttft_s, s.tokens_per_s, s.completion_tokens
 
 
-def measure(model: Path, layers: int | str, pp_tokens: int, tg_tokens: int) -> dict:
+def measure(model: Path, layers: GpuLayers, pp_tokens: int, tg_tokens: int) -> dict:
     """One offload setting: load, then prompt processing, decode and TTFT figures."""
     free_before = _gpu_free_bytes()
     engine = ProcessEngine()

@@ -10,6 +10,11 @@
 #   bash benchmarks/gpu/run_on_gpu.sh model   # 7B-shaped bf16 checkpoint → starling-convert q4_k_m
 #   bash benchmarks/gpu/run_on_gpu.sh bench   # llama-bench anchor + the engine at 0/16/all layers,
 #                                             # and engine_bench (engine vs bare loop) on the GPU
+#   bash benchmarks/gpu/run_on_gpu.sh clone   # SmolLM2-shaped stand-in from .gpu/smollm2_clone.npz
+#   bash benchmarks/gpu/run_on_gpu.sh exit    # exit statuses after CUDA use (issue 14's segfault)
+#   bash benchmarks/gpu/run_on_gpu.sh threads # threads_bench.py on 2 pinned cores, GPU hidden
+#
+# TARGETS="llama" skips llama-bench in the build (the clone/exit/threads phases do not need it).
 #
 # Builds and models live under $GPU_WORK (default $HOME/starling-gpu), outside the repo.
 set -euo pipefail
@@ -29,7 +34,9 @@ build)
   cmake -S .gpu/llama.cpp -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
     -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
     -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF >"$out/cmake.log"
-  time cmake --build "$build" --target llama llama-bench -j "$(nproc)" >"$out/build.log"
+  # shellcheck disable=SC2086
+  time cmake --build "$build" --target ${TARGETS:-llama llama-bench} -j "$(nproc)" >"$out/build.log"
+  grep -i "openmp" "$out/cmake.log" || true
   python3 -m pip install -q --no-index --no-deps --target "$work/site" .gpu/wheels/*.whl
   python3 -c "from starling_tui.engine.worker import devices; print(devices.list_devices())"
   ;;
@@ -56,8 +63,30 @@ bench)
   python3 benchmarks/engine_bench.py --model "$model" --n-gpu-layers 99 --threads "$(nproc)" \
     --tokens 128 --rounds 3 | tee "$out/engine_bench_gpu.txt"
   ;;
+clone)
+  python3 benchmarks/gpu/model_clone.py unpack .gpu/smollm2_clone.npz "$work/smollm2-clone.gguf"
+  ;;
+exit)
+  model=${MODEL:-$work/smollm2-clone.gguf}
+  python3 benchmarks/gpu/exit_check.py "$model" | tee "$out/exit_check.txt"
+  python3 -X faulthandler benchmarks/gpu/segv_probe.py "$model" 2>&1 | tail -3 | tee -a "$out/exit_check.txt"
+  set +e
+  python3 -X faulthandler benchmarks/engine_bench.py --model "$model" --n-gpu-layers 99 \
+    --threads "$(nproc)" --tokens 64 --rounds 1 >"$out/engine_bench_exit.txt" 2>&1
+  echo "engine_bench exit status $?" | tee -a "$out/engine_bench_exit.txt"
+  set -e
+  ;;
+threads)
+  model=${MODEL:-$work/smollm2-clone.gguf}
+  cpus=${CPUS:-2,3}
+  for c in ${cpus//,/ }; do
+    echo "cpu$c core $(cat /sys/devices/system/cpu/cpu$c/topology/core_id)"
+  done | tee "$out/threads_cpus.txt"
+  CUDA_VISIBLE_DEVICES="" python3 benchmarks/threads_bench.py --model "$model" --cpus "$cpus" \
+    --rounds "${ROUNDS:-2}" | tee "$out/threads_bench.md"
+  ;;
 *)
-  echo "usage: $0 build|model|bench" >&2
+  echo "usage: $0 build|model|bench|clone|exit|threads" >&2
   exit 2
   ;;
 esac
