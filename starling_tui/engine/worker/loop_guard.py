@@ -57,11 +57,14 @@ class LoopGuard:
         runs = self.extend(token)
         if not runs or max(runs.values()) < self._min_run:
             return False
-        return any(
-            run + span >= self.min_tokens and run >= (self.min_repeats - 1) * span
-            and self._is_loop(span, run + span)
-            for span, run in runs.items()
-        )
+        long_enough = [span for span, run in runs.items()
+                       if run + span >= self.min_tokens and run >= (self.min_repeats - 1) * span]
+        if not long_enough:
+            return False
+        if any(runs[span] + span >= PATTERN_TOKENS for span in long_enough):
+            return True
+        # The shortest repeating span holds the pattern's tokens (longer ones are multiples).
+        return len(set(self._tokens[-min(long_enough):])) >= MIN_DISTINCT
 
     def extend(self, token: int) -> dict[int, int]:
         """Record ``token``; the run lengths of the spans it continues (or starts)."""
@@ -78,12 +81,6 @@ class LoopGuard:
         self.runs = {n - e: previous.get(n - e, 0) + 1 for e in positions}
         positions.append(n)
         return self.runs
-
-    def _is_loop(self, span: int, repeated: int) -> bool:
-        """A long enough repetition: a loop, unless it is a low-variety pattern not yet long."""
-        if repeated >= PATTERN_TOKENS:
-            return True
-        return len(set(self._tokens[-span:])) >= MIN_DISTINCT
 
 
 def repeated_tail(tokens: list[int], max_span: int = MAX_SPAN) -> tuple[int, int]:
