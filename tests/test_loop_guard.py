@@ -81,7 +81,7 @@ def test_regular_replies_never_fire(name: str, tokenizers: dict) -> None:
     for tokenizer, tokenize in tokenizers.items():
         ids = tokenize(REGULAR_REPLIES[name])
         assert first_alarm(ids) is None, f"{name} ({tokenizer})"
-        span, covered = repeated_tail(ids)
+        _span, covered = repeated_tail(ids)
         if covered >= MIN_TOKENS:  # only a low-variety pattern (the grid) gets this far
             assert len(set(ids)) < 12 and covered < PATTERN_TOKENS, f"{name} ({tokenizer})"
 
