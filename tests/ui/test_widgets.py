@@ -93,6 +93,9 @@ def test_status_texts() -> None:
     assert describe_model(cpu_build) == "Starling · Q4_K_M · CPU (no GPU build)"
     chosen = replace(INFO, n_gpu_layers=0, backend="CPU", gpu_note="CPU only (0 layers offloaded)")
     assert describe_model(chosen) == "Starling · Q4_K_M · CPU, GPU 0/32 layers"
+    remote = replace(INFO, path="http://gpu-box:8080/v1", name="starling-7b", n_gpu_layers=0,
+                     backend="llama-server at gpu-box:8080", gpu_note="remote server")
+    assert describe_model(remote) == "starling-7b · Q4_K_M · llama-server at gpu-box:8080"
     assert describe_speed(None) == ""
     stats = GenerationStats(completion_tokens=5, tokens_per_s=12.34, ttft_s=0.25)
     assert describe_speed(stats) == "12.3 tok/s · TTFT 250 ms"
@@ -129,6 +132,10 @@ async def test_message_view_streams_and_marks() -> None:
         assert view.header_text() == "Assistant ‹2/3›"
         view.set_finish_reason("cancelled")
         assert view.header_text() == "Assistant ‹2/3› [stopped]"
+        view.set_finish_reason("repetition")  # the loop guard: shown like the max-tokens cut
+        assert view.header_text() == "Assistant ‹2/3› [cut: repeating itself]"
+        view.set_finish_reason("length")
+        assert view.header_text() == "Assistant ‹2/3› [cut at max tokens]"
         markdown_text = "".join(str(b.render()) for b in view.query("MarkdownBlock"))
         assert "world" in markdown_text and "**" not in markdown_text
 
@@ -151,6 +158,29 @@ async def test_chat_log_pages_and_asks_for_older() -> None:
                           more_above=False)
         assert [v.message_id for v in log.views()] == list(range(1, 21))
         assert log.last_view("assistant").message_id == 20  # type: ignore[union-attr]
+
+
+async def test_chat_log_marks_where_the_model_view_begins() -> None:
+    log = ChatLog()
+    app = Host(log)
+    async with app.run_test() as pilot:
+        await log.show([MessageEntry(i, "user" if i % 2 else "assistant", f"m{i}")
+                        for i in range(1, 7)], more_above=False)
+        log.mark_view_start(3, 2)
+        await pilot.pause()
+        children = list(log.children)
+        marks = log.query(".view-start")
+        assert len(marks) == 1 and children.index(marks.first()) == 2  # just above message 3
+        assert "2 older turns" in str(marks.first().render())
+        log.mark_view_start(5, 4)  # a later reply dropped more: one mark, moved
+        await pilot.pause()
+        assert [list(log.children).index(m) for m in log.query(".view-start")] == [4]
+        log.mark_view_start(None, 0)  # the model sees everything again
+        await pilot.pause()
+        assert not log.query(".view-start")
+        log.mark_view_start(99, 3)  # not mounted (an older page): no mark
+        await pilot.pause()
+        assert not log.query(".view-start") and len(log.views()) == 6
 
 
 async def test_sidebar_rows_and_selection() -> None:

@@ -21,10 +21,13 @@ def model_parts(info: ModelInfo | None) -> tuple[str, str]:
     what gets cut when the line is short).
 
     Where it runs is the truth from the engine: the GPU device and layers on it, or the CPU and
-    why (the most common complaint about llama.cpp apps is a GPU silently left unused).
+    why (the most common complaint about llama.cpp apps is a GPU silently left unused), or the
+    server a remote engine talks to (its model name comes through ``ModelInfo`` likewise).
     """
     if info is None:
         return "no model loaded (ctrl+o to open one)", ""
+    if "://" in info.path:  # a remote engine: its path is the server's URL
+        return info.name, " · ".join(p for p in (info.quant, info.backend) if p)
     if info.n_gpu_layers:
         device = info.backend.split(" (", 1)[0]
         where = f"{device} {info.n_gpu_layers}/{info.n_layers} layers"
