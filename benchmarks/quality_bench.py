@@ -112,7 +112,8 @@ def timed(function, *args, **kwargs):  # type: ignore[no-untyped-def]
     return best, result
 
 
-def measure(reference: Path, types: list[str], chunks: int, folder: Path) -> list[dict]:
+def measure(reference: Path, types: list[str], chunks: int, folder: Path,
+            calibration_chunks: int) -> list[dict]:
     """One row per (type, with/without imatrix)."""
     from convert.outtypes import lookup
     from convert.quantize import quantize_file
@@ -123,7 +124,7 @@ def measure(reference: Path, types: list[str], chunks: int, folder: Path) -> lis
 
     text, calibration = default_text()[:SPLIT], default_text()[SPLIT:]
     data = collect_imatrix(reference, calibration, dataset="pride_and_prejudice[100000:]",
-                           max_chunks=32)
+                           max_chunks=calibration_chunks)
     matrix = write_imatrix(folder / "bench.imatrix.gguf", data)
     rows = [row("f16", False, reference, evaluate(reference, text, max_chunks=chunks,
                                                    reference=reference))]
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
     parser.add_argument("--chunks", type=int, default=16)
     parser.add_argument("--types", default=",".join(PLAIN + IQ))
+    parser.add_argument("--calibration-chunks", type=int, default=32)
     parser.add_argument("--speed-only", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
@@ -177,7 +179,8 @@ def main() -> None:
         reference = reference_model(args.model, folder)
         print("load before:", os.getloadavg(), flush=True)
         if not args.speed_only:
-            measure(reference, args.types.split(","), args.chunks, folder)
+            measure(reference, args.types.split(","), args.chunks, folder,
+                    args.calibration_chunks)
         print(json.dumps(speed(reference, args.chunks)), flush=True)
         print("load after:", os.getloadavg(), flush=True)
 
