@@ -2,24 +2,25 @@
 
 Greedy decoding of small or quantized models can fall into a loop ("a leaf's fate is
 determined, a leaf's fate is determined, ..." until the context is full: SmolLM2, "Write a
-haiku about autumn."). The guard watches the reply's token ids and reports a loop once the
-reply's tail is one span repeated:
+haiku about autumn.", 8,155 tokens). The guard watches the reply's token ids and reports a loop
+once the reply's tail is one span repeated back to back, exactly, token for token:
 
-- at least ``MIN_REPEATS`` (3) times in a row, exactly, token for token, and
-- over at least ``MIN_TOKENS`` (160) tokens in all (the span times its repetitions).
+- at least ``MIN_REPEATS`` (3) copies, covering at least ``MIN_TOKENS`` (160) tokens;
+- a span of fewer than ``MIN_DISTINCT`` (4) distinct tokens is a pattern (a printed grid, a
+  rule line, a table's separator row) and must cover ``PATTERN_TOKENS`` (640);
+- spans up to ``MAX_SPAN`` (512) tokens are watched.
 
-Why these numbers (measured with ``benchmarks/loop_guard_bench.py`` on the SmolLM2 and Mistral
-tokenizers; see benchmarks/README.md): legitimately regular replies do repeat, but briefly or
-with variation. A refrain or a chorus comes back after other lines (not back to back), table
-rows and list items differ in their cells and numbers, and code repeats a line a few times: the
-longest exact back-to-back repetition found in such texts was 96 tokens (a Markdown table's
-separator row, 32 columns wide, on SmolLM2's tokenizer), against 160. Real loops repeat for
-ever, so waiting for 160 tokens costs a few seconds at most and saves minutes: the SmolLM2
-haiku loop is stopped after ~200 tokens instead of 8,155. Spans up to ``MAX_SPAN`` (512)
-tokens are watched: paragraph-sized loops are caught after three copies.
+Why (``benchmarks/loop_guard_bench.py``, SmolLM2's and the Mistral v1 tokenizers; table in
+benchmarks/README.md): regular replies repeat briefly or with variation. A refrain or a chorus
+comes back after other lines, table rows and list items differ in their cells and numbers;
+the longest exact back-to-back repetition in the test texts (``tests/loop_guard_texts.py``) was
+81 tokens (a code line printed ten times), half of 160, except a 16x16 grid of zeros (513
+tokens of two distinct tokens), hence the separate pattern threshold. Real loops repeat for
+ever, so waiting costs little: SmolLM2's loops were stopped after 171-212 tokens for a phrase,
+434-537 for a 60-token sentence. A loop whose text changes (a counter) is not caught.
 
-The check is incremental: for each new token only the spans ending at an earlier copy of the
-same token are extended (a dictionary of run lengths), so it costs a few microseconds a token.
+The check is incremental: a new token extends only the spans ending at earlier copies of the
+same token (a dictionary of run lengths), 1 microsecond a token on prose, ~15 in a tight loop.
 """
 
 from __future__ import annotations
