@@ -39,6 +39,7 @@ PROMPTS = [
     "Make a markdown table of the planets with their diameter and number of moons.",
     "List 15 fruits as a numbered list.",
     "Write a Python function that prints a 5x5 grid of zeros, then show its output.",
+    "Write a C switch statement over the days of the week that prints each day's name.",
     "Tell me about starlings.", "What is the capital of France? Explain its history.",
     "Write a limerick about a cat.",
     "Write the lyrics of a children's song with a repeated chorus.",

@@ -52,7 +52,7 @@ def read_sample(cpus: frozenset[int], stat_path: str = "/proc/stat") -> CpuSampl
     busy = 0
     for line in lines:
         name, _, rest = line.partition(" ")
-        if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
+        if not name.startswith("cpu") or not name[3:].isdigit() or int(name[3:]) not in cpus:
             continue
         # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy
         fields = [int(x) for x in rest.split()[:8]]
