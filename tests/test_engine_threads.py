@@ -108,6 +108,8 @@ def test_context_is_governed_unless_threads_are_fixed(starling_f16_gguf: Path) -
         cpus = len(os.sched_getaffinity(0))
         assert gov.max_batch_threads == cpus and 1 <= gov.max_threads <= cpus
         assert 1 <= gov.update(auto)[0] <= gov.max_threads  # llama.cpp takes the new counts
+        threads.before_prompt(auto)
+        threads.before_prompt(fixed)  # fixed counts: nothing to do
         auto.close()
         fixed.close()
     finally:

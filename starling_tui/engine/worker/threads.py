@@ -129,3 +129,11 @@ def govern(ctx: Any, threads: int, batch_threads: int) -> ThreadGovernor | None:
 def governor_for(ctx: Any) -> ThreadGovernor | None:
     """The governor :func:`govern` started for ``ctx``, if any (none: the user fixed threads)."""
     return _GOVERNORS.get(ctx)
+
+
+def before_prompt(ctx: Any) -> None:
+    """Set ``ctx``'s thread counts from the load since the last look, before a prompt is
+    evaluated (the window then covers the user's typing); nothing if the user fixed them."""
+    governor = governor_for(ctx)
+    if governor is not None:
+        governor.update(ctx)
