@@ -8,10 +8,11 @@ two busy processes at 0.7. So unless the user fixed ``n_threads``, the worker me
 the time since its last look, how much CPU the *other* processes used on the CPUs it may run
 on (``/proc/stat`` per CPU, minus this process's own CPU time), counts the cores they keep busy
 (rounded: ``BUSY_ROUNDING``), and uses the free ones: decode threads up to one per physical
-core, prompt threads up to one per CPU, never fewer than 1. It looks at the start of each
-reply (the window then covers the user's typing), every ``RECHECK_S`` while decoding, and at
-the reply's end (for the next prompt). Measured in ``benchmarks/threads_bench.py``; the table
-and the choice are in benchmarks/README.md.
+core, prompt threads up to one per CPU, never fewer than 1. It looks when a reply's decoding
+starts (the window then covers the user's typing and the prompt), every ``RECHECK_S`` while
+decoding, and at the reply's end (for the next prompt); :func:`before_prompt` looks before a
+prompt. Measured in ``benchmarks/threads_bench.py`` (2 cores, one busy: 1.04x the best fixed
+setting, the old default under 0.2 tokens/s); the table is in benchmarks/README.md.
 
 Where ``/proc/stat`` cannot be read (not Linux) the counts stay llama.cpp's defaults.
 """
