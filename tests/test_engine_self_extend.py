@@ -22,6 +22,7 @@ from starling_tui.engine.worker.self_extend import SelfExtend, check_self_extend
 SE = SelfExtend(group=4, window=32)
 TOKENS = [(i * 7919) % 31000 + 100 for i in range(3 * 32 + 13)]  # three grouped blocks, a tail
 QUERY = 1234
+SE_SMOL = SelfExtend(group=2, window=32)  # the SmolLM2 engine tests' settings
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +146,78 @@ def test_bad_settings_are_one_line_naming_the_limit(g: int, w: int, n_ctx: int, 
     assert "\n" not in str(caught.value)
     check_self_extend(1, 512, 100_000, 8192)  # off: no limit
     check_self_extend(2, 512, 15360, 8192)
+
+
+def smollm2_options(path: Path, **changes: Any) -> Any:
+    from starling_tui.engine.base import EngineOptions
+
+    values = {"model_path": str(path), "n_ctx": 512, "n_threads": 2, "state_cache": False,
+              "self_extend": 2, "self_extend_window": 32, **changes}
+    return EngineOptions(**values)
+
+
+@pytest.mark.slow
+def test_prefix_reuse_carries_the_position_map(smollm2_gguf: Path) -> None:
+    """Trimming inside a grouped block, inside the tail, then growing: the same logits as
+    one fresh evaluation, and llama.cpp's positions are the map's."""
+    from starling_tui.engine.worker.llama_backend import llama
+    from starling_tui.engine.worker.session import Session
+    from starling_tui.quality.text import default_text
+
+    reused, fresh = Session(smollm2_options(smollm2_gguf)), Session(smollm2_options(smollm2_gguf))
+    try:
+        ids = reused.tok.encode(default_text()[2000:5000])[:300]
+        other = reused.tok.encode(" ships and the sea" * 20)
+        kv, never = reused.kv, (lambda: False)
+        assert kv is not None and fresh.kv is not None
+        kv.eval_prompt(ids[:150], never)
+        assert kv.eval_prompt(ids[:100] + other, never)[0] == 96  # 100 is inside block 3
+        assert kv.eval_prompt(ids[:250], never)[0] == 96
+        assert kv.eval_prompt(ids, never)[0] == 250  # inside the tail: kept as it is
+        fresh.kv.eval_prompt(ids, never)
+        top = int(llama().llama_memory_seq_pos_max(kv.ctx.memory, 0))
+        assert kv.tokens == ids and top == SE_SMOL.position(299, 300) == 155
+        assert np.abs(session_logits(reused) - session_logits(fresh)).max() < 1e-3
+    finally:
+        reused.close()
+        fresh.close()
+
+
+def session_logits(session: Any) -> np.ndarray:
+    from starling_tui.engine.worker.llama_backend import llama
+
+    ptr = llama().llama_get_logits_ith(session.kv.ctx.ctx, -1)
+    return np.ctypeslib.as_array(ptr, shape=(session.model.n_vocab(),)).astype(np.float64)
+
+
+@pytest.mark.slow
+def test_restart_resumes_with_the_position_map(smollm2_gguf: Path, tmp_path: Path) -> None:
+    from starling_tui.engine.base import ChatMessage, ChatRequest, SamplingOptions
+    from starling_tui.engine.parent.process import ProcessEngine
+
+    opts = smollm2_options(smollm2_gguf, state_cache=True, state_cache_dir=str(tmp_path))
+    messages = [ChatMessage("user", "Tell me about the sea, in three sentences.")]
+
+    def ask(engine: ProcessEngine) -> None:
+        request = ChatRequest(tuple(messages), sampling=SamplingOptions(max_tokens=40),
+                              conversation_id="grouped")
+        messages.append(ChatMessage("assistant", "".join(engine.generate(request))))
+
+    for turn in range(2):
+        engine = ProcessEngine()
+        try:
+            engine.load(opts)
+            ask(engine)
+            stats = engine.last_stats
+            assert engine.counters()["n_p_eval"] == stats.evaluated_tokens
+            if turn:  # restored past grouped blocks: only the new turn is evaluated
+                assert stats.restored_tokens > 64 and stats.evaluated_tokens < 30, stats
+        finally:
+            engine.close()
+        messages.append(ChatMessage("user", "And about rivers?"))
+    bad = ProcessEngine()
+    try:
+        with pytest.raises(EngineError, match="multiple of self_extend"):
+            bad.load(smollm2_options(smollm2_gguf, self_extend_window=33))
+    finally:
+        bad.close()

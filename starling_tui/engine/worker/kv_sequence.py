@@ -1,11 +1,19 @@
 """Sequence 0 of the KV cache and the tokens it holds: prompt evaluation, trimming, restoring.
 
-``KvSequence.tokens`` always equals what the KV cache holds, at positions ``0..n-1``. A new
+``KvSequence.tokens`` always equals what the KV cache holds (at positions ``0..n-1``). A new
 prompt evaluates only what follows its common prefix with those tokens (``llama_memory_seq_rm``
 drops the rest), in chunks of the context's real batch size. With ``allow_shift`` a prompt that
 left the oldest turns out first has them removed from the cache and the rest moved down
-(:mod:`.context_shift`). Cancellation during prompt evaluation goes through llama.cpp's
-abort callback, which polls the caller's flag between graph nodes.
+(:mod:`.context_shift`). With Self-Extend (:mod:`.self_extend`) positions are no longer token
+indexes: they follow its map, decodes never cross a block, and a block is grouped as soon as it
+is full.
+
+A position edit (a shift, a grouping) leaves llama.cpp a K-shift to run at the next decode. An
+aborted decode could stop that rotation half-way (some layers rotated, the rest not, and all
+rotated again next time), so the decode after an edit is a single token with no abort callback;
+:meth:`KvSequence.settle` runs a pending one before a state is copied out. Cancellation
+during prompt evaluation goes through llama.cpp's abort callback, which polls the caller's flag
+between graph nodes.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from starling_tui.engine.worker.context_shift import (
 )
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.engine.worker.self_extend import SelfExtend
 from starling_tui.engine.worker.state_cache import StateCache
 
 ABORTED = 2  # llama_decode's return code when the abort callback fired
@@ -32,7 +41,7 @@ class KvSequence:
     """The one sequence of a context (``LlamaContext``), decoded at most ``n_batch`` at a time."""
 
     def __init__(self, ctx: Any, n_batch: int, faults: FaultPlan = NO_FAULTS, *,
-                 allow_shift: bool = False) -> None:
+                 allow_shift: bool = False, extend: SelfExtend | None = None) -> None:
         from llama_cpp import _internals
 
         self.ctx = ctx
@@ -41,8 +50,12 @@ class KvSequence:
         self.faults = faults
         self.batch = _internals.LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False)
         self.tokens: list[int] = []
-        # A context shift needs llama.cpp's K-shift, which some models' caches lack.
-        self.allow_shift = allow_shift and bool(llama().llama_memory_can_shift(ctx.memory))
+        self.extend = extend
+        self._edited = False  # a position edit waits for llama.cpp's K-shift at the next decode
+        # A context shift needs llama.cpp's K-shift, which some models' caches lack; with
+        # Self-Extend the gap would split grouped blocks (see the module docstring).
+        self.allow_shift = (allow_shift and extend is None
+                            and bool(llama().llama_memory_can_shift(ctx.memory)))
         self._no_abort = llama().ggml_abort_callback()  # NULL: no per-node callback
 
     def decode(self, tokens: Sequence[int], n_past: int) -> int:
@@ -50,45 +63,81 @@ class KvSequence:
         self.batch.set_batch(tokens, n_past, False)
         return int(llama().llama_decode(self.ctx.ctx, self.batch.batch))
 
+    def next_position(self, n: int | None = None) -> int:
+        """Position of token ``n`` (default: the next one to decode)."""
+        n = len(self.tokens) if n is None else n
+        return self.extend.next_position(n) if self.extend is not None else n
+
+    def last_position(self, n: int) -> int:
+        """Highest position in a cache of ``n`` tokens."""
+        return self.extend.position(n - 1, n) if self.extend is not None else n - 1
+
+    def _extend_with(self, tokens: Sequence[int]) -> int:
+        """Decode ``tokens`` at the end; group a block they fill. Returns llama_decode's code."""
+        code = self.decode(tokens, self.next_position())
+        if code != 0:
+            return code
+        self._edited = False
+        self.tokens.extend(tokens)
+        se = self.extend
+        if se is not None and len(self.tokens) % se.window == 0:
+            se.group_block(llama(), self.ctx.memory, len(self.tokens) // se.window - 1)
+            self._edited = True
+        return 0
+
     def append(self, token: int) -> None:
         """Decode one generated token at the end of the sequence."""
-        code = self.decode((token,), len(self.tokens))
+        code = self._extend_with((token,))
         if code != 0:
             raise EngineError(f"llama.cpp failed to decode (code {code})")
-        self.tokens.append(token)
 
-    def trim_to(self, n: int) -> None:
-        """Forget KV entries from position ``n`` on."""
+    def settle(self) -> None:
+        """Run a pending K-shift now (a throwaway decode), so a saved state is consistent."""
+        if self._edited and self.tokens:
+            position = self.next_position()
+            if self.decode(self.tokens[-1:], position) == 0:
+                self._edited = False
+            llama().llama_memory_seq_rm(self.ctx.memory, 0, position, -1)
+
+    def trim_to(self, n: int) -> int:
+        """Forget tokens from index ``n`` on; returns how many stay (fewer with Self-Extend
+        when ``n`` falls inside a grouped block: its tokens share positions)."""
+        if self.extend is not None:
+            n = self.extend.keepable(n, len(self.tokens))
         if n < len(self.tokens):
-            llama().llama_memory_seq_rm(self.ctx.memory, 0, n, -1)
+            llama().llama_memory_seq_rm(self.ctx.memory, 0, self.next_position(n), -1)
             del self.tokens[n:]
+        return n
 
     def eval_prompt(self, prompt: list[int], cancelled: Callable[[], bool]) -> tuple[int, bool]:
         """Evaluate what the KV cache lacks of ``prompt``; return (reused tokens, cancelled)."""
         lc = llama()
-        shifted = self._shift_for(prompt)
-        reused = min(common_prefix(self.tokens, prompt), len(prompt) - 1)
-        self.trim_to(reused)
-        if shifted:  # the K-shift runs in this decode: one token, never aborted half-way
-            self._decode_or_raise(prompt[reused : reused + 1], reused)
-        done = reused + 1 if shifted else reused
+        self._shift_for(prompt)
+        reused = self.trim_to(min(common_prefix(self.tokens, prompt), len(prompt) - 1))
         callback = lc.ggml_abort_callback(lambda _data: bool(cancelled()))
-        lc.llama_set_abort_callback(self.ctx.ctx, callback, None)
         try:
             self.faults.crash_point("prompt")
-            for start in range(done, len(prompt), self.n_batch):
-                chunk = prompt[start : start + self.n_batch]
-                code = self.decode(chunk, start)
+            while len(self.tokens) < len(prompt):
+                start = len(self.tokens)
+                end = self._chunk_end(start, len(prompt))
+                # After a position edit: one token that no abort can split (module docstring).
+                safe = self._edited
+                lc.llama_set_abort_callback(self.ctx.ctx, self._no_abort if safe else callback,
+                                            None)
+                code = self._extend_with(prompt[start : start + 1] if safe else prompt[start:end])
                 if code == ABORTED or cancelled():
                     self._after_abort()
                     return reused, True
                 if code != 0:
                     self._after_abort()
                     raise EngineError(f"llama.cpp failed to evaluate the prompt (code {code})")
-                self.tokens.extend(chunk)
         finally:
             lc.llama_set_abort_callback(self.ctx.ctx, self._no_abort, None)
         return reused, False
+
+    def _chunk_end(self, start: int, end: int) -> int:
+        end = min(end, start + self.n_batch)
+        return self.extend.chunk_end(start, end) if self.extend is not None else end
 
     def _shift_for(self, prompt: list[int]) -> bool:
         """Remove a gap of dropped turns from the cache when that lets ``prompt`` reuse more."""
@@ -96,14 +145,8 @@ class KvSequence:
         if shift is None or shift.reused <= common_prefix(self.tokens, prompt):
             return False
         apply_shift(llama(), self.ctx.memory, self.tokens, shift)
+        self._edited = True
         return True
-
-    def _decode_or_raise(self, tokens: list[int], n_past: int) -> None:
-        code = self.decode(tokens, n_past)
-        if code != 0:
-            self._after_abort()
-            raise EngineError(f"llama.cpp failed to evaluate the prompt (code {code})")
-        self.tokens.extend(tokens)
 
     def reusable(self, prompt: list[int]) -> int:
         """Prompt tokens this cache can serve (after a context shift, when allowed)."""
@@ -113,10 +156,8 @@ class KvSequence:
         """Resync ``tokens`` with what llama.cpp kept after an interrupted decode."""
         # Flushes llama.cpp's queued perf count too, so the next reply's counters start clean.
         llama().llama_synchronize(self.ctx.ctx)
-        kept = int(llama().llama_memory_seq_pos_max(self.ctx.memory, 0)) + 1
-        kept = min(kept, len(self.tokens))
-        llama().llama_memory_seq_rm(self.ctx.memory, 0, kept, -1)
-        del self.tokens[kept:]
+        # ``tokens`` grows only after a decode succeeded: drop whatever lies beyond it.
+        llama().llama_memory_seq_rm(self.ctx.memory, 0, self.next_position(), -1)
 
     def restore(self, states: StateCache, conversation_id: str, prompt: list[int]) -> int:
         """Load the conversation's saved state if it beats the live cache; tokens restored."""
@@ -128,6 +169,8 @@ class KvSequence:
             return 0
         tokens, data = saved
         usable = reusable(tokens, prompt, self.allow_shift)
+        if self.extend is not None:
+            usable = self.extend.keepable(usable, len(tokens))
         if usable <= live:
             return 0
         lc = llama()
@@ -135,10 +178,11 @@ class KvSequence:
         self.tokens = []
         buf = (ctypes.c_uint8 * len(data)).from_buffer(data)
         read = int(lc.llama_state_seq_set_data(self.ctx.ctx, buf, len(data), 0))
-        n_kv = int(lc.llama_memory_seq_pos_max(self.ctx.memory, 0)) + 1
-        if read == 0 or n_kv != len(tokens):
+        top = int(lc.llama_memory_seq_pos_max(self.ctx.memory, 0))
+        if read == 0 or not tokens or top != self.last_position(len(tokens)):
             lc.llama_memory_seq_rm(self.ctx.memory, 0, 0, -1)
             states.discard(states.path(conversation_id), "llama.cpp could not load it")
             return 0
         self.tokens = list(tokens)
+        self._edited = False
         return usable

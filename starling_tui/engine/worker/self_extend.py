@@ -91,3 +91,9 @@ def check_self_extend(group: int, window: int, n_ctx: int, n_ctx_train: int) -> 
         raise EngineError(
             f"a {n_ctx}-token context is beyond what Self-Extend reaches with G={group}, "
             f"W={window} on a model trained at {n_ctx_train} tokens: at most {reach}")
+
+
+def self_extend_for(group: int, window: int, n_ctx: int, n_ctx_train: int) -> SelfExtend | None:
+    """The Self-Extend map for these settings (None when off); EngineError when unusable."""
+    check_self_extend(group, window, n_ctx, n_ctx_train)
+    return SelfExtend(group, window) if group > 1 else None

@@ -39,6 +39,7 @@ from starling_tui.engine.worker.llama_backend import (
 )
 from starling_tui.engine.worker.next_turn import next_turn_prefix, prefill
 from starling_tui.engine.worker.reply_loop import ReplyLoop
+from starling_tui.engine.worker.self_extend import self_extend_for
 from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.engine.worker.vocab import LlamaVocab
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
@@ -83,9 +84,11 @@ class Session:
         self._reply_counters: dict[str, float] | None = None
         self.states: StateCache | None = None
         if not vocab_only:
+            extend = self_extend_for(options.self_extend, options.self_extend_window,
+                                     self.n_ctx, self.n_ctx_train)
             ctx, n_batch = create_context(self.model, options, self.n_ctx, n_gpu,
                                           uncapped_batch=faults.uncapped_batch)
-            self.kv = KvSequence(ctx, n_batch, faults,
+            self.kv = KvSequence(ctx, n_batch, faults, extend=extend,
                                  allow_shift=options.context_overflow == "shift")
             self.n_ctx = self.kv.n_ctx
             if options.state_cache:
@@ -208,6 +211,7 @@ class Session:
         if stats.finish_reason not in ("stop", "length") or not self.tokens:
             return
         name = self._metadata("general.name") or Path(self.options.model_path).stem
+        self._context().settle()  # no K-shift may be pending in a state copied out
         self.states.save(self._context().ctx.ctx, request.conversation_id, self.tokens, name)
 
     def counters(self) -> dict[str, float]:

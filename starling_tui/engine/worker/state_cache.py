@@ -44,7 +44,8 @@ def default_state_dir() -> Path:
 def fingerprint(options: EngineOptions, n_ctx: int, n_gpu_layers: int) -> dict[str, Any]:
     """Everything that changes the bits of an evaluated prompt."""
     st = os.stat(options.model_path)
-    return {
+    extend = {"self_extend": [options.self_extend, options.self_extend_window]}
+    return ({} if options.self_extend == 1 else extend) | {
         "model": os.path.realpath(options.model_path),
         "model_size": st.st_size,
         "model_mtime_ns": st.st_mtime_ns,
