@@ -7,6 +7,7 @@ own (that is the controller's :class:`~starling_tui.ui.controller.ChatState`).
 from __future__ import annotations
 
 from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.widgets import Label
 
 from starling_tui.engine.base import GenerationStats, ModelInfo
@@ -163,10 +164,10 @@ class ChatView:
         self.status.info = info
         self.status.state = ""
 
-    def show_loading(self, path: str) -> None:
-        """Cover the screen with load progress."""
+    def show_loading(self, path: str) -> AwaitMount:
+        """Cover the screen with load progress (await the result: it is on screen)."""
         self.status.state = LOADING
-        self.screen.app.push_screen(LoadingScreen(path))
+        return self.screen.app.push_screen(LoadingScreen(path))
 
     def close_loading(self) -> None:
         """Take the load progress away (if it is showing)."""

@@ -1,7 +1,7 @@
-"""The chat screen's actions that ask the user first: rename, delete, a chat's settings, the
-model picker and the settings screen.
+"""The chat screen's actions that ask the user first (rename, delete, a chat's settings, the
+model picker, the settings screen) and model loading behind its progress dialog.
 
-Each is a coroutine the screen runs as an async Textual worker (``push_screen_wait`` needs
+Each dialog is a coroutine the screen runs as an async Textual worker (``push_screen_wait`` needs
 one); the work after the answer goes through the controller's thread workers.
 """
 
@@ -31,6 +31,16 @@ class ChatDialogs:
         self.screen = screen
         self.controller = controller
         self.view = view
+
+    def load_model(self, path: str) -> None:
+        """Load a model once the loading dialog is on screen (a fast load cannot outrun it)."""
+        shown = self.view.show_loading(path)
+
+        async def load_when_shown() -> None:
+            await shown
+            self.controller.load_model(path)
+
+        self.screen.run_worker(load_when_shown(), group="dialog")
 
     def _target(self) -> str | None:
         """The conversation an action is about: the sidebar's cursor when it has focus."""
@@ -97,8 +107,7 @@ class ChatDialogs:
             ModelPickerScreen(models, services.models_dir)
         )
         if path:
-            self.view.show_loading(path)
-            self.controller.load_model(path)
+            self.load_model(path)
 
     async def settings(self) -> None:
         """Edit the app settings; they apply now and are saved to the config file."""
@@ -117,5 +126,4 @@ class ChatDialogs:
         self.screen.notify(f"Settings saved{later}", timeout=2)
         info = controller.state.model_info
         if reload_needed and info is not None and not controller.generating:
-            self.view.show_loading(info.path)
-            controller.load_model(info.path)
+            self.load_model(info.path)

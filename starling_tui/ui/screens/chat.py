@@ -73,8 +73,7 @@ class ChatScreen(Screen[None]):
 
     def load_model(self, path: str) -> None:
         """Load a model, with the loading dialog over the screen."""
-        self.view.show_loading(path)
-        self.controller.load_model(path)
+        self.dialogs.load_model(path)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker ends up: a dialog; the app stays usable."""
