@@ -33,11 +33,17 @@ class WorkerHost(Protocol):
     """What the controller needs from its screen: workers, messages and notifications."""
 
     def run_worker(self, work: Callable[[], Any], *, group: str, exclusive: bool,
-                   thread: bool, exit_on_error: bool) -> Worker[Any]: ...
+                   thread: bool, exit_on_error: bool) -> Worker[Any]:
+        """Start ``work`` in a worker (Textual's ``DOMNode.run_worker``)."""
+        ...
 
-    def post_message(self, message: Any) -> bool: ...
+    def post_message(self, message: Any) -> bool:
+        """Queue a message for the host (workers report this way)."""
+        ...
 
-    def notify(self, message: str, *, severity: Any = ..., timeout: float | None = ...) -> None: ...
+    def notify(self, message: str, *, severity: Any = ..., timeout: float | None = ...) -> None:
+        """Show a toast."""
+        ...
 
 
 @dataclass
