@@ -153,6 +153,7 @@ class ChatScreen(Screen[None]):
     @on(msg.PreviewReady)
     def _preview_ready(self, message: msg.PreviewReady) -> None:
         self.app.push_screen(InspectorScreen(message.preview))
+
     @on(msg.ConversationDeleted)
     async def _conversation_deleted(self, message: msg.ConversationDeleted) -> None:
         if message.conversation_id == self.conversation_id:
