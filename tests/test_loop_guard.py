@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from loop_guard_texts import LOOPING_PHRASE, REGULAR_REPLIES
@@ -72,8 +73,14 @@ def tokenizers(smollm2_gguf: Path, starling_f16_gguf: Path) -> dict[str, Callabl
 
     models = {name: load_model(path, model_params(vocab_only=True))
               for name, path in (("SmolLM2", smollm2_gguf), ("Mistral", starling_f16_gguf))}
-    return {name: (lambda text, m=m: m.tokenize(text.encode(), False, False))
-            for name, m in models.items()}
+    return {name: _tokenizer(model) for name, model in models.items()}
+
+
+def _tokenizer(model: Any) -> Callable[[str], list]:
+    def tokenize(text: str) -> list:
+        return list(model.tokenize(text.encode(), False, False))
+
+    return tokenize
 
 
 @pytest.mark.parametrize("name", list(REGULAR_REPLIES))
