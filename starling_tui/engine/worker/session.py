@@ -77,16 +77,19 @@ class Session:
         self.n_ctx_train = int(self.model.n_ctx_train()) or int(
             self._metadata(f"{self._metadata('general.architecture')}.context_length") or 4096
         )
-        self.n_ctx = options.n_ctx or self.n_ctx_train
+        # llama.cpp pads the context to a multiple of 256; a vocabulary-only load (``tokens``)
+        # must plan with the window ``generate`` will have, or it would drop other turns.
+        requested = options.n_ctx or self.n_ctx_train
+        self.n_ctx = -(-requested // 256) * 256
         self.kv: KvSequence | None = None
         # The latest completed reply (request, text) and llama.cpp's counters at its end.
         self._last_reply: tuple[ChatRequest, str] | None = None
         self._reply_counters: dict[str, float] | None = None
         self.states: StateCache | None = None
+        extend = self_extend_for(options.self_extend, options.self_extend_window,
+                                 self.n_ctx, self.n_ctx_train)  # bad settings: one line
         if not vocab_only:
-            extend = self_extend_for(options.self_extend, options.self_extend_window,
-                                     self.n_ctx, self.n_ctx_train)
-            ctx, n_batch = create_context(self.model, options, self.n_ctx, n_gpu,
+            ctx, n_batch = create_context(self.model, options, requested, n_gpu,
                                           uncapped_batch=faults.uncapped_batch)
             self.kv = KvSequence(ctx, n_batch, faults, extend=extend,
                                  allow_shift=options.context_overflow == "shift")
