@@ -51,7 +51,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class AppendCounter:
-    """Counts ``Markdown.append`` calls (the per-batch cost the app's design is about)."""
+    """Counts ``Markdown.append`` calls (the per-batch cost the app's design is about) and the
+    process CPU time spent meanwhile (all threads; what the shared box's load does not change)."""
 
     def __init__(self) -> None:
         from textual.widgets import Markdown
@@ -68,13 +69,15 @@ class AppendCounter:
             return original(widget, text)
 
         self._markdown.append = counted  # type: ignore[method-assign]
+        self.cpu_s = -time.process_time()
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.cpu_s += time.process_time()
         self._markdown.append = self._original  # type: ignore[method-assign]
 
 
-async def bare_stream(n_tokens: int) -> tuple[float, int]:
+async def bare_stream(n_tokens: int) -> tuple[float, AppendCounter]:
     """Tokens/s of a bare Textual app streaming the reply into one Markdown; appends made."""
     from textual.app import App, ComposeResult
     from textual.containers import VerticalScroll
@@ -97,7 +100,7 @@ async def bare_stream(n_tokens: int) -> tuple[float, int]:
                 await stream.write("".join(pieces[i : i + BARE_CHUNK]))
             await stream.stop()
             rate = n_tokens / (time.perf_counter() - started)
-        return rate, appends.count
+        return rate, appends
 
 
 async def with_chat_app(home: Path, body: Callable[[Any, Any], Awaitable[Any]]) -> Any:
@@ -126,7 +129,7 @@ async def reply_done(screen: Any) -> None:
         await asyncio.sleep(0.001)
 
 
-async def app_stream(_: Any, screen: Any) -> tuple[float, int]:
+async def app_stream(_: Any, screen: Any) -> tuple[float, AppendCounter]:
     """Tokens/s of one reply streamed, saved and rendered by the app; appends made."""
     from starling_tui.ui.widgets.chat_log import ChatLog
 
@@ -139,7 +142,8 @@ async def app_stream(_: Any, screen: Any) -> tuple[float, int]:
         while not (len(log.views()) == 2 and log.views()[-1].content == reply):
             await asyncio.sleep(0)
         await reply_done(screen)
-        return TOKENS / (time.perf_counter() - started), appends.count
+        rate = TOKENS / (time.perf_counter() - started)
+    return rate, appends
 
 
 async def key_latency(_: Any, screen: Any) -> list[float]:
@@ -208,11 +212,12 @@ def report_stream(home: Path, rounds: int, profile: bool) -> None:
           f"{load()}:")
     ratios = []
     for round_ in range(1, rounds + 1):
-        bare, bare_appends = asyncio.run(bare_stream(TOKENS))
-        app, app_appends = asyncio.run(with_chat_app(home, app_stream))
+        bare, b = asyncio.run(bare_stream(TOKENS))
+        app, a = asyncio.run(with_chat_app(home, app_stream))
         ratios.append(app / bare)
-        print(f"  round {round_}: bare get_stream {bare:6.0f} tok/s ({bare_appends} appends), "
-              f"app {app:6.0f} tok/s ({app_appends} appends): {app / bare:.2f}x  [{load()}]")
+        print(f"  round {round_}: bare get_stream {bare:5.0f} tok/s ({b.count} appends, "
+              f"{b.cpu_s:.2f} s CPU), app {app:5.0f} tok/s ({a.count} appends, {a.cpu_s:.2f} s "
+              f"CPU): {app / bare:.2f}x, CPU {a.cpu_s / b.cpu_s:.2f}x  [{load()}]")
     print(f"  median ratio app / bare stream: {statistics.median(ratios):.2f}x "
           f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
     if profile:

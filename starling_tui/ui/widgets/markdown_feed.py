@@ -1,11 +1,11 @@
 """Streaming text into a Textual ``Markdown`` widget without flooding or stalling the event loop.
 
-Why not one ``Markdown.append`` per batch the worker posts: every append has a fixed cost
-(re-parse of the last block, a mount, a restyle and a relayout of the reply), so a fast engine's
-125 batches of a 2,000-token reply cost 125 of them; the profile of ``benchmarks/ui_bench.py``
-put most of the app's time there. Why not ``Markdown.get_stream()`` as is: it coalesces, but
-with no bound, so a reply that arrives faster than it renders lands in one long append that
-blocks key presses for a second.
+Why not await the render of every batch the worker posts (the previous design): a fast engine's
+2,000-token reply came as 125 batches, each one a stream write plus a wait for the Markdown lock
+(43 ``Markdown.append`` calls after ``get_stream``'s coalescing); every append has a fixed cost
+(re-parse of the last block, a mount, a restyle, a relayout of the reply). Why not
+``Markdown.get_stream()`` alone: it coalesces without a bound, so a reply that arrives faster
+than it renders lands in one long append that blocks key presses for a second.
 
 :class:`MarkdownFeed` takes text without waiting (``write`` is synchronous) and renders it from
 one task: each round appends everything that arrived meanwhile, at most ``max_chars`` (cut at
