@@ -182,14 +182,10 @@ async def profiled_stream(pilot: Any, screen: Any) -> None:
     await app_stream(pilot, screen)
     profile.disable()
     stats = pstats.Stats(profile)
-    wanted = {
-        "Markdown append (parse, mount, restyle)": "await_append",
-        "screen layout (reflow of every widget)": "_refresh_layout",
-        "compositor render": "render_update",
-        "status line": "_refresh_all",
-        "sidebar": "show_rows",
-        "reply chunk handler": "_reply_chunk",
-    }
+    wanted = {"Markdown append (parse, mount, restyle)": "await_append",
+              "screen layout (reflow of every widget)": "_refresh_layout",
+              "compositor render": "render_update", "status line": "_refresh_all",
+              "sidebar": "show_rows", "reply chunk handler": "_reply_chunk"}
     total = sum(row[3] for key, row in stats.stats.items() if key[2] == "_run_once")  # type: ignore[attr-defined]
     print(f"  profile of one app stream (event loop {total:.2f} s, cProfile overhead included):")
     for label, name in wanted.items():
