@@ -158,3 +158,21 @@ def test_cancel_during_a_shift_leaves_a_consistent_cache(smollm2_gguf: Path) -> 
     finally:
         for engine in engines:
             engine.close()
+
+
+def test_a_vocabulary_only_preview_is_what_generate_sees(smollm2_gguf: Path) -> None:
+    """``tokens`` loads only the vocabulary: it must pick the same turns in the same window
+    (llama.cpp pads a 300-token request to 512) as the loaded engine."""
+    messages = [SYSTEM]
+    for i in range(30):
+        messages += [question(i), ChatMessage("assistant", f"The {chr(65 + i)}-animal is a cat.")]
+    req = request([*messages, question(3)])
+    opts = options(smollm2_gguf, n_ctx=300)
+    engine = ProcessEngine()
+    try:
+        assert engine.load(opts).n_ctx == 512
+        loaded = engine.preview(req)
+    finally:
+        engine.close()
+    alone = ProcessEngine.preview_only(opts, req)
+    assert loaded == alone and alone.dropped_messages > 0
