@@ -93,7 +93,7 @@ def main() -> None:
     from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
     from starling_tui.quality.text import default_text
 
-    model = load_model(path, model_params(vocab_only=True))
+    model = load_model(path, model_params())  # vocab_only would report no training context
     train = args.train or int(model.n_ctx_train())
     text = default_text().encode()
     ids = [int(llama().llama_vocab_bos(model.vocab)), *model.tokenize(text, False, False)]
