@@ -50,7 +50,7 @@ PROMPTS = [
 def tokenizers() -> dict[str, object]:
     """name -> callable(text) -> ids."""
     import sentencepiece
-    from checkpoint_factory import mistral_tokenizer_model
+    from checkpoint_tokenizer import mistral_tokenizer_model
 
     from starling_tui.engine.worker.llama_backend import load_model, model_params
 

@@ -15,24 +15,17 @@ the ``safetensors`` library reads the result back.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import shutil
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-
-END_OF_TURN = "<|end_of_turn|>"
-PAD_0 = "<|pad_0|>"
-OPENCHAT_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}{{ 'GPT4 Correct ' + message['role'].title()"
-    " + ': ' + message['content'] + '<|end_of_turn|>'}}{% endfor %}{% if add_generation_prompt %}"
-    "{{ 'GPT4 Correct Assistant:' }}{% endif %}"
+from checkpoint_tokenizer import (
+    write_tokenizer_files,
 )
+
 _DTYPE_BYTES = {"BF16": 2, "F16": 2, "F32": 4}
 
 
@@ -68,17 +61,6 @@ class CheckpointSpec:
     rope_style: str = "transformers4"  # or "rope_parameters" (transformers 5)
     rope_scaling: dict | None = None
     fast_fill: bool = False  # benchmarks: tile one random block instead of drawing every value
-
-
-def mistral_tokenizer_model() -> Path:
-    """The real Mistral v1 sentencepiece model shipped inside the mistral-common wheel."""
-    override = os.environ.get("MISTRAL_TOKENIZER_MODEL")  # e.g. on the GPU machine (no PyPI)
-    if override:
-        return Path(override)
-    spec = importlib.util.find_spec("mistral_common")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("mistral-common is not installed (pip install -e '.[test]')")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "tokenizer.model.v1"
 
 
 def tensor_shapes(shape: Shape) -> Iterator[tuple[str, tuple[int, ...]]]:
@@ -204,56 +186,6 @@ def _config(spec: CheckpointSpec) -> dict:
     return config
 
 
-def _tokenizer_files(folder: Path) -> None:
-    shutil.copyfile(mistral_tokenizer_model(), folder / "tokenizer.model")
-    special = {
-        "content": "",
-        "lstrip": False,
-        "normalized": False,
-        "rstrip": False,
-        "single_word": False,
-        "special": True,
-    }
-    decoder = {
-        str(i): {**special, "content": c}
-        for i, c in [(0, "<unk>"), (1, "<s>"), (2, "</s>"), (32000, END_OF_TURN), (32001, PAD_0)]
-    }
-    (folder / "tokenizer_config.json").write_text(
-        json.dumps(
-            {
-                "add_bos_token": True,
-                "add_eos_token": False,
-                "added_tokens_decoder": decoder,
-                "additional_special_tokens": [],
-                "bos_token": "<s>",
-                "chat_template": OPENCHAT_TEMPLATE,
-                "clean_up_tokenization_spaces": False,
-                "eos_token": END_OF_TURN,
-                "legacy": True,
-                "model_max_length": 1000000000000000019884624838656,
-                "pad_token": END_OF_TURN,
-                "sp_model_kwargs": {},
-                "spaces_between_special_tokens": False,
-                "tokenizer_class": "LlamaTokenizer",
-                "unk_token": "<unk>",
-                "use_default_system_prompt": False,
-            },
-            indent=2,
-        )
-    )
-    (folder / "special_tokens_map.json").write_text(
-        json.dumps(
-            {
-                "bos_token": "<s>",
-                "eos_token": END_OF_TURN,
-                "pad_token": END_OF_TURN,
-                "unk_token": "<unk>",
-            }
-        )
-    )
-    (folder / "added_tokens.json").write_text(json.dumps({END_OF_TURN: 32000, PAD_0: 32001}))
-
-
 def write_checkpoint(folder: Path, spec: CheckpointSpec | None = None) -> Path:
     """Write a complete checkpoint folder and return it."""
     spec = spec or CheckpointSpec()
@@ -278,7 +210,7 @@ def write_checkpoint(folder: Path, spec: CheckpointSpec | None = None) -> Path:
     (folder / "README.md").write_text(
         "---\nlicense: apache-2.0\n---\n# tiny-starling\nTest fixture.\n"
     )
-    _tokenizer_files(folder)
+    write_tokenizer_files(folder)
     return folder
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gguf
 import pytest
-from checkpoint_factory import OPENCHAT_TEMPLATE
+from checkpoint_tokenizer import OPENCHAT_TEMPLATE
 from model_card import CARD
 from model_fixtures import read_gguf
 

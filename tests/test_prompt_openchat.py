@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from checkpoint_factory import mistral_tokenizer_model
+from checkpoint_tokenizer import mistral_tokenizer_model
 from model_card import CODE_IDS as CODE
 from model_card import HELLO_IDS as HELLO
 from model_card import MULTI_TURN_IDS as MULTI_TURN

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from checkpoint_factory import mistral_tokenizer_model
+from checkpoint_tokenizer import mistral_tokenizer_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

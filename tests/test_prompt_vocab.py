@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from checkpoint_factory import OPENCHAT_TEMPLATE, mistral_tokenizer_model
+from checkpoint_tokenizer import OPENCHAT_TEMPLATE, mistral_tokenizer_model
 
 ADDED_TOKENS = ("<|end_of_turn|>", "<|pad_0|>")
 

@@ -30,6 +30,6 @@ mkdir -p tests examples pocs tools/server
 touch tests/CMakeLists.txt examples/CMakeLists.txt pocs/CMakeLists.txt tools/server/CMakeLists.txt
 cd ../..
 pip download -q --no-deps --only-binary=:all: -d .gpu/wheels gguf platformdirs diskcache
-cp "$(python -c 'import sys; sys.path.insert(0, "tests"); import checkpoint_factory as f; print(f.mistral_tokenizer_model())')" .gpu/tokenizer.model
+cp "$(python -c 'import sys; sys.path.insert(0, "tests"); import checkpoint_tokenizer as f; print(f.mistral_tokenizer_model())')" .gpu/tokenizer.model
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 du -sh .gpu
