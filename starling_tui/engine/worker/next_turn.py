@@ -38,8 +38,13 @@ def next_turn_prefix(plan: Callable[[ChatRequest], FittedPrompt], request: ChatR
 
 
 def prefill(kv: KvSequence, prefix: list[int], interrupted: Callable[[], bool]) -> int:
-    """Evaluate what the cache lacks of ``prefix``; returns the tokens evaluated."""
-    missing = len(prefix) - common_prefix(kv.tokens, prefix)
+    """Evaluate what the cache lacks of ``prefix``; returns the tokens evaluated.
+
+    When the follow-up leaves the oldest turns out, the context shift happens here too, in
+    the idle time, rather than in the follow-up's time to first token.
+    """
+    held = common_prefix(kv.tokens, prefix)
+    missing = len(prefix) - (held if held == len(prefix) else max(held, kv.reusable(prefix)))
     if not 0 < missing <= MAX_PREFILL_TOKENS:
         return 0
     reused, was_interrupted = kv.eval_prompt(prefix, interrupted)
