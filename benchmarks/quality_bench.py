@@ -8,7 +8,7 @@ llama.cpp (IQ types only with the matrix, the others both ways), and score each 
 the reference on the first ``--chunks`` chunks of 512 tokens of the same book (text before
 character 100,000, so calibration and evaluation never overlap): file size, PPL, PPL ratio,
 mean KLD, top-1 agreement. Then times ``starling-tui eval``'s code against a bare
-llama-cpp-python loop over the same chunks (same context settings; best of two runs each).
+llama-cpp-python loop over the same chunks (same context settings; best of two alternated runs).
 
 Models: ``tiny`` is the test fixture (random bf16 weights of the Starling shape, converted to
 F16: its perplexity is that of noise, KLD still measures quantization error); ``smollm2`` is
