@@ -33,7 +33,7 @@ means the default. Example with every key at its default::
     [engine]
     n_gpu_layers = "auto"       # "auto" (all on a GPU build, else 0) | "all" | a number of layers
     ctx = 0                     # context size in tokens; 0 = the model's training context
-    threads = 0                 # CPU threads; 0 = llama.cpp's choice
+    threads = 0                 # CPU threads; 0 = the cores other programs leave free
     batch = 512                 # prompt evaluation batch size
     flash_attn = "auto"         # "auto" (off on the CPU, llama.cpp decides on a GPU) | true | false
     mmap = true                 # memory-map the model file

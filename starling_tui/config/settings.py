@@ -41,8 +41,9 @@ class Settings:
         "context size (0 = the model's training context)", label="Context size",
         flags=("--ctx",), metavar="TOKENS", hint="tokens; empty = the model's")
     threads: int | None = setting(
-        ENGINE, None, v.integer(0, zero_is_auto=True), "CPU threads (0 = llama.cpp's choice)",
-        label="Threads", flags=("--threads",), metavar="N", hint="empty = llama.cpp's choice")
+        ENGINE, None, v.integer(0, zero_is_auto=True),
+        "CPU threads (0 = the cores other programs leave free)",
+        label="Threads", flags=("--threads",), metavar="N", hint="empty = the free cores")
     batch: int = setting(
         ENGINE, 512, v.integer(1), "prompt evaluation batch size", label="Batch size",
         flags=("--batch",), metavar="TOKENS")
