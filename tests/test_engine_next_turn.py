@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from checkpoint_factory import mistral_tokenizer_model
+from checkpoint_tokenizer import mistral_tokenizer_model
 from model_card import HELLO_IDS
 
 from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
