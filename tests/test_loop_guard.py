@@ -112,17 +112,22 @@ def test_smollm2_haiku_loop_stops_with_repetition(smollm2_gguf: Path) -> None:
         SamplingOptions,
     )
     from starling_tui.engine.parent.process import ProcessEngine
+    from starling_tui.paths import app_paths
 
     engine = ProcessEngine()
     engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=1024))
     ask = ChatMessage("user", "Write a haiku about autumn.")
     try:
-        guarded = "".join(engine.generate(
-            ChatRequest((ask,), sampling=SamplingOptions(max_tokens=400))))
+        guarded = "".join(engine.generate(ChatRequest(
+            (ask,), sampling=SamplingOptions(max_tokens=400), conversation_id="haiku")))
         stats = engine.last_stats
         assert stats.finish_reason == "repetition"
         assert MIN_TOKENS <= stats.completion_tokens < 400
         assert "a leaf's fate is determined, a leaf's fate is determined" in guarded
+        # A stopped loop ends like a max-tokens cut: its KV state is saved for resuming.
+        engine.close()
+        assert list(app_paths().state_cache_dir.glob("*")), "no KV state saved"
+        engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=1024))
         unguarded = "".join(engine.generate(
             ChatRequest((ask,), sampling=SamplingOptions(max_tokens=300, loop_guard=False))))
         assert engine.last_stats.finish_reason == "length"

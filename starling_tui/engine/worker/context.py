@@ -104,13 +104,10 @@ def _ggml_type(name: str) -> int:
 
 
 def quant_name(ftype: int) -> str:
-    """A llama.cpp file type as a quantization name (``Q4_K_M``…)."""
-    try:
-        import gguf
+    """A llama.cpp file type as a quantization name (``Q4_K_M``…), from the one name table."""
+    from starling_tui.models.file_types import file_type_name
 
-        return gguf.LlamaFileType(ftype).name.removeprefix("MOSTLY_")
-    except (ImportError, ValueError):
-        return f"ftype {ftype}"
+    return file_type_name(ftype) or f"ftype {ftype}"
 
 
 def load_failure(path: str, n_gpu_layers: int = 0) -> str:

@@ -41,11 +41,17 @@ from starling_tui.engine.worker.next_turn import next_turn_prefix, prefill
 from starling_tui.engine.worker.reply_loop import ReplyLoop
 from starling_tui.engine.worker.self_extend import self_extend_for
 from starling_tui.engine.worker.state_cache import StateCache
+from starling_tui.engine.worker.threads import before_prompt
 from starling_tui.engine.worker.vocab import LlamaVocab
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
 from starling_tui.prompt.fit import FittedPrompt
 from starling_tui.prompt.parts import render_parts
 from starling_tui.prompt.plan import plan_prompt
+
+# Replies whose text is the model's own up to a stop it chose or a limit (the cache then holds
+# exactly that reply): their KV state is saved and the next turn's header prepared. A reply the
+# loop guard stopped ("repetition") ends the same way as one cut at max_tokens.
+COMPLETED = ("stop", "length", "repetition")
 
 
 class Session:
@@ -169,6 +175,7 @@ class Session:
         restored = 0
         if self.states is not None and request.conversation_id:
             restored = kv.restore(self.states, request.conversation_id, prompt)
+        before_prompt(kv.ctx)  # thread counts from the CPU load while the user typed
         reused, was_cancelled = kv.eval_prompt(prompt, cancelled)
         stats.restored_tokens = min(restored, reused)
         stats.cached_tokens = reused - stats.restored_tokens
@@ -189,7 +196,7 @@ class Session:
         stats.finish_reason = loop.run(request, keep_and_emit, cancelled, stats, start)
         self._reply_counters = self._read_counters()
         self._last_reply = (request, "".join(pieces)) if stats.finish_reason in (
-            "stop", "length") else None
+            COMPLETED) else None
         return stats
 
     def prefill_next_turn(self, interrupted: Callable[[], bool]) -> int:
@@ -211,7 +218,7 @@ class Session:
         """Save the conversation's KV state once a reply completed (the caller has it already)."""
         if self.states is None or not request.conversation_id:
             return
-        if stats.finish_reason not in ("stop", "length") or not self.tokens:
+        if stats.finish_reason not in COMPLETED or not self.tokens:
             return
         name = self._metadata("general.name") or Path(self.options.model_path).stem
         self._context().settle()  # no K-shift may be pending in a state copied out
