@@ -164,7 +164,7 @@ class RemoteEngine:
                 stats.finish_reason = "cancelled"
                 return False
             self._active = stream
-        reader = ReplyReader(stream, stats, start, lambda: self._cancelled_upto >= generation,
+        reader = ReplyReader(stream, stats, start, lambda: self._superseded(generation),
                              self._timeouts[1], sent.decode)
         try:
             yield from reader.pieces()
@@ -202,6 +202,11 @@ class RemoteEngine:
             self._cancelled_upto = self._generation
             if self._active is not None:
                 self._active.abort()
+
+    def _superseded(self, generation: int) -> bool:
+        """Whether reply ``generation`` was cancelled or a newer reply replaced it (then even
+        pieces already buffered from its stream are not read)."""
+        return self._cancelled_upto >= generation or self._generation != generation
 
     @property
     def last_stats(self) -> GenerationStats:
