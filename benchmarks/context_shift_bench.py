@@ -22,12 +22,14 @@ import argparse
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from engine_bench import smollm2_path
 
 from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def passages(n: int, words: int = 60) -> list[str]:
@@ -50,6 +52,11 @@ def conversation(turns: int) -> list[ChatMessage]:
 
 def last_logits(session: Any) -> np.ndarray:
     """Logits of the last evaluated token, as float64."""
+    # numpy is imported here, not at the top: the engine's spawned worker re-imports this
+    # module, and numpy loaded before a CUDA build of llama.cpp made the worker's model load
+    # segfault on the GPU host (benchmarks/README, "GPU").
+    import numpy as np
+
     from starling_tui.engine.worker.llama_backend import llama
 
     n_vocab = session.model.n_vocab()
@@ -59,6 +66,7 @@ def last_logits(session: Any) -> np.ndarray:
 
 def divergence(fresh: np.ndarray, other: np.ndarray) -> tuple[float, bool]:
     """KL(fresh ‖ other) in nats and whether the top-1 tokens agree."""
+    import numpy as np
     lp = fresh - np.logaddexp.reduce(fresh)
     lq = other - np.logaddexp.reduce(other)
     return float(np.sum(np.exp(lp) * (lp - lq))), int(fresh.argmax()) == int(other.argmax())

@@ -66,6 +66,9 @@ def engine_decode(engine: ProcessEngine, request: ChatRequest) -> tuple[int, flo
     """
     stamps = [time.perf_counter() for _ in engine.generate(request)]
     n = engine.last_stats.completion_tokens
+    if n < 2 or len(stamps) < 2:
+        raise SystemExit(f"the model ended its reply after {n} token(s): decode speed needs a "
+                         "model that writes (a same-shape clone's weights may stop at once)")
     return n, (n - 1) / max(stamps[-1] - stamps[0], 1e-9)
 
 

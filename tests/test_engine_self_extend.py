@@ -37,13 +37,14 @@ def one_layer_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Context:
     """A bare llama.cpp context on the one-layer model (F32 keys unless told otherwise)."""
 
-    def __init__(self, path: Path, kv_type: str = "f32", flash: bool = False) -> None:
+    def __init__(self, path: Path, kv_type: str = "f32", flash: bool = False,
+                 gpu_layers: int = 0) -> None:
         from llama_cpp import _internals
 
         from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
 
         self.lc = lc = llama()
-        self.model = load_model(path, model_params())
+        self.model = load_model(path, model_params(n_gpu_layers=gpu_layers))
         params = lc.llama_context_default_params()
         params.n_ctx = params.n_batch = params.n_ubatch = 256
         params.n_threads = params.n_threads_batch = 2
@@ -94,7 +95,9 @@ def fresh_at_grouped_positions(path: Path, **kv: Any) -> np.ndarray:
     ctx = Context(path, **kv)
     try:
         n = len(TOKENS)
-        ctx.decode([*TOKENS, QUERY], [SE.position(i, n) for i in range(n)] + [SE.next_position(n)])
+        ctx.decode(TOKENS, [SE.position(i, n) for i in range(n)])
+        # The query alone, as after the remap: a GPU computes a batch of one by other kernels
+        ctx.decode([QUERY], [SE.next_position(n)])
         return ctx.logits()
     finally:
         ctx.close()

@@ -13,6 +13,7 @@
 #   bash benchmarks/gpu/run_on_gpu.sh clone   # SmolLM2-shaped stand-in from .gpu/smollm2_clone.npz
 #   bash benchmarks/gpu/run_on_gpu.sh exit    # exit statuses after CUDA use (issue 14's segfault)
 #   bash benchmarks/gpu/run_on_gpu.sh threads # threads_bench.py on 2 pinned cores, GPU hidden
+#   bash benchmarks/gpu/run_on_gpu.sh se      # Self-Extend and context shift checks, all on GPU
 #
 # TARGETS="llama" skips llama-bench in the build (the clone/exit/threads phases do not need it).
 #
@@ -67,7 +68,9 @@ clone)
   python3 benchmarks/gpu/model_clone.py unpack .gpu/smollm2_clone.npz "$work/smollm2-clone.gguf"
   ;;
 exit)
-  model=${MODEL:-$work/smollm2-clone.gguf}
+  # the 7B model when the model phase made it (the clone's nonsense weights stop at once)
+  model=${MODEL:-$work/starling-7b-Q4_K_M.gguf}
+  [ -f "$model" ] || model=$work/smollm2-clone.gguf
   python3 benchmarks/gpu/exit_check.py "$model" | tee "$out/exit_check.txt"
   python3 -X faulthandler benchmarks/gpu/segv_probe.py "$model" 2>&1 | tail -3 | tee -a "$out/exit_check.txt"
   set +e
@@ -75,6 +78,11 @@ exit)
     --threads "$(nproc)" --tokens 64 --rounds 1 >"$out/engine_bench_exit.txt" 2>&1
   echo "engine_bench exit status $?" | tee -a "$out/engine_bench_exit.txt"
   set -e
+  ;;
+se)
+  model=${MODEL:-$work/smollm2-clone.gguf}
+  python3 benchmarks/gpu/self_extend_gpu.py "$model" 2>"$out/self_extend_gpu.log" \
+    | tee "$out/self_extend_gpu.txt"
   ;;
 threads)
   model=${MODEL:-$work/smollm2-clone.gguf}
@@ -86,7 +94,7 @@ threads)
     --rounds "${ROUNDS:-2}" | tee "$out/threads_bench.md"
   ;;
 *)
-  echo "usage: $0 build|model|bench|clone|exit|threads" >&2
+  echo "usage: $0 build|model|bench|clone|exit|threads|se" >&2
   exit 2
   ;;
 esac
