@@ -12,6 +12,7 @@ from pathlib import Path
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from starling_tui.ui import gc_pauses
 from starling_tui.ui.actions import CHAT_ACTIONS
 from starling_tui.ui.screens.chat import ChatScreen
 from starling_tui.ui.services import Services
@@ -32,6 +33,8 @@ class StarlingApp(App[None]):
         if theme and theme in self.available_themes:
             self.theme = theme
         self.push_screen(ChatScreen(self.services))
+        # after the first frame: what start-up built is frozen (see gc_pauses for why)
+        self.call_after_refresh(gc_pauses.start)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own commands plus every chat action (see ``actions.py``)."""
@@ -49,3 +52,4 @@ class StarlingApp(App[None]):
     def on_unmount(self) -> None:
         # stop a streaming reply so its worker thread (and the app) can finish
         self.services.engine.cancel()
+        gc_pauses.stop()

@@ -12,6 +12,7 @@ from textual.widgets import Label
 
 from starling_tui.engine.base import GenerationStats, ModelInfo
 from starling_tui.history.records import Conversation
+from starling_tui.ui import gc_pauses
 from starling_tui.ui.focus import focus_now
 from starling_tui.ui.messages import ConversationLoaded
 from starling_tui.ui.screens.loading import LoadingScreen
@@ -123,6 +124,7 @@ class ChatView:
         self.prompt.set_recall(message.prompts)
         log = self.log
         await log.show(message.entries, more_above=message.more_above)
+        self._release_removed()
         log.mark_view_start(message.view_start, message.dropped)
         self.status.context_used = message.context_used
         if message.focus_id is not None and (view := log.view_for(message.focus_id)):
@@ -131,8 +133,14 @@ class ChatView:
     async def clear(self) -> None:
         """An empty log for a new chat."""
         await self.log.show([], more_above=False)
+        self._release_removed()
         self.status.context_used = 0
         focus_now(self.prompt)
+
+    def _release_removed(self) -> None:
+        # The removed messages' widgets may be frozen: free them once the screen has laid out
+        # again (until then the layout's caches still refer to them).
+        self.screen.call_after_refresh(gc_pauses.release)
 
     async def reply_started(self, entry: MessageEntry) -> None:
         """Mount the empty reply that is about to stream."""
@@ -158,6 +166,7 @@ class ChatView:
             status.stats = stats
             status.context_used = stats.prompt_tokens + stats.completion_tokens
             self.log.mark_view_start(view_start, stats.dropped_messages)
+        gc_pauses.settle()  # the finished reply's widgets stay: later collections skip them
 
     def show_model(self, info: ModelInfo | None) -> None:
         """The model on the status line (None: none loaded)."""

@@ -53,3 +53,18 @@ async def test_feed_refuses_writes_after_close() -> None:
         await feed.close()
         with pytest.raises(RuntimeError):
             feed.write("y")
+
+
+async def test_feed_calls_after_append_once_each_append_is_rendered() -> None:
+    app = Host()
+    async with app.run_test():
+        markdown = app.query_one(Markdown)
+        rendered_at_call: list[str] = []
+        feed = MarkdownFeed(markdown, max_chars=50,
+                            after_append=lambda: rendered_at_call.append(markdown.source))
+        text = "".join(f"line {i}\n\n" for i in range(30))
+        feed.write(text)
+        await feed.close()
+        assert len(rendered_at_call) == feed.appends > 1
+        assert rendered_at_call[-1] == text  # called after each append, the last one included
+        assert all(text.startswith(source) for source in rendered_at_call)

@@ -79,6 +79,9 @@ class ChatLog(VerticalScroll):
         self.more_above = more_above
         self._loading_older = False
         await self.remove_children()
+        # Textual caches the list of displayed children until it next lays them out, which an
+        # empty log never does: refresh it, or it keeps the removed messages' widgets alive.
+        _ = self.displayed_children
         if entries:
             await self.mount_all([self._view(e) for e in entries])
         self.anchor()

@@ -15,6 +15,7 @@ a line end where possible, so the cut rarely splits a block).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from textual.widgets import Markdown
 
@@ -37,9 +38,13 @@ def take_chunk(pending: str, max_chars: int) -> tuple[str, str]:
 class MarkdownFeed:
     """Feeds streamed text into one Markdown widget, coalescing what arrives during a render."""
 
-    def __init__(self, markdown: Markdown, max_chars: int = MAX_APPEND_CHARS) -> None:
+    def __init__(
+        self, markdown: Markdown, max_chars: int = MAX_APPEND_CHARS,
+        after_append: Callable[[], object] = lambda: None,
+    ) -> None:
         self.markdown = markdown
         self.max_chars = max_chars
+        self.after_append = after_append  # called once each append has been rendered
         self.appends = 0  # Markdown.append calls made (the benchmark reports it)
         self._pending: list[str] = []
         self._wake = asyncio.Event()
@@ -79,5 +84,6 @@ class MarkdownFeed:
                 self._pending = [rest] if rest else []
                 self.appends += 1
                 await self.markdown.append(chunk)
+                self.after_append()
             if self._closing:
                 return

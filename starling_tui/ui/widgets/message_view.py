@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Markdown
 
+from starling_tui.ui import gc_pauses
 from starling_tui.ui.widgets.markdown_feed import MarkdownFeed
 
 FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
@@ -100,7 +101,10 @@ class MessageView(Vertical, can_focus=True):
         """Stream more reply text into the body (rendered by the feed, without waiting)."""
         self.content += text
         if self._feed is None:
-            self._feed = MarkdownFeed(self.query_one(Markdown))
+            # Each rendered append's new widgets are settled at once, while they are few: a
+            # collection then walks a few thousand objects (milliseconds), where waiting for
+            # the reply's end walks ~90,000 (100-200 ms, a stall a key press would feel).
+            self._feed = MarkdownFeed(self.query_one(Markdown), after_append=gc_pauses.settle)
         self._feed.write(text)
 
     async def end_stream(self) -> None:
