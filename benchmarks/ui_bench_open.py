@@ -106,10 +106,12 @@ def seed_big_conversation(db_path: Path) -> str:
         return conv.id
 
 
-async def open_big(db_path: Path, conversation_id: str) -> tuple[float, float]:
-    """Seconds to open the conversation in the app, and to read its whole branch."""
+async def open_big(db_path: Path, conversation_id: str) -> tuple[float, float, float]:
+    """Seconds to open the conversation in the app (its garbage-collector release included),
+    of which in that release, and to read its whole branch."""
     from starling_tui.engine.fake import FakeEngine
     from starling_tui.history.store import HistoryStore
+    from starling_tui.ui import gc_pauses
     from starling_tui.ui.app import StarlingApp
     from starling_tui.ui.screens.chat import ChatScreen
     from starling_tui.ui.services import Services
@@ -129,16 +131,24 @@ async def open_big(db_path: Path, conversation_id: str) -> tuple[float, float]:
                 await pilot.pause(0.01)
             screen = app.screen
             log = screen.query_one(ChatLog)
+            released: list[float] = []
+            release = gc_pauses.release
+
+            def timed_release() -> None:  # the app frees the log's old widgets after a paint
+                begun = time.perf_counter()
+                release()
+                released.append(time.perf_counter() - begun)
+
+            gc_pauses.release = timed_release
             started = time.perf_counter()
             screen.controller.open_conversation(conversation_id)
             last = f"Message {BIG_CONVERSATION - 1} with some **Markdown** text."
-            while not (len(log.views()) == PAGE_SIZE and log.views()[-1].content == last):
+            while not (len(log.views()) == PAGE_SIZE and log.views()[-1].content == last
+                       and released):
                 await asyncio.sleep(0.001)
-            painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            app.call_after_refresh(painted.set_result, None)
-            await painted
             opened = time.perf_counter() - started
-    return opened, read_all
+            gc_pauses.release = release
+    return opened, released[0], read_all
 
 
 def report_startup_and_open(home: Path) -> None:
@@ -155,7 +165,8 @@ def report_startup_and_open(home: Path) -> None:
           f"{'True' in ' '.join(r[2] for r in runs)}")
     db_path = home / "big.db"
     conversation_id = seed_big_conversation(db_path)
-    opened, read_all = asyncio.run(open_big(db_path, conversation_id))
-    print(f"open a {BIG_CONVERSATION}-message conversation: {opened * 1000:.0f} ms "
-          f"(target < 1000 ms); reading its whole branch from SQLite: "
+    opened, released, read_all = asyncio.run(open_big(db_path, conversation_id))
+    print(f"open a {BIG_CONVERSATION}-message conversation: {opened * 1000:.0f} ms, of which "
+          f"{released * 1000:.0f} ms freeing the old log's widgets (target < 1000 ms); "
+          f"reading its whole branch from SQLite: "
           f"{read_all * 1000:.0f} ms ({opened / read_all:.2f}x)")
