@@ -10,7 +10,8 @@ Measures, each against a baseline in the same run:
    ratio is reported per round and as the median. ``--ab`` adds, per round, the app without
    its garbage-collector policy and the bare app with it. ``--profile`` adds a cProfile
    breakdown of one app stream.
-2. Key-press latency while a reply streams (posted → in the prompt box; target p99 < 50 ms).
+2. Key-press latency while a reply streams (posted → in the prompt box; target p99 < 50 ms);
+   with ``--ab`` also without the gc policy and in a chat already holding six long replies.
 3. and 4. (``ui_bench_open.py``): first frame of the real ``tui`` path; a 5,000-message chat.
 
 Run: ``python benchmarks/ui_bench.py [--rounds N] [--ab] [--profile] [--only stream]``.
@@ -82,10 +83,13 @@ def report_stream(rounds: int, ab: bool) -> None:
 
 
 def report_keys(ab: bool) -> None:
-    """Part 2: key presses while replies stream, in a fresh process (and without the policy)."""
+    """Part 2: key presses while replies stream, in a fresh process; with ``ab`` also without
+    the gc policy, and in a chat that already holds six long replies."""
     from ui_bench_body import describe_keys
 
-    variants = {"app": ["keys"], "app, no gc policy": ["keys", "--no-gc-policy"]}
+    variants = {"app": ["keys"], "app, no gc policy": ["keys", "--no-gc-policy"],
+                "app, long chat": ["keys-long"],
+                "app, long chat, no gc policy": ["keys-long", "--no-gc-policy"]}
     for name, args in variants.items() if ab else [("app", ["keys"])]:
         result = child(args)
         print(f"key-press latency while streaming, {name}: {describe_keys(result['latencies'])}"

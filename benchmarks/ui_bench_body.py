@@ -174,8 +174,9 @@ async def app_stream(_: Any, screen: Any,
     return counted.figures()
 
 
-async def key_latency(_: Any, screen: Any) -> list[float]:
-    """Seconds from a key event posted to its character in the prompt box, while streaming."""
+async def key_latency(_: Any, screen: Any, fresh: bool = True) -> list[float]:
+    """Seconds from a key event posted to its character in the prompt box, while streaming
+    (each reply in a fresh chat, or all in the one shown when ``fresh`` is false)."""
     from textual import events
 
     from starling_tui.ui.widgets.prompt_input import PromptInput
@@ -184,7 +185,8 @@ async def key_latency(_: Any, screen: Any) -> list[float]:
     state = screen.controller.state
     latencies: list[float] = []
     while len(latencies) < KEY_SAMPLES:
-        await new_chat(screen)  # another 2,000-token stream in a fresh chat
+        if fresh:
+            await new_chat(screen)  # another 2,000-token stream in a fresh chat
         screen.send("go")
         await until(lambda: state.reply_id is not None)
         while state.reply_id is not None and len(latencies) < KEY_SAMPLES:

@@ -3,7 +3,8 @@
 ``python benchmarks/ui_bench_streams.py SIDE`` prints one JSON line. SIDE is ``bare`` (a bare
 Textual app streaming the reply into one ``Markdown`` through ``get_stream()``), ``app`` (the
 chat app, history store and scripted FakeEngine), ``keys`` (key-press latency in the app while
-replies stream) or ``profile`` (one app stream under cProfile, printed). ``--no-gc-policy``
+replies stream, each in a fresh chat), ``keys-long`` (the same in one chat that already holds
+six long replies) or ``profile`` (one app stream under cProfile, printed). ``--no-gc-policy``
 turns the app's garbage-collector policy off (``starling_tui.ui.gc_pauses``: the A/B of it);
 ``--gc-policy`` gives the bare app the same policy, to show what it is worth there too.
 
@@ -27,7 +28,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ui_bench_body import app_stream, bare_streams, key_latency, profiled_stream, with_chat_app
+from ui_bench_body import (
+    app_stream,
+    bare_streams,
+    key_latency,
+    profiled_stream,
+    until,
+    with_chat_app,
+)
+
+LONG_CHAT = 6  # finished 2,000-token replies in the chat before ``keys-long`` presses keys
 
 
 class GcClock:
@@ -79,9 +89,14 @@ async def measure(side: str, clock: GcClock, bare_policy: bool) -> dict[str, Any
 
     async def body(pilot: Any, screen: Any) -> dict[str, Any]:
         await app_stream(pilot, screen)  # warm-up, discarded
-        if side == "keys":
+        if side == "keys-long":  # the chat already holds LONG_CHAT finished long replies
+            for _ in range(LONG_CHAT):
+                screen.send("go")
+                await until(lambda: screen.controller.state.reply_id is not None)
+                await until(lambda: screen.controller.state.reply_id is None)
+        if side.startswith("keys"):
             before()
-            latencies = await key_latency(pilot, screen)
+            latencies = await key_latency(pilot, screen, fresh=side == "keys")
             return {"latencies": latencies, **clock.figures()}
         if side == "profile":
             await profiled_stream(pilot, screen, before)
