@@ -68,3 +68,25 @@ async def test_a_new_chat_frees_the_frozen_widgets_of_the_old_one(
         await screen.action_new_chat()
         await wait_for(pilot, lambda: gone() is None, timeout=5, what="the old reply freed")
         assert gc.get_freeze_count() < frozen
+
+
+class RecordingApp(StarlingApp):
+    """Records the table-of-contents messages that bubble up to the app."""
+
+    contents_updates = 0
+
+    def on_markdown_table_of_contents_updated(self) -> None:
+        self.contents_updates += 1
+
+
+async def test_reply_headers_do_not_send_table_of_contents_messages_to_the_app(
+    make_services: MakeServices,
+) -> None:
+    # Such a message refers to the whole reply; left as the app's last processed message, it
+    # kept a removed reply's widgets alive past the next release.
+    app = RecordingApp(make_services(["## One\n\ntext\n\n## Two\n\nmore"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "go")
+        assert "Two" in str(views(pilot)[1].query("MarkdownH2").last().render())
+        assert app.contents_updates == 0

@@ -113,6 +113,14 @@ class MessageView(Vertical, can_focus=True):
             await self._feed.close()
             self._feed = None
 
+    def on_markdown_table_of_contents_updated(
+        self, event: Markdown.TableOfContentsUpdated
+    ) -> None:
+        # Nothing above shows a table of contents. Stopped here, the message (which refers to
+        # the whole Markdown) is not left in the app's message loop after a new chat, where it
+        # kept the removed reply's widgets alive until the next release (see gc_pauses).
+        event.stop()
+
     def on_unmount(self) -> None:
         if self._feed is not None:  # removed mid-reply (a new chat): stop rendering into it
             self._feed.cancel()
