@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from engine_bench import smollm2_path
 
+from starling_tui.engine.worker.positions import PositionMap
 from starling_tui.engine.worker.self_extend import SelfExtend, check_self_extend
 
 
@@ -47,16 +48,16 @@ def chunk_perplexity(path: Path, tokens: list[int], extend: SelfExtend | None,
     lot = _internals.LlamaBatch(n_tokens=batch, embd=0, n_seq_max=1, verbose=False)
     n_vocab, first_scored = model.n_vocab(), len(tokens) // 2
     nll, scored, start = 0.0, 0, 0
+    positions = PositionMap(extend)  # the engine's map (plain text: no turn boundaries)
     try:
         while start < len(tokens):
-            end = min(len(tokens), start + batch)
-            end = extend.chunk_end(start, end) if extend is not None else end
-            position = extend.next_position(start) if extend is not None else start
-            lot.set_batch(tokens[start:end], position, True)
+            end = positions.chunk_end(min(len(tokens), start + batch))
+            lot.set_batch(tokens[start:end], positions.next(), True)
             if lc.llama_decode(ctx.ctx, lot.batch) != 0:
                 raise SystemExit("llama_decode failed")
-            if extend is not None and end % extend.window == 0:
-                extend.group_block(lc, ctx.memory, end // extend.window - 1)
+            positions.grow(end - start)
+            if positions.block_full():
+                positions.group_tail(lc, ctx.memory, tokens)
             nll, scored = score(ctx, n_vocab, tokens, start, end, first_scored, (nll, scored))
             start = end
     finally:

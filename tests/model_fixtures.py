@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from checkpoint_factory import CheckpointSpec, Shape, write_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,17 @@ def starling_f16_gguf(converted_gguf: Callable[[str], Path]) -> Path:
 def starling_q4km_gguf(converted_gguf: Callable[[str], Path]) -> Path:
     """The tiny Starling-shaped checkpoint as a Q4_K_M GGUF."""
     return converted_gguf("q4_k_m")
+
+
+@pytest.fixture(scope="session")
+def one_layer_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-layer F32 model: its keys depend only on their token and position, so position
+    edits can be checked exactly against a fresh evaluation."""
+    from convert.api import convert_checkpoint
+
+    folder = tmp_path_factory.mktemp("one-layer")
+    checkpoint = write_checkpoint(folder / "ckpt", CheckpointSpec(shape=Shape(layers=1)))
+    return convert_checkpoint(checkpoint, "f32", folder / "one-layer-f32.gguf", quiet=True)
 
 
 def eval_logits(path: Path, tokens: list[int], *, n_ctx: int = 256) -> np.ndarray:

@@ -14,24 +14,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from checkpoint_factory import CheckpointSpec, Shape, write_checkpoint
 
 from starling_tui.engine.base import EngineError
+from starling_tui.engine.worker.positions import PositionMap
 from starling_tui.engine.worker.self_extend import SelfExtend, check_self_extend
 
 SE = SelfExtend(group=4, window=32)
 TOKENS = [(i * 7919) % 31000 + 100 for i in range(3 * 32 + 13)]  # three grouped blocks, a tail
 QUERY = 1234
-SE_SMOL = SelfExtend(group=2, window=32)  # the SmolLM2 engine tests' settings
-
-
-@pytest.fixture(scope="module")
-def one_layer_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from convert.api import convert_checkpoint
-
-    folder = tmp_path_factory.mktemp("one-layer")
-    checkpoint = write_checkpoint(folder / "ckpt", CheckpointSpec(shape=Shape(layers=1)))
-    return convert_checkpoint(checkpoint, "f32", folder / "one-layer-f32.gguf", quiet=True)
+BOUNDARIES = {TOKENS[5], TOKENS[44], TOKENS[45]}  # groups are cut after these
 
 
 class Context:
@@ -73,43 +64,51 @@ class Context:
         self.model.close()
 
 
-def grouped_then_query(path: Path, group: Any, **kv: Any) -> np.ndarray:
-    """Evaluate TOKENS block by block, grouping each full block with ``group``; then QUERY."""
+def fresh_logits(path: Path, tokens: list[int], positions: list[int], **kv: Any) -> np.ndarray:
+    """A fresh context's logits after ``tokens`` at ``positions`` (the last one decoded
+    alone, as after a remap: a GPU computes a batch of one by other kernels)."""
     ctx = Context(path, **kv)
     try:
-        start = 0
-        while start < len(TOKENS):
-            end = SE.chunk_end(start, len(TOKENS))
-            first = SE.next_position(start)
-            ctx.decode(TOKENS[start:end], list(range(first, first + end - start)))
-            if end % SE.window == 0:
-                group(ctx, end // SE.window - 1)
-            start = end
-        ctx.decode([QUERY], [SE.next_position(len(TOKENS))])
+        ctx.decode(tokens[:-1], positions[:-1])
+        ctx.decode(tokens[-1:], positions[-1:])
         return ctx.logits()
     finally:
         ctx.close()
 
 
-def fresh_at_grouped_positions(path: Path, **kv: Any) -> np.ndarray:
+class NoEdits:
+    """Stands in for llama.cpp where only the map's bookkeeping is wanted."""
+
+    def llama_memory_seq_add(self, *_args: Any) -> None:
+        pass
+
+
+def grouped_then_query(path: Path, seq_div: bool = False, boundary: Any = None,
+                       **kv: Any) -> tuple[np.ndarray, list[int]]:
+    """Evaluate TOKENS block by block, grouping each full block (the engine's per-position
+    ``seq_add`` or, with ``seq_div``, the completion tool's division); then QUERY.
+    Returns the logits and every token's position."""
     ctx = Context(path, **kv)
+    pm = PositionMap(SE, boundary) if boundary else PositionMap(SE)
     try:
-        n = len(TOKENS)
-        ctx.decode(TOKENS, [SE.position(i, n) for i in range(n)])
-        # The query alone, as after the remap: a GPU computes a batch of one by other kernels
-        ctx.decode([QUERY], [SE.next_position(n)])
-        return ctx.logits()
+        while len(pm) < len(TOKENS):
+            start, end = len(pm), pm.chunk_end(len(TOKENS))
+            ctx.decode(TOKENS[start:end], list(range(pm.next(), pm.next() + end - start)))
+            pm.grow(end - start)
+            if pm.block_full() and seq_div:
+                divide_block(ctx, pm.positions[pm.tail], end // SE.window - 1)
+                pm.group_tail(NoEdits(), None, TOKENS)
+            elif pm.block_full():
+                pm.group_tail(ctx.lc, ctx.memory, TOKENS)
+        ctx.decode([QUERY], [pm.next()])
+        return ctx.logits(), [*pm.positions, pm.next()]
     finally:
         ctx.close()
 
 
-def per_position(ctx: Context, block: int) -> None:
-    SE.group_block(ctx.lc, ctx.memory, block)
-
-
-def with_seq_div(ctx: Context, block: int) -> None:
+def divide_block(ctx: Context, base: int, block: int) -> None:
     """llama.cpp's completion tool: move the block up to k·W, then divide by G."""
-    base, top = block * SE.window // SE.group, block * SE.window
+    top = block * SE.window
     ctx.lc.llama_memory_seq_add(ctx.memory, 0, base, base + SE.window, top - base)
     ctx.lc.llama_memory_seq_div(ctx.memory, 0, top, top + SE.window, SE.group)
 
@@ -123,20 +122,13 @@ def test_remap_equals_a_fresh_evaluation_at_the_grouped_positions(
     one_layer_gguf: Path, kv_type: str, flash: bool, tolerance: float
 ) -> None:
     kv = {"kv_type": kv_type, "flash": flash}
-    fresh = fresh_at_grouped_positions(one_layer_gguf, **kv)
-    remapped = grouped_then_query(one_layer_gguf, per_position, **kv)
-    assert np.abs(remapped - fresh).max() < tolerance
-    wrong = grouped_then_query(one_layer_gguf, with_seq_div, **kv)
+    for boundary in (None, BOUNDARIES.__contains__):  # plain blocks, and groups cut short
+        remapped, positions = grouped_then_query(one_layer_gguf, boundary=boundary, **kv)
+        fresh = fresh_logits(one_layer_gguf, [*TOKENS, QUERY], positions, **kv)
+        assert np.abs(remapped - fresh).max() < tolerance
+    wrong, positions = grouped_then_query(one_layer_gguf, seq_div=True, **kv)
+    fresh = fresh_logits(one_layer_gguf, [*TOKENS, QUERY], positions, **kv)
     assert np.abs(wrong - fresh).max() > 10 * tolerance  # the sign error is visible
-
-
-def test_positions_follow_the_completion_tool() -> None:
-    se = SelfExtend(group=2, window=4)
-    assert [se.position(i, 6) for i in range(6)] == [0, 0, 1, 1, 2, 3]
-    assert se.next_position(6) == 4 and se.next_position(8) == 4
-    assert [se.position(i, 8) for i in range(8)] == [0, 0, 1, 1, 2, 2, 3, 3]
-    assert se.chunk_end(5, 100) == 8 and se.chunk_end(8, 9) == 9
-    assert se.keepable(7, 9) == 4 and se.keepable(8, 9) == 8 and se.keepable(5, 6) == 5
 
 
 @pytest.mark.parametrize(("g", "w", "n_ctx", "words"), [
@@ -157,40 +149,6 @@ def smollm2_options(path: Path, **changes: Any) -> Any:
     values = {"model_path": str(path), "n_ctx": 512, "n_threads": 2, "state_cache": False,
               "self_extend": 2, "self_extend_window": 32, **changes}
     return EngineOptions(**values)
-
-
-@pytest.mark.slow
-def test_prefix_reuse_carries_the_position_map(smollm2_gguf: Path) -> None:
-    """Trimming inside a grouped block, inside the tail, then growing: the same logits as
-    one fresh evaluation, and llama.cpp's positions are the map's."""
-    from starling_tui.engine.worker.llama_backend import llama
-    from starling_tui.engine.worker.session import Session
-    from starling_tui.quality.text import default_text
-
-    reused, fresh = Session(smollm2_options(smollm2_gguf)), Session(smollm2_options(smollm2_gguf))
-    try:
-        ids = reused.tok.encode(default_text()[2000:5000])[:300]
-        other = reused.tok.encode(" ships and the sea" * 20)
-        kv, never = reused.kv, (lambda: False)
-        assert kv is not None and fresh.kv is not None
-        kv.eval_prompt(ids[:150], never)
-        assert kv.eval_prompt(ids[:100] + other, never)[0] == 96  # 100 is inside block 3
-        assert kv.eval_prompt(ids[:250], never)[0] == 96
-        assert kv.eval_prompt(ids, never)[0] == 250  # inside the tail: kept as it is
-        fresh.kv.eval_prompt(ids, never)
-        top = int(llama().llama_memory_seq_pos_max(kv.ctx.memory, 0))
-        assert kv.tokens == ids and top == SE_SMOL.position(299, 300) == 155
-        assert np.abs(session_logits(reused) - session_logits(fresh)).max() < 1e-3
-    finally:
-        reused.close()
-        fresh.close()
-
-
-def session_logits(session: Any) -> np.ndarray:
-    from starling_tui.engine.worker.llama_backend import llama
-
-    ptr = llama().llama_get_logits_ith(session.kv.ctx.ctx, -1)
-    return np.ctypeslib.as_array(ptr, shape=(session.model.n_vocab(),)).astype(np.float64)
 
 
 @pytest.mark.slow

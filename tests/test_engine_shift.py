@@ -63,10 +63,16 @@ def chat(engine: ProcessEngine, turns: int, messages: list[ChatMessage] | None =
         yield messages, req
 
 
-def test_past_the_window_only_new_tokens_are_evaluated(smollm2_gguf: Path) -> None:
+# Self-Extend (G 2, W 32) groups the cache every 32 tokens: the shift then cuts its map
+SELF_EXTEND = [{}, {"self_extend": 2, "self_extend_window": 32}]
+
+
+@pytest.mark.parametrize("extend", SELF_EXTEND, ids=["plain", "self-extend"])
+def test_past_the_window_only_new_tokens_are_evaluated(smollm2_gguf: Path,
+                                                       extend: dict[str, int]) -> None:
     engine = ProcessEngine()
     try:
-        engine.load(options(smollm2_gguf))
+        engine.load(options(smollm2_gguf, **extend))
         shifts = 0
         dropped = 0
         for messages, req in chat(engine, 11):
@@ -106,8 +112,10 @@ def test_drop_reevaluates_and_error_refuses(smollm2_gguf: Path) -> None:
         engine.close()
 
 
-def test_restart_resumes_a_shifted_conversation(smollm2_gguf: Path, tmp_path: Path) -> None:
-    opts = options(smollm2_gguf, state_cache=True, state_cache_dir=str(tmp_path))
+@pytest.mark.parametrize("extend", SELF_EXTEND, ids=["plain", "self-extend"])
+def test_restart_resumes_a_shifted_conversation(smollm2_gguf: Path, tmp_path: Path,
+                                                extend: dict[str, int]) -> None:
+    opts = options(smollm2_gguf, state_cache=True, state_cache_dir=str(tmp_path), **extend)
     engine = ProcessEngine()
     try:
         engine.load(opts)

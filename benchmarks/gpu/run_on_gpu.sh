@@ -80,8 +80,7 @@ exit)
   set -e
   ;;
 se)
-  model=${MODEL:-$work/smollm2-clone.gguf}
-  python3 benchmarks/gpu/self_extend_gpu.py "$model" 2>"$out/self_extend_gpu.log" \
+  python3 benchmarks/gpu/self_extend_gpu.py 2>"$out/self_extend_gpu.log" \
     | tee "$out/self_extend_gpu.txt"
   ;;
 threads)

@@ -24,19 +24,22 @@ def reply_room(max_tokens: int | None, n_ctx: int) -> int:
 
 def plan_prompt(
     request: ChatRequest, tok: PromptTokenizer, template: str | None, n_ctx: int, *,
-    policy: OverflowPolicy = "drop", shift_share: float = 0.25,
+    policy: OverflowPolicy = "drop", shift_share: float = 0.25, room: int | None = None,
 ) -> tuple[FittedPrompt, PromptFormat]:
     """The fitted prompt of ``request`` in a window of ``n_ctx`` tokens, and its format.
 
-    Raises ``PromptTooLong`` (the conversation cannot fit) or ``ValueError`` (a chat template
-    that failed to render).
+    ``room``: tokens to keep free after the prompt (default: :func:`reply_room`). Raises
+    ``PromptTooLong`` (the conversation cannot fit) or ``ValueError`` (a chat template that
+    failed to render).
     """
     fmt = resolve_format(request.mode, tok, template)
 
     def build(messages: Sequence[ChatMessage]) -> list[int]:
         return encode_parts(build_parts(messages, fmt, tok, template), tok.encode)
 
-    budget = max(n_ctx - reply_room(request.sampling.max_tokens, n_ctx), 1)
+    if room is None:
+        room = reply_room(request.sampling.max_tokens, n_ctx)
+    budget = max(n_ctx - room, 1)
     fitted = fit_window(request.messages, build, budget, policy=policy,
                         free_tokens=int(shift_share * n_ctx))
     return fitted, fmt

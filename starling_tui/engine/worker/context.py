@@ -7,6 +7,7 @@ a 64-token batch). :func:`create_context` therefore returns what the context rea
 
 from __future__ import annotations
 
+import ctypes
 import os
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,16 @@ def load_failure(path: str, n_gpu_layers: int = 0) -> str:
     detail = next((e for e in reversed(errors) if "failed to load" not in e), "")
     why = f": {detail}" if detail else ""
     return f"llama.cpp could not load {name} (damaged, truncated or unsupported GGUF){why}"
+
+
+def model_metadata(model: Any, key: str) -> str | None:
+    """A GGUF metadata value of a loaded model (``LlamaModel``) as text, None when absent."""
+    lc = llama()
+    buf = ctypes.create_string_buffer(1 << 16)
+    n = lc.llama_model_meta_val_str(model.model, key.encode(), buf, len(buf))
+    if n < 0:
+        return None
+    if n >= len(buf):  # longer than the first buffer (a chat template can be): ask again
+        buf = ctypes.create_string_buffer(n + 1)
+        lc.llama_model_meta_val_str(model.model, key.encode(), buf, len(buf))
+    return buf.value.decode("utf-8", "replace")

@@ -13,16 +13,22 @@ measured in ``benchmarks/context_shift_bench.py`` and bounded by ``tests/test_en
 The gap is found from the token lists alone (the cache's record and the new prompt), so the
 engine's record stays exact whatever built the cache: a live reply, a restored state, the
 next-turn prefill. A gap is taken only when at least :data:`MIN_KEPT` tokens after it line up
-with the prompt, so an edited message never shifts keys into an unrelated context.
+with the prompt, so an edited message never shifts keys into an unrelated context. With
+Self-Extend the gap is removed by position range from the position map (:mod:`.positions`),
+so it must begin and end where a group starts: at a turn's start, which the gap reaches by
+sliding back over the header the dropped and the kept turn share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from starling_tui.engine.worker.positions import PositionMap
+
 MIN_KEPT = 16  # tokens after the gap that must match the prompt for a shift to pay
+MAX_SLIDE = 64  # a turn header is a handful of tokens: no gap slides back further
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int], a_from: int = 0, b_from: int = 0) -> int:
@@ -48,10 +54,19 @@ class Shift:
         return self.start + self.kept
 
 
-def find_shift(cached: Sequence[int], prompt: Sequence[int]) -> Shift | None:
+def _always(_index: int) -> bool:
+    return True
+
+
+def find_shift(cached: Sequence[int], prompt: Sequence[int],
+               cuttable: Callable[[int], bool] = _always) -> Shift | None:
     """The gap in ``cached`` whose removal lets the most of ``prompt`` be reused, or None.
 
-    The prompt's last token is never counted as reusable: its logits are needed.
+    ``cuttable(i)``: the cache can be cut before its token ``i`` (with Self-Extend, only where
+    a group starts: :mod:`.positions`). A gap whose ends are not both cuttable is slid back
+    over tokens its two ends share — the header every turn starts with — to where they are,
+    which removes the very same tokens. The prompt's last token is never counted as
+    reusable: its logits are needed.
     """
     usable = len(prompt) - 1
     start = min(common_prefix(cached, prompt), usable)
@@ -63,27 +78,50 @@ def find_shift(cached: Sequence[int], prompt: Sequence[int]) -> Shift | None:
         if cached[gap_end] != first:
             continue
         kept = min(common_prefix(cached, prompt, gap_end, start), usable - start)
-        if kept >= MIN_KEPT and (best is None or kept > best.kept):
-            best = Shift(start, gap_end - start, kept)
+        if kept < MIN_KEPT or (best is not None and start + kept <= best.reused):
+            continue
+        back = _slide_to_cuts(cached, start, gap_end, cuttable)
+        if back is not None:
+            best = Shift(start - back, gap_end - start, kept + back)
     return best
 
 
-def reusable(cached: Sequence[int], prompt: Sequence[int], allow_shift: bool) -> int:
+def _slide_to_cuts(cached: Sequence[int], start: int, end: int,
+                   cuttable: Callable[[int], bool]) -> int | None:
+    """How far the gap ``[start, end)`` slides back until both ends are cuttable (None: never).
+
+    Sliding by ``d`` removes the same tokens while ``cached[start-d:start]`` equals
+    ``cached[end-d:end]``.
+    """
+    for back in range(MAX_SLIDE + 1):
+        if cuttable(start - back) and cuttable(end - back):
+            return back
+        if start - back < 1 or cached[start - back - 1] != cached[end - back - 1]:
+            return None
+    return None
+
+
+def reusable(cached: Sequence[int], prompt: Sequence[int], allow_shift: bool,
+             cuttable: Callable[[int], bool] = _always) -> int:
     """Prompt tokens a cache holding ``cached`` can serve (with a shift when allowed)."""
     plain = min(common_prefix(cached, prompt), max(len(prompt) - 1, 0))
-    shift = find_shift(cached, prompt) if allow_shift else None
+    shift = find_shift(cached, prompt, cuttable) if allow_shift else None
     return max(plain, shift.reused) if shift is not None else plain
 
 
-def apply_shift(lc: Any, memory: Any, tokens: list[int], shift: Shift) -> None:
-    """Remove the gap from sequence 0, move the rest down, and edit ``tokens`` to match.
+def apply_shift(lc: Any, memory: Any, tokens: list[int], positions: PositionMap,
+                shift: Shift) -> None:
+    """Remove the gap from sequence 0, move the rest down, and edit ``tokens`` and
+    ``positions`` to match.
 
     The K-shift itself runs inside llama.cpp's next decode: callers must make that decode
     one that cannot be aborted (an abort half-way through the rotation would leave some
     layers' keys rotated and others not).
     """
     end = shift.start + shift.length
-    if not lc.llama_memory_seq_rm(memory, 0, shift.start, end):
+    p0, p1 = positions.positions[shift.start], positions.positions[end]
+    if not lc.llama_memory_seq_rm(memory, 0, p0, p1):
         raise RuntimeError("llama.cpp refused to remove the oldest turns from the KV cache")
-    lc.llama_memory_seq_add(memory, 0, end, -1, -shift.length)
+    lc.llama_memory_seq_add(memory, 0, p1, -1, p0 - p1)
+    positions.remove(shift.start, end)
     del tokens[shift.start : end]

@@ -1,12 +1,12 @@
 """Sequence 0 of the KV cache and the tokens it holds: prompt evaluation, trimming, restoring.
 
-``KvSequence.tokens`` always equals what the KV cache holds (at positions ``0..n-1``). A new
-prompt evaluates only what follows its common prefix with those tokens (``llama_memory_seq_rm``
-drops the rest), in chunks of the context's real batch size. With ``allow_shift`` a prompt that
-left the oldest turns out first has them removed from the cache and the rest moved down
-(:mod:`.context_shift`). With Self-Extend (:mod:`.self_extend`) positions are no longer token
-indexes: they follow its map, decodes never cross a block, and a block is grouped as soon as it
-is full.
+``KvSequence.tokens`` always equals what the KV cache holds, and ``KvSequence.map``
+(:mod:`.positions`) where each of them sits. A new prompt evaluates only what follows its common
+prefix with those tokens (``llama_memory_seq_rm`` drops the rest), in chunks of the context's
+real batch size. With ``allow_shift`` a prompt that left the oldest turns out first has them
+removed from the cache and the rest moved down (:mod:`.context_shift`). With Self-Extend
+(:mod:`.self_extend`) positions are no longer token indexes: decodes never cross a block, a
+block is grouped as soon as it is full, and every edit (reuse, shift, restore) carries the map.
 
 A position edit (a shift, a grouping) leaves llama.cpp a K-shift to run at the next decode. An
 aborted decode could stop that rotation half-way (some layers rotated, the rest not, and all
@@ -31,6 +31,7 @@ from starling_tui.engine.worker.context_shift import (
 )
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.engine.worker.positions import PositionMap
 from starling_tui.engine.worker.self_extend import SelfExtend
 from starling_tui.engine.worker.state_cache import StateCache
 
@@ -41,7 +42,8 @@ class KvSequence:
     """The one sequence of a context (``LlamaContext``), decoded at most ``n_batch`` at a time."""
 
     def __init__(self, ctx: Any, n_batch: int, faults: FaultPlan = NO_FAULTS, *,
-                 allow_shift: bool = False, extend: SelfExtend | None = None) -> None:
+                 allow_shift: bool = False, extend: SelfExtend | None = None,
+                 boundary: Callable[[int], bool] | None = None) -> None:
         from llama_cpp import _internals
 
         self.ctx = ctx
@@ -50,12 +52,11 @@ class KvSequence:
         self.faults = faults
         self.batch = _internals.LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False)
         self.tokens: list[int] = []
-        self.extend = extend
+        # ``boundary``: the template's special tokens, after which no group continues
+        self.map = PositionMap(extend, boundary) if boundary else PositionMap(extend)
         self._edited = False  # a position edit waits for llama.cpp's K-shift at the next decode
-        # A context shift needs llama.cpp's K-shift, which some models' caches lack; with
-        # Self-Extend the gap would split grouped blocks (see the module docstring).
-        self.allow_shift = (allow_shift and extend is None
-                            and bool(llama().llama_memory_can_shift(ctx.memory)))
+        # A context shift needs llama.cpp's K-shift, which some models' caches lack.
+        self.allow_shift = allow_shift and bool(llama().llama_memory_can_shift(ctx.memory))
         self._no_abort = llama().ggml_abort_callback()  # NULL: no per-node callback
 
     def decode(self, tokens: Sequence[int], n_past: int) -> int:
@@ -63,25 +64,16 @@ class KvSequence:
         self.batch.set_batch(tokens, n_past, False)
         return int(llama().llama_decode(self.ctx.ctx, self.batch.batch))
 
-    def next_position(self, n: int | None = None) -> int:
-        """Position of token ``n`` (default: the next one to decode)."""
-        n = len(self.tokens) if n is None else n
-        return self.extend.next_position(n) if self.extend is not None else n
-
-    def last_position(self, n: int) -> int:
-        """Highest position in a cache of ``n`` tokens."""
-        return self.extend.position(n - 1, n) if self.extend is not None else n - 1
-
     def _extend_with(self, tokens: Sequence[int]) -> int:
         """Decode ``tokens`` at the end; group a block they fill. Returns llama_decode's code."""
-        code = self.decode(tokens, self.next_position())
+        code = self.decode(tokens, self.map.next())
         if code != 0:
             return code
         self._edited = False
         self.tokens.extend(tokens)
-        se = self.extend
-        if se is not None and len(self.tokens) % se.window == 0:
-            se.group_block(llama(), self.ctx.memory, len(self.tokens) // se.window - 1)
+        self.map.grow(len(tokens))
+        if self.map.block_full():
+            self.map.group_tail(llama(), self.ctx.memory, self.tokens)
             self._edited = True
         return 0
 
@@ -94,25 +86,25 @@ class KvSequence:
     def settle(self) -> None:
         """Run a pending K-shift now (a throwaway decode), so a saved state is consistent."""
         if self._edited and self.tokens:
-            position = self.next_position()
+            position = self.map.next()
             if self.decode(self.tokens[-1:], position) == 0:
                 self._edited = False
             llama().llama_memory_seq_rm(self.ctx.memory, 0, position, -1)
 
     def trim_to(self, n: int) -> int:
         """Forget tokens from index ``n`` on; returns how many stay (fewer with Self-Extend
-        when ``n`` falls inside a grouped block: its tokens share positions)."""
-        if self.extend is not None:
-            n = self.extend.keepable(n, len(self.tokens))
+        when ``n`` falls inside a group: its tokens share a position)."""
+        n = self.map.keepable(n)
         if n < len(self.tokens):
-            llama().llama_memory_seq_rm(self.ctx.memory, 0, self.next_position(n), -1)
+            llama().llama_memory_seq_rm(self.ctx.memory, 0, self.map.positions[n], -1)
             del self.tokens[n:]
+            self.map.trim(n)
         return n
 
     def eval_prompt(self, prompt: list[int], cancelled: Callable[[], bool]) -> tuple[int, bool]:
         """Evaluate what the KV cache lacks of ``prompt``; return (reused tokens, cancelled)."""
         lc = llama()
-        self._shift_for(prompt)
+        self.shift_for(prompt)
         reused = self.trim_to(min(common_prefix(self.tokens, prompt), len(prompt) - 1))
         callback = lc.ggml_abort_callback(lambda _data: bool(cancelled()))
         try:
@@ -136,28 +128,29 @@ class KvSequence:
         return reused, False
 
     def _chunk_end(self, start: int, end: int) -> int:
-        end = min(end, start + self.n_batch)
-        return self.extend.chunk_end(start, end) if self.extend is not None else end
+        return self.map.chunk_end(min(end, start + self.n_batch))
 
-    def _shift_for(self, prompt: list[int]) -> bool:
+    def shift_for(self, prompt: list[int]) -> bool:
         """Remove a gap of dropped turns from the cache when that lets ``prompt`` reuse more."""
-        shift = find_shift(self.tokens, prompt) if self.allow_shift else None
+        if not self.allow_shift:
+            return False
+        shift = find_shift(self.tokens, prompt, self.map.starts_group)
         if shift is None or shift.reused <= common_prefix(self.tokens, prompt):
             return False
-        apply_shift(llama(), self.ctx.memory, self.tokens, shift)
+        apply_shift(llama(), self.ctx.memory, self.tokens, self.map, shift)
         self._edited = True
         return True
 
     def reusable(self, prompt: list[int]) -> int:
         """Prompt tokens this cache can serve (after a context shift, when allowed)."""
-        return reusable(self.tokens, prompt, self.allow_shift)
+        return reusable(self.tokens, prompt, self.allow_shift, self.map.starts_group)
 
     def _after_abort(self) -> None:
         """Resync ``tokens`` with what llama.cpp kept after an interrupted decode."""
         # Flushes llama.cpp's queued perf count too, so the next reply's counters start clean.
         llama().llama_synchronize(self.ctx.ctx)
         # ``tokens`` grows only after a decode succeeded: drop whatever lies beyond it.
-        llama().llama_memory_seq_rm(self.ctx.memory, 0, self.next_position(), -1)
+        llama().llama_memory_seq_rm(self.ctx.memory, 0, self.map.next(), -1)
 
     def restore(self, states: StateCache, conversation_id: str, prompt: list[int]) -> int:
         """Load the conversation's saved state if it beats the live cache; tokens restored."""
@@ -167,22 +160,28 @@ class KvSequence:
         saved = states.load(conversation_id)
         if saved is None:
             return 0
-        tokens, data = saved
-        usable = reusable(tokens, prompt, self.allow_shift)
-        if self.extend is not None:
-            usable = self.extend.keepable(usable, len(tokens))
+        tokens, meta, data = saved
+        saved_map = PositionMap(self.map.extend, self.map.boundary)
+        if not saved_map.load_meta(meta, len(tokens)):
+            states.discard(states.path(conversation_id), "its position map does not fit")
+            return 0
+        usable = reusable(tokens, prompt, self.allow_shift, saved_map.starts_group)
         if usable <= live:
             return 0
         lc = llama()
         lc.llama_memory_seq_rm(self.ctx.memory, 0, 0, -1)
-        self.tokens = []
+        self.tokens, self.map = [], PositionMap(self.map.extend, self.map.boundary)
         buf = (ctypes.c_uint8 * len(data)).from_buffer(data)
         read = int(lc.llama_state_seq_set_data(self.ctx.ctx, buf, len(data), 0))
         top = int(lc.llama_memory_seq_pos_max(self.ctx.memory, 0))
-        if read == 0 or not tokens or top != self.last_position(len(tokens)):
+        if read == 0 or not tokens or top != saved_map.last():
             lc.llama_memory_seq_rm(self.ctx.memory, 0, 0, -1)
             states.discard(states.path(conversation_id), "llama.cpp could not load it")
             return 0
-        self.tokens = list(tokens)
+        self.tokens, self.map = list(tokens), saved_map
         self._edited = False
         return usable
+
+    def saved_meta(self) -> dict[str, Any]:
+        """What a saved state needs besides the tokens: the position map, with Self-Extend."""
+        return self.map.to_meta() if self.map.extend is not None else {}

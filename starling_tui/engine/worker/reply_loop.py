@@ -2,7 +2,8 @@
 
 Kept as lean as a bare llama.cpp loop (the engine benchmark compares the two). Cancellation is
 checked before every token; the loop guard (:mod:`.loop_guard`) sees every token; the thread
-counts follow the free CPU (:mod:`.threads`), looked at every 32 tokens.
+counts follow the free CPU (:mod:`.threads`), looked at every 32 tokens. A reply that fills
+the window goes on after a context shift (:mod:`.reply_room`) when the policy allows one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class ReplyLoop:
     model: Any  # llama_cpp._internals.LlamaModel
     strip_space: bool  # OpenChat: the reply's leading space belongs to the template
     faults: FaultPlan = NO_FAULTS  # a test's staged crash or token delay
+    # Called when the window is full; True when it shifted out old turns (:mod:`.reply_room`)
+    make_room: Callable[[], bool] | None = None
 
     def run(
         self,
@@ -78,7 +81,8 @@ class ReplyLoop:
                 self.faults.crash_point("token")
             if self.faults.token_delay:
                 time.sleep(self.faults.token_delay)
-            if (limit is not None and n >= limit) or len(self.kv.tokens) + 1 >= self.kv.n_ctx:
+            if (limit is not None and n >= limit) or (
+                    len(self.kv.tokens) + 1 >= self.kv.n_ctx and not self._room()):
                 reason = "length"
                 break
             self.kv.append(token)
@@ -92,3 +96,7 @@ class ReplyLoop:
             stats.tokens_per_s = (n - 1) / max(time.perf_counter() - first_at, 1e-9)
         sampler.close()
         return reason
+
+    def _room(self) -> bool:
+        """Room for the next token in a full window: only by a context shift, if allowed."""
+        return self.make_room is not None and self.make_room()

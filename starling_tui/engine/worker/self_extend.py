@@ -1,17 +1,18 @@
 """Self-Extend (grouped attention, Jin et al. 2024) the way llama.cpp's completion tool did it.
 
 Positions are handed out one by one as usual, but each time ``W`` (the neighbour window)
-tokens have gathered after the last grouped block, that block is grouped: its ``W`` tokens'
-positions are divided by ``G`` (the group size), so ``G`` neighbouring tokens share one
-position, and the next token continues right after the grouped block. After ``n`` tokens the
-``k = n // W`` oldest blocks are grouped and the rest (fewer than ``W``) keeps its own
-positions::
+tokens have gathered after the last grouped block, that block is grouped: ``G`` (the group
+size) neighbouring tokens share one position, and the next token continues right after the
+grouped block. Without turn boundaries, after ``n`` tokens the ``k = n // W`` oldest blocks
+are grouped and the rest (fewer than ``W``) keeps its own positions::
 
     position(i) = i // G                      for i < k·W
                 = k·W / G + (i - k·W)         otherwise
 
 The highest position ever used is about ``n / G + W``, so a context of ``G × (training
-context - W)`` tokens stays inside the positions the model was trained on.
+context - W)`` tokens stays inside the positions the model was trained on. The map itself, and
+the one refinement that lets a context shift and prefix reuse cut it exactly (no group spans a
+turn boundary), live in :mod:`.positions`.
 
 The regrouping moves keys with one ``llama_memory_seq_add`` per position, not with
 ``llama_memory_seq_div``: in the llama.cpp vendored by llama-cpp-python 0.3.36 the division's
@@ -25,7 +26,6 @@ same tokens at the remapped positions, and ``seq_div`` does not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from starling_tui.engine.base import EngineError
 
@@ -36,42 +36,6 @@ class SelfExtend:
 
     group: int
     window: int
-
-    def grouped_blocks(self, n: int) -> int:
-        """Blocks of ``W`` tokens grouped once ``n`` tokens are in the cache."""
-        return n // self.window
-
-    def position(self, i: int, n: int) -> int:
-        """Position of token ``i`` while the cache holds ``n`` tokens."""
-        grouped = self.grouped_blocks(n) * self.window
-        return i // self.group if i < grouped else grouped // self.group + i - grouped
-
-    def next_position(self, n: int) -> int:
-        """Where token ``n`` goes (the cache holds ``n`` tokens)."""
-        return self.position(n, n)
-
-    def chunk_end(self, start: int, end: int) -> int:
-        """A decode starting at token ``start`` stops at the end of its block (then it is
-        grouped before the next decode) or at ``end``."""
-        return min(end, (start // self.window + 1) * self.window)
-
-    def keepable(self, reused: int, n: int) -> int:
-        """Tokens of a cache of ``n`` that can stay when only ``reused`` match a new prompt.
-
-        Trimming inside a grouped block would leave tokens grouped that the smaller cache
-        gives positions of their own; grouped tokens share a position, so no position edit
-        can tell them apart again: such a block is re-evaluated instead.
-        """
-        grouped = self.grouped_blocks(n) * self.window
-        return reused if reused >= grouped else (reused // self.window) * self.window
-
-    def group_block(self, lc: Any, memory: Any, block: int) -> None:
-        """Group block ``block`` (its ``W`` tokens at consecutive positions) in sequence 0."""
-        base = block * self.window // self.group
-        for offset in range(1, self.window):  # in increasing order: no move lands on a later one
-            delta = offset // self.group - offset
-            if delta:
-                lc.llama_memory_seq_add(memory, 0, base + offset, base + offset + 1, delta)
 
 
 def check_self_extend(group: int, window: int, n_ctx: int, n_ctx_train: int) -> None:

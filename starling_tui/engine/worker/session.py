@@ -9,7 +9,6 @@ evaluation and KV reuse), :mod:`.reply_loop` (sampling), :mod:`.state_cache` (sa
 
 from __future__ import annotations
 
-import ctypes
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from starling_tui.engine.base import (
 from starling_tui.engine.worker.context import (
     create_context,
     load_failure,
+    model_metadata,
     quant_name,
     resolve_gpu_layers,
 )
@@ -39,6 +39,7 @@ from starling_tui.engine.worker.llama_backend import (
 )
 from starling_tui.engine.worker.next_turn import next_turn_prefix, prefill
 from starling_tui.engine.worker.reply_loop import ReplyLoop
+from starling_tui.engine.worker.reply_room import room_maker
 from starling_tui.engine.worker.self_extend import self_extend_for
 from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.engine.worker.threads import before_prompt
@@ -98,7 +99,8 @@ class Session:
             ctx, n_batch = create_context(self.model, options, requested, n_gpu,
                                           uncapped_batch=faults.uncapped_batch)
             self.kv = KvSequence(ctx, n_batch, faults, extend=extend,
-                                 allow_shift=options.context_overflow == "shift")
+                                 allow_shift=options.context_overflow == "shift",
+                                 boundary=self.vocab.boundary_ids().__contains__)
             self.n_ctx = self.kv.n_ctx
             if options.state_cache:
                 self.states = StateCache(options, self.n_ctx, self.n_gpu_layers, faults)
@@ -114,15 +116,7 @@ class Session:
         return self.kv
 
     def _metadata(self, key: str) -> str | None:
-        lc = llama()
-        buf = ctypes.create_string_buffer(1 << 16)
-        n = lc.llama_model_meta_val_str(self.model.model, key.encode(), buf, len(buf))
-        if n < 0:
-            return None
-        if n >= len(buf):
-            buf = ctypes.create_string_buffer(n + 1)
-            lc.llama_model_meta_val_str(self.model.model, key.encode(), buf, len(buf))
-        return buf.value.decode("utf-8", "replace")
+        return model_metadata(self.model, key)
 
     def info(self) -> ModelInfo:
         """What is loaded and how it runs."""
@@ -142,12 +136,14 @@ class Session:
 
     # -- prompts -------------------------------------------------------------------------
 
-    def plan(self, request: ChatRequest) -> tuple[FittedPrompt, PromptFormat]:
-        """The prompt ids for ``request``, oldest turns left out as ``context_overflow`` says."""
+    def plan(self, request: ChatRequest, room: int | None = None
+             ) -> tuple[FittedPrompt, PromptFormat]:
+        """The prompt ids for ``request``, oldest turns left out as ``context_overflow`` says
+        (``room``: tokens kept free after it; default: the reply's)."""
         try:
             return plan_prompt(request, self.tok, self.template, self.n_ctx,
                                policy=self.options.context_overflow,
-                               shift_share=self.options.context_shift_share)
+                               shift_share=self.options.context_shift_share, room=room)
         except ValueError as exc:  # PromptTooLong, or a chat template that failed to render
             raise EngineError(str(exc)) from exc
 
@@ -184,10 +180,13 @@ class Session:
             stats.evaluated_tokens = max(len(kv.tokens) - reused, 0)
             stats.finish_reason = "cancelled"
             return stats
+        pieces: list[str] = []
+        room = room_maker(lambda r: self.plan(r, room=1)[0], kv, request,
+                          lambda: "".join(pieces), stats)
         # OpenChat prompts end "Assistant:" and the template writes ": " + reply, so the
         # reply's leading space belongs to the template (and re-renders identically).
-        loop = ReplyLoop(kv, self.model, strip_space=fmt != "chat_template", faults=self.faults)
-        pieces: list[str] = []
+        loop = ReplyLoop(kv, self.model, strip_space=fmt != "chat_template", faults=self.faults,
+                         make_room=room)
 
         def keep_and_emit(text: str) -> None:
             pieces.append(text)
@@ -221,8 +220,9 @@ class Session:
         if stats.finish_reason not in COMPLETED or not self.tokens:
             return
         name = self._metadata("general.name") or Path(self.options.model_path).stem
-        self._context().settle()  # no K-shift may be pending in a state copied out
-        self.states.save(self._context().ctx.ctx, request.conversation_id, self.tokens, name)
+        kv = self._context()
+        kv.settle()  # no K-shift may be pending in a state copied out
+        self.states.save(kv.ctx.ctx, request.conversation_id, self.tokens, name, kv.saved_meta())
 
     def counters(self) -> dict[str, float]:
         """llama.cpp's own perf counters for the latest reply (as they were at its end, so

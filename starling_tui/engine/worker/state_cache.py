@@ -85,8 +85,8 @@ class StateCache:
             self._pending.result()
             self._pending = None
 
-    def load(self, conversation_id: str) -> tuple[list[int], memoryview] | None:
-        """The saved tokens and state data, or None (bad files are discarded, logged)."""
+    def load(self, conversation_id: str) -> tuple[list[int], dict[str, Any], memoryview] | None:
+        """The saved tokens, header and state data, or None (bad files are discarded, logged)."""
         self.flush()
         path = self.path(conversation_id)
         if not path.exists():
@@ -101,15 +101,18 @@ class StateCache:
             self.discard(path, str(exc))
             return None
         touch(path)
-        return tokens, data
+        return tokens, meta, data
 
     def discard(self, path: Path, why: str) -> None:
         """Delete an unusable state file, saying why."""
         log.warning("discarded saved state %s: %s", path.name, why)
         path.unlink(missing_ok=True)
 
-    def save(self, ctx: Any, conversation_id: str, tokens: list[int], model_name: str) -> None:
-        """Copy sequence 0 out of llama.cpp now; write it to disk in the background."""
+    def save(self, ctx: Any, conversation_id: str, tokens: list[int], model_name: str,
+             extra: dict[str, Any] | None = None) -> None:
+        """Copy sequence 0 out of llama.cpp now; write it to disk in the background.
+
+        ``extra``: more header fields (the position map, with Self-Extend)."""
         lc = llama()
         size = int(lc.llama_state_seq_get_size(ctx, 0))
         if size <= 0 or size > self.budget:
@@ -119,8 +122,8 @@ class StateCache:
         if written <= 0:
             log.warning("llama.cpp could not copy the KV state; not saved")
             return
-        meta = {"conversation_id": conversation_id, "fingerprint": self.fingerprint,
-                "model_name": model_name}
+        meta = {**(extra or {}), "conversation_id": conversation_id,
+                "fingerprint": self.fingerprint, "model_name": model_name}
         path = self.path(conversation_id)
         self.flush()
         self._pending = self._writer.submit(self._write, path, meta, list(tokens),

@@ -68,6 +68,12 @@ class LlamaVocab:
         """The vocabulary text of ``token`` (``<s>``, ``<|end_of_turn|>``…)."""
         return str(self.model.token_get_text(token))
 
+    def boundary_ids(self) -> frozenset[int]:
+        """Tokens a turn ends or begins with (control and special tokens, BOS, EOS, EOT):
+        Self-Extend never groups across them (:mod:`.positions`)."""
+        ends = (int(self.model.token_bos()), int(self.model.token_eos()), self.eot_id())
+        return frozenset(self.special_ids.values()) | {t for t in ends if t >= 0}
+
     def eot_id(self) -> int:
         """The end-of-turn token: ``<|end_of_turn|>`` for OpenChat, else EOT or EOS."""
         if "<|end_of_turn|>" in self.special_ids:
