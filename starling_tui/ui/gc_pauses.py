@@ -43,15 +43,21 @@ def start() -> None:
 
 
 def settle() -> None:
-    """Collect the garbage there is now and freeze the survivors: later collections skip them."""
-    gc.collect()
-    gc.freeze()
+    """Collect the garbage there is now and freeze the survivors: later collections skip them.
+
+    Only between :func:`start` and :func:`stop`: a widget used outside the app (a test, a
+    callback that runs after the app exited) leaves the collector alone.
+    """
+    if _default_threshold is not None:
+        gc.collect()
+        gc.freeze()
 
 
 def release() -> None:
     """Unfreeze everything (widgets were removed), collect it once, freeze what is left."""
-    gc.unfreeze()
-    settle()
+    if _default_threshold is not None:
+        gc.unfreeze()
+        settle()
 
 
 def stop() -> None:

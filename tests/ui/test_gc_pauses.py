@@ -34,6 +34,9 @@ def gc_restored() -> Iterator[None]:
 
 
 def test_settled_objects_survive_collections_until_released() -> None:
+    gc_pauses.settle()
+    assert gc.get_freeze_count() == 0  # not started: the collector is left alone
+    gc_pauses.start()
     cycle = Cycle()
     ref = weakref.ref(cycle)
     gc_pauses.settle()
