@@ -13,6 +13,7 @@ reuses the cache) against the same follow-up in an empty conversation, through
 :class:`ProcessEngine`. Target <= 1.5x.
 
     python benchmarks/context_shift_bench.py quality [--ctx 1024] [--shares 0.1,0.25,0.5]
+        [--self-extend G --self-extend-window W]
     python benchmarks/context_shift_bench.py ttft [--model PATH] [--ctx 2048] [--turns 24]
 """
 
@@ -72,14 +73,17 @@ def divergence(fresh: np.ndarray, other: np.ndarray) -> tuple[float, bool]:
     return float(np.sum(np.exp(lp) * (lp - lq))), int(fresh.argmax()) == int(other.argmax())
 
 
-def walk(path: Path, n_ctx: int, policy: str, share: float, turns: int) -> list[tuple[float, bool]]:
-    """Feed the conversation turn by turn; compare each overflowed turn with a fresh eval."""
+def walk(path: Path, n_ctx: int, policy: str, share: float, turns: int,
+         extend: tuple[int, int] = (1, 512)) -> list[tuple[float, bool]]:
+    """Feed the conversation turn by turn; compare each overflowed turn with a fresh eval
+    (with Self-Extend ``extend`` = (G, W) on both sides when G > 1)."""
     from starling_tui.engine.worker.session import Session
 
     def session() -> Session:
         return Session(EngineOptions(model_path=str(path), n_ctx=n_ctx, n_threads=2,
                                      state_cache=False, context_overflow=policy,  # type: ignore[arg-type]
-                                     context_shift_share=share))
+                                     context_shift_share=share, self_extend=extend[0],
+                                     self_extend_window=extend[1]))
 
     walker, fresh = session(), session()
     messages = conversation(turns)
@@ -104,7 +108,8 @@ def walk(path: Path, n_ctx: int, policy: str, share: float, turns: int) -> list[
 def quality(args: argparse.Namespace) -> None:
     path = Path(args.model) if args.model else smollm2_path()
     for policy, share in [("drop", 0.25)] + [("shift", float(s)) for s in args.shares.split(",")]:
-        res = walk(path, args.ctx, policy, share, args.turns)
+        res = walk(path, args.ctx, policy, share, args.turns,
+                   (args.self_extend, args.self_extend_window))
         kls = [kl for kl, _ in res]
         print(f"{policy:5} share {share:.2f}: {len(res)} overflowed turns, KL mean "
               f"{statistics.mean(kls):.4f} median {statistics.median(kls):.4f} max {max(kls):.4f}"
@@ -170,6 +175,8 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0)
     parser.add_argument("--policy", default="shift", choices=["shift", "drop"])
     parser.add_argument("--shares", default="0.1,0.25,0.5")
+    parser.add_argument("--self-extend", type=int, default=1, help="quality: G (1 = off)")
+    parser.add_argument("--self-extend-window", type=int, default=512, help="quality: W")
     args = parser.parse_args()
     (quality if args.what == "quality" else ttft)(args)
 

@@ -92,13 +92,16 @@ def test_grouping_moves_each_key_once_in_increasing_order() -> None:
     assert pm.positions == [0, 0, 1, 1] and pm.tail == 4 and pm.next() == 2
 
 
-def test_keepable_cuts_only_where_a_group_starts_and_trim_restarts_the_tail() -> None:
-    pm = grown(list(range(10)))  # [0,0,1,1,2,2,3,3,4,5]: two grouped blocks, a tail of 2
-    assert [pm.keepable(n) for n in (10, 9, 8, 7, 5, 1)] == [10, 9, 8, 6, 4, 0]
-    pm.trim(6)
-    assert pm.tail == 6 and pm.next() == 3
-    grow_to(pm, [*range(6), 7, 8, 9, 10])  # the new tail fills a block, grouped from 6
-    assert pm.positions == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4] and pm.tail == 10
+def test_reuse_cuts_at_a_block_start_so_regrowing_groups_as_a_fresh_map() -> None:
+    tokens = [1, 2, EOT, 3, 4, 5, 6, 7, 8, 9]
+    pm = grown(tokens)  # blocks at 0 and 4, a tail of 2
+    assert pm.blocks == [0, 4] and pm.tail == 8
+    assert [pm.keepable(n) for n in (10, 9, 8, 7, 5, 4, 3, 0)] == [10, 9, 8, 4, 4, 4, 0, 0]
+    pm.trim(pm.keepable(6))
+    assert pm.tail == 4 and pm.blocks == [0] and pm.next() == pm.positions[-1] + 1
+    grow_to(pm, tokens)  # the same tokens again: the very map a fresh evaluation builds
+    fresh = grown(tokens)
+    assert (pm.positions, pm.tail, pm.blocks) == (fresh.positions, fresh.tail, fresh.blocks)
     check_invariants(pm)
 
 
@@ -112,6 +115,8 @@ def test_a_shift_removes_whole_groups_and_closes_the_gap() -> None:
     assert edits.calls == [("rm", before[2], before[6]), ("add", before[6], -1, -gap)]
     assert cached == [1, EOT, *range(8, 23)]
     assert pm.positions == before[:2] + [p - gap for p in before[6:]]
+    assert all(pm.starts_group(b) and b < pm.tail for b in pm.blocks)  # still cut points
+    assert pm.blocks == sorted(set(pm.blocks))
     check_invariants(pm)
 
 

@@ -90,14 +90,14 @@ def test_a_shift_with_self_extend_evaluates_only_the_new_turn(one_layer_gguf: Pa
         s.close()
 
 
-def test_reuse_inside_a_grouped_block_cuts_at_a_group(one_layer_gguf: Path) -> None:
+def test_reuse_inside_a_grouped_block_cuts_at_its_start(one_layer_gguf: Path) -> None:
     s = session(one_layer_gguf)
     try:
         kv = s.kv
         kv.eval_prompt(prompt(1, 4), never)
-        edited = prompt(1, 1)[:-5] + content(99, 40)  # an edit inside the grouped region
+        edited = prompt(1, 2)[:-5] + content(99, 40)  # an edit inside the grouped region
         reused, _ = kv.eval_prompt(edited, never)
-        assert len(prompt(1, 1)) - 5 - 4 < reused <= len(prompt(1, 1)) - 5  # at most G-1 lost
+        assert reused == (len(prompt(1, 2)) - 5) // 32 * 32  # the start of its block (W 32)
         assert_exact(s, one_layer_gguf)
     finally:
         s.close()

@@ -5,14 +5,15 @@ tokens after a removed gap move down by the gap's length). With Self-Extend
 (:mod:`.self_extend`) positions are grouped: once ``W`` tokens have gathered after the last
 grouped block (the ungrouped *tail*), that block is grouped — runs of up to ``G`` neighbouring
 tokens share one position — and the next token continues right after it. Every other edit
-then has to carry the map: prefix reuse cuts it, a context shift removes a gap from it and
-moves what follows down, a saved state stores it.
+then has to carry the map: prefix reuse cuts it (at the start of a grouped block, so what is
+evaluated again is grouped exactly as a fresh evaluation would group it), a context shift
+removes a gap from it and moves what follows down, a saved state stores it.
 
 One rule makes those edits exact: **a group never continues past a boundary token** (a
 template's special token: BOS, ``<|end_of_turn|>``, ``<|im_end|>``…). Grouped tokens share a
 position, so no position edit can separate them again; llama.cpp removes keys by position
-range. Turns begin right after such a token, and the turns a shift removes or a new prompt
-replaces start there, so the cut points are group starts. Invariants: positions start at 0,
+range. Turns begin right after such a token, and the turns a shift removes start there, so
+both ends of the gap are group starts. Invariants: positions start at 0,
 never decrease and step by 0 or 1; the tail's positions are consecutive.
 
 The map costs a few positions per turn more than plain grouping (a turn's last run may be
@@ -41,6 +42,7 @@ class PositionMap:
         self.boundary = boundary  # a group never continues past such a token
         self.positions: list[int] = []
         self.tail = 0  # index of the first token not grouped yet
+        self.blocks: list[int] = []  # where each grouped block starts (where reuse may cut)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -94,6 +96,7 @@ class PositionMap:
             if offset != j:
                 lc.llama_memory_seq_add(memory, 0, base + j, base + j + 1, offset - j)
         self.positions[start : start + size] = [base + offset for offset in offsets]
+        self.blocks.append(start)
         self.tail = start + size
 
     def starts_group(self, i: int) -> bool:
@@ -101,25 +104,33 @@ class PositionMap:
         return i <= 0 or i >= len(self) or self.positions[i - 1] < self.positions[i]
 
     def keepable(self, n: int) -> int:
-        """The longest prefix of at most ``n`` tokens that can be kept on its own."""
-        while not self.starts_group(n):
-            n -= 1
-        return n
+        """The longest prefix of at most ``n`` tokens that prefix reuse keeps: all of it in
+        the tail, else up to the start of the grouped block ``n`` falls in. Growing it again
+        then groups the very blocks a fresh evaluation would, so reuse stays exact (a cut at
+        any group start would shift every later block and change the result)."""
+        if n >= self.tail:
+            return n
+        return max((b for b in self.blocks if b <= n), default=0)
 
     def trim(self, n: int) -> None:
-        """Forget tokens from index ``n`` on (``n`` must start a group)."""
+        """Forget tokens from index ``n`` on (``n`` from :meth:`keepable`)."""
         del self.positions[n:]
         self.tail = min(self.tail, n)
+        self.blocks = [b for b in self.blocks if b < n]
 
     def remove(self, start: int, end: int) -> None:
         """Remove tokens ``[start, end)`` and move the rest down to close the gap (both ends
         must start a group, and token ``end`` must be held)."""
-        gap = self.positions[end] - self.positions[start]
+        gap, size = self.positions[end] - self.positions[start], end - start
         self.positions[start:] = [p - gap for p in self.positions[end:]]
         if self.tail > end:
-            self.tail -= end - start
+            self.tail -= size
         elif self.tail > start:
             self.tail = start
+        # What follows the gap is grouped as it was; ``start`` is where reuse may cut it.
+        later = [b - size for b in self.blocks if b >= end]
+        self.blocks = [b for b in self.blocks if b < start]
+        self.blocks += ([start] if start < self.tail and start not in later else []) + later
 
     def to_meta(self) -> dict[str, Any]:
         """The map as a saved state stores it: run lengths of shared positions, and the tail."""
@@ -129,7 +140,7 @@ class PositionMap:
                 runs.append(1)
             else:
                 runs[-1] += 1
-        return {"position_runs": runs, "tail": self.tail}
+        return {"position_runs": runs, "tail": self.tail, "blocks": self.blocks}
 
     def load_meta(self, meta: dict[str, Any], n_tokens: int) -> bool:
         """Take a saved map (none in ``meta``: positions are indexes, without Self-Extend);
@@ -138,11 +149,13 @@ class PositionMap:
         if runs is None:
             if self.extend is not None:  # saved without a map: positions unknown
                 return False
-            positions, tail = list(range(n_tokens)), n_tokens
+            positions, tail, blocks = list(range(n_tokens)), n_tokens, []
         else:
             positions = [p for p, run in enumerate(runs) for _ in range(int(run))]
-            tail = int(meta.get("tail", -1))
+            tail, blocks = int(meta.get("tail", -1)), [int(b) for b in meta.get("blocks", [])]
         if len(positions) != n_tokens or not 0 <= tail <= n_tokens:
             return False
-        self.positions, self.tail = positions, tail
+        if any(not 0 <= b < tail for b in blocks):
+            return False
+        self.positions, self.tail, self.blocks = positions, tail, blocks
         return True
