@@ -146,3 +146,4 @@ def test_the_map_round_trips_through_a_saved_header() -> None:
     assert not saved.load_meta({}, len(pm))  # saved without a map: positions unknown
     plain = PositionMap()
     assert plain.load_meta({}, 5) and plain.positions == [0, 1, 2, 3, 4]
+    assert plain.keepable(3) == 3  # nothing grouped: reuse may cut anywhere

@@ -149,7 +149,7 @@ class PositionMap:
         if runs is None:
             if self.extend is not None:  # saved without a map: positions unknown
                 return False
-            positions, tail, blocks = list(range(n_tokens)), n_tokens, []
+            positions, tail, blocks = list(range(n_tokens)), 0, []  # nothing grouped
         else:
             positions = [p for p, run in enumerate(runs) for _ in range(int(run))]
             tail, blocks = int(meta.get("tail", -1)), [int(b) for b in meta.get("blocks", [])]
