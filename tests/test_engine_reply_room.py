@@ -72,3 +72,22 @@ def test_without_shift_the_reply_stops_at_the_window(one_layer_gguf: Path) -> No
         assert stats.dropped_messages == first.dropped_messages
     finally:
         session.close()
+
+
+def test_only_whole_older_turns_may_go_mid_reply() -> None:
+    """The planner's answer is used only if it keeps the system prompt and the question."""
+    from starling_tui.engine.worker.reply_room import keeps_what_matters
+    from starling_tui.prompt.fit import FittedPrompt
+
+    messages = conversation(2)
+    request = ChatRequest(messages)
+    partial = ChatMessage("assistant", "so far")
+    system = messages[0]
+
+    def fitted(*kept: ChatMessage) -> FittedPrompt:
+        return FittedPrompt((*kept, partial), [], len(messages) - len(kept))
+
+    assert keeps_what_matters(request, fitted(system, *messages[3:]))  # one turn out
+    assert not keeps_what_matters(request, fitted(*messages[1:]))  # the system prompt went
+    assert not keeps_what_matters(request, fitted(system))  # the question went
+    assert not keeps_what_matters(request, FittedPrompt((*messages, partial), [], 0))  # nothing
