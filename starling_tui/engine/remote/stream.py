@@ -116,6 +116,10 @@ class ReplyReader:
         done = False
         try:
             for chunk in self.decode(self.stream.lines()):
+                # Checked before every piece: lines already buffered from an aborted stream
+                # (a cancel, a newer reply) must not reach the caller.
+                if self.cancelled():
+                    break
                 if chunk is None:
                     done = True
                     break
