@@ -139,7 +139,7 @@ def test_a_gap_slides_back_to_turn_starts_when_the_map_needs_it() -> None:
 
 def test_the_map_round_trips_through_a_saved_header() -> None:
     pm = grown([1, EOT, 2, 3, 4, 5, 6, 7, 8, 9])
-    saved = PositionMap(SE, pm.boundary)
+    saved = pm.empty()
     assert saved.load_meta(pm.to_meta(), len(pm))
     assert saved.positions == pm.positions and saved.tail == pm.tail
     assert not saved.load_meta(pm.to_meta(), len(pm) + 1)  # another token count

@@ -89,7 +89,7 @@ def grouped_then_query(path: Path, seq_div: bool = False, boundary: Any = None,
     ``seq_add`` or, with ``seq_div``, the completion tool's division); then QUERY.
     Returns the logits and every token's position."""
     ctx = Context(path, **kv)
-    pm = PositionMap(SE, boundary) if boundary else PositionMap(SE)
+    pm = PositionMap(SE, boundary)
     try:
         while len(pm) < len(TOKENS):
             start, end = len(pm), pm.chunk_end(len(TOKENS))

@@ -53,7 +53,7 @@ class KvSequence:
         self.batch = _internals.LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False)
         self.tokens: list[int] = []
         # ``boundary``: the template's special tokens, after which no group continues
-        self.map = PositionMap(extend, boundary) if boundary else PositionMap(extend)
+        self.map = PositionMap(extend, boundary)
         self._edited = False  # a position edit waits for llama.cpp's K-shift at the next decode
         # A context shift needs llama.cpp's K-shift, which some models' caches lack.
         self.allow_shift = allow_shift and bool(llama().llama_memory_can_shift(ctx.memory))
@@ -161,7 +161,7 @@ class KvSequence:
         if saved is None:
             return 0
         tokens, meta, data = saved
-        saved_map = PositionMap(self.map.extend, self.map.boundary)
+        saved_map = self.map.empty()
         if not saved_map.load_meta(meta, len(tokens)):
             states.discard(states.path(conversation_id), "its position map does not fit")
             return 0
@@ -170,7 +170,7 @@ class KvSequence:
             return 0
         lc = llama()
         lc.llama_memory_seq_rm(self.ctx.memory, 0, 0, -1)
-        self.tokens, self.map = [], PositionMap(self.map.extend, self.map.boundary)
+        self.tokens, self.map = [], self.map.empty()
         buf = (ctypes.c_uint8 * len(data)).from_buffer(data)
         read = int(lc.llama_state_seq_set_data(self.ctx.ctx, buf, len(data), 0))
         top = int(lc.llama_memory_seq_pos_max(self.ctx.memory, 0))

@@ -37,12 +37,16 @@ class PositionMap:
     """Positions of the tokens of sequence 0, and Self-Extend's grouping of them."""
 
     def __init__(self, extend: SelfExtend | None = None,
-                 boundary: Callable[[int], bool] = _never) -> None:
+                 boundary: Callable[[int], bool] | None = None) -> None:
         self.extend = extend
-        self.boundary = boundary  # a group never continues past such a token
+        self.boundary = boundary or _never  # a group never continues past such a token
         self.positions: list[int] = []
         self.tail = 0  # index of the first token not grouped yet
         self.blocks: list[int] = []  # where each grouped block starts (where reuse may cut)
+
+    def empty(self) -> PositionMap:
+        """A map of no tokens with the same grouping (to restore a saved state into)."""
+        return PositionMap(self.extend, self.boundary)
 
     def __len__(self) -> int:
         return len(self.positions)
