@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine_bench import smollm2_path
 
-from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
+from starling_tui.engine.base import EngineOptions
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 if TYPE_CHECKING:
     import numpy as np

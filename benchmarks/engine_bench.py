@@ -30,13 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bare_llama import attention_floor, bare_decode, in_child
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineOptions,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 DECODE_PROMPT = "Count from 1 to 1000, separated by commas."
 FILLER = (

@@ -75,8 +75,9 @@ def regular_table(toks: dict) -> None:
 
 
 def real_replies(tokens: int, skip_engine: bool, tok: object) -> None:
-    from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
+    from starling_tui.engine.base import EngineOptions
     from starling_tui.engine.parent.process import ProcessEngine
+    from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
     engine = ProcessEngine()
     engine.load(EngineOptions(model_path=str(smollm2_path()), n_ctx=4096))

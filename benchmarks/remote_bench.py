@@ -40,14 +40,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from remote_servers import API_KEY, RunningServer, start_llama_cpp_server  # noqa: E402
 
-from starling_tui.engine.base import (  # noqa: E402
-    ChatMessage,
-    ChatRequest,
-    EngineOptions,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions  # noqa: E402
 from starling_tui.engine.remote.engine import RemoteEngine  # noqa: E402
 from starling_tui.engine.remote.request_body import completion_body  # noqa: E402
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions  # noqa: E402
 
 PROMPT = "Count from 1 to 1000, separated by commas."
 _EVAL = re.compile(r"^\S*\s+eval time =\s+([\d.]+) ms /\s+(\d+) runs", re.M)

@@ -31,15 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_bench import history, smollm2_path
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineOptions,
-    GenerationStats,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions, GenerationStats
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.worker.kv_state import list_states
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 CID = "resume-bench"
 SEVEN_B = {"hidden": 4096, "ff": 14336, "layers": 32, "heads": 32, "kv_heads": 8,

@@ -37,13 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_bench import smollm2_path
 from threads_prio import prio_child
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineOptions,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 DECODE = "Count from 1 to 1000, separated by commas."
 WORDS = "the quick brown fox jumps over the lazy dog near a quiet river bank".split()

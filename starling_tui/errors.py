@@ -2,8 +2,9 @@
 
 Anything raised as (a subclass of) :class:`UserError` is an expected failure caused by input or
 environment (a bad model file, an unknown conversation id, a broken config file). The CLI prints
-its message without a traceback; the TUI shows it in a notification. Engine failures use
-:class:`starling_tui.engine.base.EngineError`, which the CLI treats the same way.
+its message without a traceback; the TUI shows it in a notification. Engine failures
+are :class:`EngineError` (a crashed worker: :class:`EngineCrashed`), which the CLI treats
+the same way.
 """
 
 from __future__ import annotations
@@ -23,3 +24,11 @@ class ModelFileError(UserError):
 
 class HistoryError(UserError):
     """The history database is corrupt, locked, too new, or a conversation/message is unknown."""
+
+
+class EngineError(Exception):
+    """A failure the user should see as one clear line (bad model, crashed worker, OOM…)."""
+
+
+class EngineCrashed(EngineError):
+    """The engine's worker process died (segfault, abort, killed). The engine can be reloaded."""

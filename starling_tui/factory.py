@@ -16,18 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from starling_tui.config import Settings
-from starling_tui.engine.base import (
-    ChatRequest,
-    Engine,
-    EngineOptions,
-    ModelInfo,
-    OverflowPolicy,
-    PromptPreview,
-    SamplingOptions,
-)
+from starling_tui.engine.base import Engine, EngineOptions, ModelInfo, PromptPreview
 from starling_tui.errors import UserError
 from starling_tui.history.store import HistoryStore
 from starling_tui.models import ModelFile, inspect_model, resolve_model
+from starling_tui.types import ChatRequest, SamplingOptions
 
 EngineFactory = Callable[[Settings], Engine]
 
@@ -48,16 +41,11 @@ def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") 
         kv_cache_type=settings.kv_cache_type,
         state_cache=settings.state_cache,
         state_cache_budget_mb=settings.state_cache_budget_mb,
-        context_overflow=overflow_policy(settings.context_overflow),
+        context_overflow=settings.context_overflow,
         context_shift_share=settings.context_shift_share,
         self_extend=settings.self_extend,
         self_extend_window=settings.self_extend_window,
     )
-
-
-def overflow_policy(value: str) -> OverflowPolicy:
-    """The engine's form of the ``context_overflow`` setting (validated by the config)."""
-    return "drop" if value == "drop" else "error" if value == "error" else "shift"
 
 
 def sampling_options(settings: Settings) -> SamplingOptions:

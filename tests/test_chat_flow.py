@@ -12,10 +12,10 @@ import pytest
 from starling_tui import factory
 from starling_tui.chat import ChatCore
 from starling_tui.config import Settings
-from starling_tui.engine.base import ChatRequest, EngineCrashed, EngineError
 from starling_tui.engine.fake import FakeEngine
-from starling_tui.errors import UserError
+from starling_tui.errors import EngineCrashed, EngineError, UserError
 from starling_tui.history import HistoryStore
+from starling_tui.types import ChatRequest
 
 
 @pytest.fixture

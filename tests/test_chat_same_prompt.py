@@ -16,10 +16,10 @@ from starling_tui import factory
 from starling_tui.chat import ChatCore
 from starling_tui.cli.main import main
 from starling_tui.config import load_settings
-from starling_tui.engine.base import ChatRequest
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.history import HistoryStore
+from starling_tui.types import ChatRequest
 from starling_tui.ui.jobs import ChatJobs
 from starling_tui.ui.messages import PreviewReady
 from starling_tui.ui.services import Services

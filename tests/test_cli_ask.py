@@ -11,9 +11,9 @@ import pytest
 from fake_cli import scripted
 
 from starling_tui.cli.main import main
-from starling_tui.engine.base import ChatRequest
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.history import HistoryStore
+from starling_tui.types import ChatRequest
 
 Fake = Callable[..., None]
 Capture = pytest.CaptureFixture[str]

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from test_cli_ask import Capture, ask, conv_id
 
-from starling_tui.engine.base import ChatMessage
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.history import HistoryStore
 from starling_tui.paths import app_paths
+from starling_tui.types import ChatMessage
 
 
 def test_continued_conversation_keeps_what_was_set_for_it(

@@ -9,8 +9,7 @@ import pytest
 from test_cli_support import assert_one_line_error, run_cli
 
 from starling_tui.cli import main as cli_main
-from starling_tui.engine.base import EngineCrashed
-from starling_tui.errors import HistoryError, UserError
+from starling_tui.errors import EngineCrashed, HistoryError, UserError
 
 
 def test_help_lists_the_subcommands() -> None:

@@ -113,14 +113,6 @@ def test_update_keeps_other_keys_and_removes_none() -> None:
     assert load_settings(environ={}).model == "smol"
 
 
-def test_docstring_example_is_valid_and_matches_defaults() -> None:
-    doc = config.__doc__ or ""
-    example = doc.split("::\n", 1)[1].split("\nEnvironment variables")[0]
-    example = "\n".join(line[4:] for line in example.splitlines())
-    write_config(example)
-    assert load_settings(environ={}) == Settings()
-
-
 def test_toml_value_refuses_other_types() -> None:
     with pytest.raises(TypeError):
         config.toml_value([1, 2])

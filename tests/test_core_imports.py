@@ -1,7 +1,8 @@
 """The core never imports Textual, the layers import downwards only, and ``--help`` stays light.
 
-Layering inside ``starling_tui``: ``ui → chat → engine | history | prompt | config | models``
-(the CLI and the factory sit above and wire them), and ``starling_tui`` never imports
+Layering inside ``starling_tui``: the full order is :data:`ORDER` (``cli → ui → factory → chat
+→ quality | pull → engine → prompt | history → llama | models → config → root helpers →
+errors | types``), every part of the package is placed in it, and ``starling_tui`` never imports
 ``convert``. The check reads every import statement, lazy ones inside functions included, so
 an upward import cannot hide in a function body.
 """
@@ -67,12 +68,22 @@ def test_help_imports_nothing_heavy() -> None:
 
 
 PACKAGE = Path(starling_tui.__file__).parent
-LOWER = ("engine", "history", "prompt", "config", "models")
-# layer -> packages it must never import (the layers above it)
-FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "chat": ("ui", "cli", "factory"),
-    **{layer: ("chat", "ui", "cli", "factory") for layer in LOWER},
-}
+# The full order, lowest first: a part may import its own modules and any part of a lower
+# rank, never one of the same or a higher rank. Every part of the package must be placed here.
+ORDER: tuple[tuple[str, ...], ...] = (
+    ("__init__", "errors", "types"),
+    ("text", "atomic", "disk", "paths"),
+    ("config",),
+    ("llama", "models"),
+    ("prompt", "history"),
+    ("engine",),
+    ("quality", "pull"),
+    ("chat",),
+    ("factory",),
+    ("ui",),
+    ("cli",),
+)
+RANK = {part: rank for rank, parts in enumerate(ORDER) for part in parts}
 
 
 def imported_modules(path: Path, root: Path = PACKAGE) -> set[str]:
@@ -108,9 +119,10 @@ def upward_imports(root: Path = PACKAGE) -> list[str]:
                 broken.append(f"{path.relative_to(root)}: {module}")
             if parts[0] == "convert":  # pull runs the converter as a child process instead
                 broken.append(f"{path.relative_to(root)}: {module}")
-            forbidden = FORBIDDEN.get(layer, ())
-            if parts[0] == "starling_tui" and len(parts) > 1 and parts[1] in forbidden:
-                broken.append(f"{path.relative_to(root)}: {module}")
+            if parts[0] == "starling_tui" and len(parts) > 1:
+                target = "__init__" if parts[1] == "__version__" else parts[1]
+                if target != layer and RANK.get(target, -1) >= RANK.get(layer, -1):
+                    broken.append(f"{path.relative_to(root)}: {module}")
     return broken
 
 
@@ -118,14 +130,20 @@ def test_layers_import_downwards_only() -> None:
     assert upward_imports() == []
 
 
+def test_every_part_of_the_package_is_placed_in_the_order() -> None:
+    parts = {layer_of(path) for path in PACKAGE.rglob("*.py")}
+    assert parts - RANK.keys() == set(), "place each new package or root module in ORDER"
+
+
 def test_the_layering_check_catches_upward_and_textual_imports(tmp_path: Path) -> None:
     """The checker itself: a planted upward import, lazy or not, is reported."""
     fake = tmp_path / "starling_tui"
     for layer, code in {
-        "history": "def f():\n    from starling_tui.chat import ChatCore\n",
+        "history": "def f():\n    from starling_tui.chat import ChatCore\n"
+                   "from starling_tui.prompt import fit\n",
         "chat": "from starling_tui.ui.app import StarlingApp\n",
         "engine": "import textual\n",
-        "prompt": "from starling_tui import factory\n",
+        "prompt": "from starling_tui import factory\nfrom starling_tui.engine import base\n",
         "pull": "def g():\n    from convert.api import convert_checkpoint\n",
         "ui": "import textual\nfrom starling_tui.chat import ChatCore\n",
     }.items():
@@ -137,6 +155,10 @@ def test_the_layering_check_catches_upward_and_textual_imports(tmp_path: Path) -
         "engine/mod.py: textual",
         "history/mod.py: starling_tui.chat",
         "history/mod.py: starling_tui.chat.ChatCore",
+        "history/mod.py: starling_tui.prompt",
+        "history/mod.py: starling_tui.prompt.fit",
+        "prompt/mod.py: starling_tui.engine",
+        "prompt/mod.py: starling_tui.engine.base",
         "prompt/mod.py: starling_tui.factory",
         "pull/mod.py: convert.api",
         "pull/mod.py: convert.api.convert_checkpoint",

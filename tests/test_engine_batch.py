@@ -6,14 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineError,
-    EngineOptions,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.errors import EngineError
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 pytestmark = pytest.mark.slow
 

@@ -10,16 +10,11 @@ from typing import Any
 
 import pytest
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineCrashed,
-    EngineError,
-    EngineOptions,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
+from starling_tui.errors import EngineCrashed, EngineError
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 pytestmark = pytest.mark.slow
 

@@ -8,16 +8,10 @@ from typing import Any
 
 import pytest
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineOptions,
-    GenerationStats,
-    ModelInfo,
-    PromptPreview,
-)
+from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
+from starling_tui.types import ChatMessage, ChatRequest
 
 PRODUCT = Path(__file__).resolve().parents[1] / "starling_tui"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from starling_tui.engine.base import EngineError
 from starling_tui.engine.parent.gguf_check import check_model_file
+from starling_tui.errors import EngineError
 
 
 def test_sound_file_resolves(smollm2_gguf: Path) -> None:

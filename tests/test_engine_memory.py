@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from starling_tui.engine.base import EngineError, EngineOptions
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.errors import EngineError
 
 
 def test_context_too_large_for_memory_says_how_to_fit_then_a_smaller_one_loads(

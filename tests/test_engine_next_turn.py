@@ -14,9 +14,10 @@ import pytest
 from checkpoint_tokenizer import mistral_tokenizer_model
 from model_card import HELLO_IDS
 
-from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.worker.llama_backend import llama
 from starling_tui.engine.worker.session import Session
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 pytestmark = pytest.mark.slow
 

@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 from test_engine_process import ask
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    EngineError,
-    EngineOptions,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.worker.hooks import FaultPlan
+from starling_tui.errors import EngineError
+from starling_tui.types import ChatMessage
 
 pytestmark = pytest.mark.slow
 

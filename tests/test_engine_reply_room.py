@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
+from starling_tui.engine.base import EngineOptions
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 pytestmark = pytest.mark.slow
 

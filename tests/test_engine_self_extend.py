@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from starling_tui.engine.base import EngineError
 from starling_tui.engine.worker.positions import PositionMap
 from starling_tui.engine.worker.self_extend import SelfExtend, check_self_extend
+from starling_tui.errors import EngineError
 
 SE = SelfExtend(group=4, window=32)
 TOKENS = [(i * 7919) % 31000 + 100 for i in range(3 * 32 + 13)]  # three grouped blocks, a tail
@@ -153,8 +153,8 @@ def smollm2_options(path: Path, **changes: Any) -> Any:
 
 @pytest.mark.slow
 def test_restart_resumes_with_the_position_map(smollm2_gguf: Path, tmp_path: Path) -> None:
-    from starling_tui.engine.base import ChatMessage, ChatRequest, SamplingOptions
     from starling_tui.engine.parent.process import ProcessEngine
+    from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
     opts = smollm2_options(smollm2_gguf, state_cache=True, state_cache_dir=str(tmp_path))
     messages = [ChatMessage("user", "Tell me about the sea, in three sentences.")]

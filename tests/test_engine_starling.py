@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 from test_prompt_openchat import CODE, HELLO, MULTI_TURN
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineOptions,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 pytestmark = pytest.mark.slow
 

@@ -8,14 +8,9 @@ from typing import Any
 
 import pytest
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineOptions,
-    GenerationStats,
-    PromptPreview,
-)
+from starling_tui.engine.base import EngineOptions, GenerationStats, PromptPreview
 from starling_tui.engine.worker.main import serve
+from starling_tui.types import ChatMessage, ChatRequest
 
 
 class SavingFails:

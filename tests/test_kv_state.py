@@ -9,13 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineCrashed,
-    EngineOptions,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.worker.hooks import FaultPlan
 from starling_tui.engine.worker.kv_state import (
@@ -26,6 +20,8 @@ from starling_tui.engine.worker.kv_state import (
     read_state,
     write_state,
 )
+from starling_tui.errors import EngineCrashed
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 # -- file format -------------------------------------------------------------------------
 

@@ -105,14 +105,10 @@ def test_real_loop_phrases_stop_soon(phrase: str, tokenizers: dict) -> None:
 
 
 def test_smollm2_haiku_loop_stops_with_repetition(smollm2_gguf: Path) -> None:
-    from starling_tui.engine.base import (
-        ChatMessage,
-        ChatRequest,
-        EngineOptions,
-        SamplingOptions,
-    )
+    from starling_tui.engine.base import EngineOptions
     from starling_tui.engine.parent.process import ProcessEngine
     from starling_tui.paths import app_paths
+    from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
     engine = ProcessEngine()
     engine.load(EngineOptions(model_path=str(smollm2_gguf), n_ctx=1024))

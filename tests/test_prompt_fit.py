@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from starling_tui.engine.base import ChatMessage
 from starling_tui.prompt.fit import PromptTooLong, fit_messages, turn_starts
+from starling_tui.types import ChatMessage
 
 
 def words(messages) -> list[int]:

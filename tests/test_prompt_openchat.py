@@ -8,9 +8,9 @@ from model_card import CODE_IDS as CODE
 from model_card import HELLO_IDS as HELLO
 from model_card import MULTI_TURN_IDS as MULTI_TURN
 
-from starling_tui.engine.base import ChatMessage
 from starling_tui.prompt.openchat import build_openchat_ids, openchat_parts
 from starling_tui.prompt.parts import PromptTokenizer, render_parts
+from starling_tui.types import ChatMessage
 
 
 @pytest.fixture(scope="module")

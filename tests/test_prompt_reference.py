@@ -21,9 +21,9 @@ from checkpoint_tokenizer import mistral_tokenizer_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from starling_tui.engine.base import ChatMessage
 from starling_tui.prompt.openchat import build_openchat_ids, openchat_parts
 from starling_tui.prompt.parts import PromptTokenizer, render_parts
+from starling_tui.types import ChatMessage
 
 SPECIALS = ("<s>", "</s>", "<unk>", "<|end_of_turn|>", "<|pad_0|>")
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from starling_tui.engine.base import ChatMessage
 from starling_tui.prompt.chat_template import TemplateError, chat_template_parts, render_template
 from starling_tui.prompt.parts import PromptTokenizer, encode_parts, render_parts
+from starling_tui.types import ChatMessage
 
 CHATML_SPECIALS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 
@@ -109,9 +109,11 @@ def test_contents_never_reach_the_template() -> None:
 
 def test_coding_mode_needs_an_openchat_vocabulary(smol, smollm2_gguf: Path) -> None:
     """``--code`` on SmolLM2 (ChatML) is one clear line, never a nonsense OpenChat prompt."""
-    from starling_tui.engine.base import ChatRequest, EngineError, EngineOptions
+    from starling_tui.engine.base import EngineOptions
     from starling_tui.engine.worker.session import Session
+    from starling_tui.errors import EngineError
     from starling_tui.prompt.builder import resolve_format
+    from starling_tui.types import ChatRequest
 
     _vocab, tok, template = smol
     expected = "coding mode needs an OpenChat model \\(Starling\\); this model uses its own chat"

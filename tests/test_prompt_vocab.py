@@ -110,8 +110,9 @@ def test_reference_ids_through_the_worker(vocab_gguf: Path) -> None:
     """The model card's ids, via the same vocab-only worker path the `tokens` command uses."""
     from test_prompt_openchat import CODE, HELLO, MULTI_TURN
 
-    from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions
+    from starling_tui.engine.base import EngineOptions
     from starling_tui.engine.parent.process import ProcessEngine
+    from starling_tui.types import ChatMessage, ChatRequest
 
     options = EngineOptions(model_path=str(vocab_gguf))
     hello = ChatRequest((ChatMessage("user", "Hello"),))
@@ -128,8 +129,8 @@ def test_reference_ids_through_the_worker(vocab_gguf: Path) -> None:
 @pytest.mark.parametrize("fixture", ["vocab_gguf", "user_defined_vocab_gguf"])
 def test_injection_stays_plain_text(fixture: str, request: pytest.FixtureRequest) -> None:
     """Typed control strings never become control ids, however the GGUF types its tokens."""
-    from starling_tui.engine.base import ChatMessage
     from starling_tui.engine.worker.llama_backend import llama
+    from starling_tui.types import ChatMessage
 
     path = request.getfixturevalue(fixture)
     vocab = _vocab(path)

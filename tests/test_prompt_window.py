@@ -7,10 +7,10 @@ from itertools import pairwise
 
 import pytest
 
-from starling_tui.engine.base import ChatMessage
 from starling_tui.engine.worker.context_shift import MIN_KEPT, find_shift, reusable
 from starling_tui.prompt.fit import PromptTooLong, fit_messages
 from starling_tui.prompt.window import first_kept_turn, fit_window
+from starling_tui.types import ChatMessage
 
 SYSTEM = ChatMessage("system", "s" * 10)
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.remote.engine import RemoteEngine
 from starling_tui.engine.remote.text_guard import ZERO_WIDTH_SPACE
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 LINES = [{"response": "Hel", "done": False}, {"response": "lo", "done": False},
          {"response": "", "done": True, "done_reason": "stop", "eval_count": 2,

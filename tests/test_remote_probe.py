@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from starling_tui.engine.base import EngineError
 from starling_tui.engine.remote.endpoint import parse_endpoint
 from starling_tui.engine.remote.probe import probe_server
 from starling_tui.engine.remote.transport import Transport
+from starling_tui.errors import EngineError
 
 
 def _transport(url: str) -> Transport:

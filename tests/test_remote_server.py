@@ -18,15 +18,11 @@ import pytest
 from fault_proxy import Fault, FaultProxy
 from remote_servers import ALIAS, API_KEY, SERVER_CTX, RunningServer, shared_llama_cpp_server
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineError,
-    EngineOptions,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.remote.engine import RemoteEngine
+from starling_tui.errors import EngineError
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 pytestmark = pytest.mark.slow
 KEY_ENV = {"STARLING_TUI_API_KEY": API_KEY}

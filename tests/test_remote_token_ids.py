@@ -17,16 +17,11 @@ from fake_llama_server import FakeLlamaServer
 from fault_proxy import Fault, FaultProxy
 from model_card import CODE_IDS, HELLO_IDS, MULTI_TURN_IDS
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineError,
-    EngineOptions,
-    SamplingOptions,
-    TemplateMode,
-)
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.remote.engine import RemoteEngine
+from starling_tui.errors import EngineError
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions, TemplateMode
 
 pytestmark = pytest.mark.slow
 SECRET = "sk-never-shown-42"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from remote_servers import free_port
 
-from starling_tui.engine.base import ChatMessage, EngineError, EngineOptions, SamplingOptions
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.remote.credentials import find_api_key, redact
 from starling_tui.engine.remote.endpoint import parse_endpoint
 from starling_tui.engine.remote.probe import ServerProfile
@@ -18,6 +18,8 @@ from starling_tui.engine.remote.stream import parse_chunk, sse_payloads
 from starling_tui.engine.remote.text_guard import ZERO_WIDTH_SPACE, neutralise_messages
 from starling_tui.engine.remote.transport import RemoteError, Transport
 from starling_tui.engine.remote.vocab_file import read_specials
+from starling_tui.errors import EngineError
+from starling_tui.types import ChatMessage, SamplingOptions
 
 
 @pytest.mark.parametrize(("url", "api", "root"), [

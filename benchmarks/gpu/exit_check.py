@@ -54,8 +54,9 @@ def bare(path: str, layers: int) -> None:
 
 def engine(path: str, layers: int) -> None:
     """The worker's exit status after a normal close."""
-    from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions, SamplingOptions
+    from starling_tui.engine.base import EngineOptions
     from starling_tui.engine.parent.process import ProcessEngine
+    from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
     eng = ProcessEngine()
     eng.load(EngineOptions(model_path=path, n_ctx=512, n_gpu_layers=layers))

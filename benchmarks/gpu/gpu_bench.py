@@ -26,15 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from starling_tui.engine.base import (  # noqa: E402
-    ChatMessage,
-    ChatRequest,
-    EngineError,
-    EngineOptions,
-    GpuLayers,
-    SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions  # noqa: E402
 from starling_tui.engine.parent.process import ProcessEngine  # noqa: E402
+from starling_tui.errors import EngineError  # noqa: E402
+from starling_tui.types import ChatMessage, ChatRequest, GpuLayers, SamplingOptions  # noqa: E402
 
 N_CTX = 4096
 

@@ -4,7 +4,7 @@
   preview, send / start / regenerate / edit-and-resend, branch switching, export.
 - :class:`PendingReply` / :class:`ReplyResult` (:mod:`.reply`): stream-and-save of one reply.
 - :mod:`.sampling`: settings < per-conversation overrides (only what the user changed).
-- :mod:`.path`: stored messages → the engine's :class:`~starling_tui.engine.base.ChatRequest`.
+- :mod:`.path`: stored messages → the engine's :class:`~starling_tui.types.ChatRequest`.
 - :mod:`.export`: the one Markdown export.
 
 Layering: ``ui → chat → engine | history | prompt | config | models``; nothing below imports

@@ -13,10 +13,10 @@ from typing import Any
 from starling_tui.chat import sampling
 from starling_tui.chat.path import build_request
 from starling_tui.config import Settings
-from starling_tui.engine.base import ChatRequest
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
 from starling_tui.text import checked_text
+from starling_tui.types import ChatRequest
 
 
 def create(

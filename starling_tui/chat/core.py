@@ -30,11 +30,12 @@ from starling_tui.chat import conversations, export, sampling
 from starling_tui.chat.path import build_request
 from starling_tui.chat.reply import PendingReply
 from starling_tui.config import Settings
-from starling_tui.engine.base import ChatRequest, Engine, PromptPreview, SamplingOptions
+from starling_tui.engine.base import Engine, PromptPreview
 from starling_tui.errors import UserError
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
 from starling_tui.text import checked_text
+from starling_tui.types import ChatRequest, SamplingOptions
 
 
 class ChatCore:

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    Role,
-    SamplingOptions,
-    TemplateMode,
-)
 from starling_tui.history.records import Conversation, Message
+from starling_tui.types import ChatMessage, ChatRequest, Role, SamplingOptions, TemplateMode
 
 _ROLES: dict[str, Role] = {"user": "user", "assistant": "assistant"}
 

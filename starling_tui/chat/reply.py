@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from starling_tui.engine.base import ChatRequest, Engine, GenerationStats
+from starling_tui.engine.base import Engine, GenerationStats
 from starling_tui.history.records import Message
 from starling_tui.history.reply import ReplyWriter
 from starling_tui.history.store import HistoryStore
+from starling_tui.types import ChatRequest
 
 PieceCallback = Callable[[str], object]
 

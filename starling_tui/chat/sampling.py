@@ -14,7 +14,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from starling_tui.config import Settings
-from starling_tui.engine.base import SamplingOptions
+from starling_tui.types import SamplingOptions
 
 SAMPLING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(SamplingOptions))
 

@@ -151,8 +151,7 @@ def run_command(module: ModuleType, args: argparse.Namespace) -> int:
     """Run a subcommand, turning known failures into one line on stderr and status 1."""
     import sqlite3
 
-    from starling_tui.engine.base import EngineError
-    from starling_tui.errors import UserError
+    from starling_tui.errors import EngineError, UserError
     from starling_tui.text import describe_unicode_error
 
     try:

@@ -50,9 +50,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def parse_messages(text: str, origin: str) -> list[Any]:
     """Chat messages from JSON text; raises :class:`UserError` naming what is wrong."""
-    from starling_tui.engine.base import ChatMessage
     from starling_tui.errors import UserError
     from starling_tui.text import checked_text
+    from starling_tui.types import ChatMessage
 
     try:
         data = json.loads(text)
@@ -93,9 +93,9 @@ def build_request(args: argparse.Namespace, settings: Any) -> Any:
     from starling_tui.chat import ChatCore
     from starling_tui.chat.sampling import sampling_from_settings
     from starling_tui.cli.ask_cmd import read_prompt, sampling_flags
-    from starling_tui.engine.base import ChatMessage, ChatRequest
     from starling_tui.factory import open_history
     from starling_tui.text import checked_text
+    from starling_tui.types import ChatMessage, ChatRequest
 
     system = None if args.system is None else checked_text(args.system, "the system prompt")
     mode = "code" if args.code else None

@@ -23,42 +23,8 @@ form label and command-line flag. Everything else is derived from it:
 
 The config file is ``config.toml`` in the config folder (``app_paths().config_file``; with
 ``STARLING_TUI_HOME=/x`` it is ``/x/config/config.toml``). Every key is optional; a missing key
-means the default. Example with every key at its default::
-
-    model = ""                  # default model: a path, or a name from the models folder
-                                # ("" = the only model there)
-    theme = "textual-dark"      # any Textual theme name
-    system_prompt = ""          # system prompt of new conversations
-
-    [engine]
-    n_gpu_layers = "auto"       # "auto" (all on a GPU build, else 0) | "all" | a number of layers
-    ctx = 0                     # context size in tokens; 0 = the model's training context
-    threads = 0                 # CPU threads; 0 = the cores other programs leave free
-    batch = 512                 # prompt evaluation batch size
-    flash_attn = "auto"         # "auto" (off on the CPU, llama.cpp decides on a GPU) | true | false
-    mmap = true                 # memory-map the model file
-    mlock = false               # lock the model in RAM
-    extra_bufts = "auto"        # llama.cpp extra buffer types; "auto" = off on Intel AMX CPUs
-    kv_cache_type = ""          # KV cache type: "" = f16, or "q8_0", "q4_0"…
-    state_cache = true          # save each conversation's KV state to resume it instantly
-    state_cache_budget_mb = 4096  # disk budget of saved states (oldest are evicted)
-    context_overflow = "shift"  # a full window: "shift" (drop oldest turns from the KV cache),
-                                # "drop" (re-evaluate without them) | "error"
-    context_shift_share = 0.25  # share of the window one shift frees
-    self_extend = 1             # Self-Extend group size G (1 = off): context up to ~G x training
-    self_extend_window = 512    # Self-Extend neighbour window W (a multiple of G)
-    engine_url = ""             # an OpenAI-compatible server ("" = the local llama.cpp engine)
-    api_key_file = ""           # a file holding the server's API key
-
-    [sampling]
-    temperature = 0.0           # 0 = greedy, as the model card advises (at most 5)
-    top_p = 1.0
-    top_k = 0                   # 0 = off
-    min_p = 0.0
-    repeat_penalty = 1.0
-    seed = 0
-    max_tokens = 0              # 0 = until end of turn or the context is full
-    loop_guard = true           # stop a reply that keeps repeating the same span
+means the default. Each key's default, bounds and meaning are declared in the table
+(:mod:`.settings`); ``starling-tui ask --help`` lists the ones with flags.
 
 Environment variables: ``STARLING_TUI_`` + the key in upper case, e.g. ``STARLING_TUI_MODEL``,
 ``STARLING_TUI_CTX``, ``STARLING_TUI_TEMPERATURE``, ``STARLING_TUI_N_GPU_LAYERS``,
@@ -68,7 +34,6 @@ for ``engine_url``, ``--loop-guard/--no-loop-guard``; see ``starling-tui ask --h
 """
 
 from starling_tui.config.settings import (
-    OVERFLOW_POLICIES,
     SECTIONS,
     SETTINGS,
     Settings,
@@ -83,16 +48,14 @@ from starling_tui.config.sources import (
 )
 from starling_tui.config.spec import ENV_PREFIX, FormSpec, SettingSpec
 from starling_tui.config.toml_file import edit_toml, to_toml, toml_value
-from starling_tui.config.values import GpuLayers, parse_gpu_layers
+from starling_tui.config.values import parse_gpu_layers
 from starling_tui.config.writing import save_settings, update_config_file, write_file_values
 
 __all__ = [
     "ENV_PREFIX",
-    "OVERFLOW_POLICIES",
     "SECTIONS",
     "SETTINGS",
     "FormSpec",
-    "GpuLayers",
     "SettingSpec",
     "Settings",
     "config_path",

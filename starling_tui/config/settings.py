@@ -14,10 +14,9 @@ from typing import Any
 
 from starling_tui.config import values as v
 from starling_tui.config.spec import SettingSpec, setting, spec_of_field
-from starling_tui.config.values import GpuLayers
 from starling_tui.errors import ConfigError
+from starling_tui.types import OVERFLOW_POLICIES, GpuLayers, OverflowPolicy
 
-OVERFLOW_POLICIES = ("shift", "drop", "error")
 ENGINE, SAMPLING = "engine", "sampling"
 
 
@@ -64,7 +63,7 @@ class Settings:
     state_cache_budget_mb: int = setting(
         ENGINE, 4096, v.integer(0), "disk budget of saved KV states in MB (oldest evicted)",
         label="State cache MB")
-    context_overflow: str = setting(
+    context_overflow: OverflowPolicy = setting(
         ENGINE, "shift", v.choice(*OVERFLOW_POLICIES),
         "a full context window: shift (drop the oldest turns from the KV cache), drop "
         "(re-evaluate without them) or error", label="Context overflow",
@@ -78,6 +77,11 @@ class Settings:
     self_extend_window: int = setting(
         ENGINE, 512, v.integer(1), "Self-Extend neighbour window W (a multiple of G)",
         label="Self-Extend window", flags=("--self-extend-window",), metavar="W")
+    speculative: str = setting(
+        ENGINE, "auto", v.choice("auto", "off"),
+        "speculative decoding from the conversation's own text: auto (drafts only where they "
+        "pay on this model and device) or off", label="Speculative decoding",
+        flags=("--speculative",), metavar="MODE")
     engine_url: str | None = setting(
         ENGINE, None, v.text(optional=True),
         "an OpenAI-compatible server to chat with instead of the local llama.cpp engine",
@@ -85,6 +89,14 @@ class Settings:
     api_key_file: str | None = setting(
         ENGINE, None, v.text(optional=True), "a file holding the server's API key",
         label="API key file")
+    api_key_env: str | None = setting(
+        ENGINE, None, v.text(optional=True),
+        "an environment variable holding the server's API key (no variable is read unless named)",
+        label="API key variable")
+    send_key_over_http: bool = setting(
+        ENGINE, False, v.boolean(),
+        "send the API key over plain http to a host other than this machine",
+        label="Key over plain http")
     # [sampling]
     temperature: float = setting(
         SAMPLING, 0.0, v.number(0.0, 5.0), "sampling temperature (0 = greedy, the default)",

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from starling_tui.types import GpuLayers
+
 Kind = Literal["bool", "int", "float", "choice", "text"]
-GpuLayers = int | Literal["auto", "all"]  # the same alias as starling_tui.engine.base's
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

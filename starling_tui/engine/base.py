@@ -13,30 +13,14 @@ Nothing here imports llama_cpp or Textual.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-Role = Literal["system", "user", "assistant"]
-TemplateMode = Literal["openchat", "code", "auto"]
-FinishReason = Literal["stop", "length", "cancelled", "error", "incomplete", "repetition"]
-OverflowPolicy = Literal["shift", "drop", "error"]
-GpuLayers = int | Literal["auto", "all"]
+from starling_tui.config.settings import Settings
+from starling_tui.types import ChatRequest, FinishReason, GpuLayers, OverflowPolicy
 
-
-class EngineError(Exception):
-    """A failure the user should see as one clear line (bad model, crashed worker, OOM…)."""
-
-
-class EngineCrashed(EngineError):
-    """The engine's worker process died (segfault, abort, killed). The engine can be reloaded."""
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    """One message of a conversation, as the engine sees it."""
-
-    role: Role
-    content: str
+# The user-facing defaults of the load options: the settings table's, never restated here.
+_DEFAULTS = Settings()
 
 
 @dataclass(frozen=True)
@@ -44,46 +28,22 @@ class EngineOptions:
     """How to load a model. ``None`` means "the engine picks" (documented per field)."""
 
     model_path: str
-    n_gpu_layers: GpuLayers = "auto"  # auto: all layers when a GPU backend exists, else 0
-    n_ctx: int | None = None  # None: the model's training context
-    n_threads: int | None = None  # None: llama.cpp's default for this machine
-    n_batch: int = 512
-    flash_attn: bool | None = None  # None: llama.cpp decides
-    use_mmap: bool = True
-    use_mlock: bool = False
-    extra_bufts: bool | None = None  # None: off on AMX CPUs (llama.cpp issue 20824), else on
-    kv_cache_type: str | None = None  # e.g. "q8_0"; None: f16
-    state_cache: bool = True  # save/restore per-conversation KV state (issue 7)
-    state_cache_budget_mb: int = 4096  # disk budget of saved states (least recently used go)
+    n_gpu_layers: GpuLayers = _DEFAULTS.n_gpu_layers  # auto: all layers on a GPU backend, else 0
+    n_ctx: int | None = _DEFAULTS.ctx  # None: the model's training context
+    n_threads: int | None = _DEFAULTS.threads  # None: the cores other programs leave free
+    n_batch: int = _DEFAULTS.batch
+    flash_attn: bool | None = _DEFAULTS.flash_attn  # None: llama.cpp decides
+    use_mmap: bool = _DEFAULTS.mmap
+    use_mlock: bool = _DEFAULTS.mlock
+    extra_bufts: bool | None = _DEFAULTS.extra_bufts  # None: off on AMX CPUs, else on
+    kv_cache_type: str | None = _DEFAULTS.kv_cache_type  # e.g. "q8_0"; None: f16
+    state_cache: bool = _DEFAULTS.state_cache  # save/restore per-conversation KV state
+    state_cache_budget_mb: int = _DEFAULTS.state_cache_budget_mb  # oldest saved states go first
     state_cache_dir: str | None = None  # None: app_paths().state_cache_dir
-    context_overflow: OverflowPolicy = "shift"  # a full window: shift KV, re-evaluate, refuse
-    context_shift_share: float = 0.25  # share of the window one context shift frees
-    self_extend: int = 1  # Self-Extend group size G (1 = off)
-    self_extend_window: int = 512  # Self-Extend neighbour window W
-
-
-@dataclass(frozen=True)
-class SamplingOptions:
-    """How to pick tokens. Temperature 0 (greedy) is the model card's advice."""
-
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0
-    min_p: float = 0.0
-    repeat_penalty: float = 1.0
-    seed: int = 0
-    max_tokens: int | None = None  # None: until end of turn or the context is full
-    loop_guard: bool = True  # stop a reply that keeps repeating the same span ("repetition")
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """A whole conversation to continue: the engine renders and tokenizes it."""
-
-    messages: tuple[ChatMessage, ...]
-    mode: TemplateMode = "auto"  # auto: OpenChat for Starling, else the model's own template
-    sampling: SamplingOptions = field(default_factory=SamplingOptions)
-    conversation_id: str | None = None  # lets the engine key saved KV states
+    context_overflow: OverflowPolicy = _DEFAULTS.context_overflow  # shift KV, re-evaluate, refuse
+    context_shift_share: float = _DEFAULTS.context_shift_share  # share one context shift frees
+    self_extend: int = _DEFAULTS.self_extend  # Self-Extend group size G (1 = off)
+    self_extend_window: int = _DEFAULTS.self_extend_window  # Self-Extend neighbour window W
 
 
 @dataclass(frozen=True)

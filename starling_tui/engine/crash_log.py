@@ -4,7 +4,7 @@ When llama.cpp aborts it prints its ``GGML_ASSERT`` line (and, unless ``GGML_NO_
 set, a gdb backtrace of dozens of lines) on the inherited stderr — over the TUI or after the
 CLI's one-line error. The worker therefore points its fd 2 at a log file (truncated at each
 worker start, emptied again past ``LOG_LIMIT``), and the parent quotes the last error line of
-that log in its :class:`~starling_tui.engine.base.EngineCrashed` message. Each parent process
+that log in its :class:`~starling_tui.errors.EngineCrashed` message. Each parent process
 has its own file, ``<cache>/engine-logs/engine-<pid>.log``, so a TUI and an ``ask`` running at
 once never truncate (or quote) each other's; the newest ``KEEP_LOGS`` files are kept.
 """

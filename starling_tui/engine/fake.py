@@ -12,14 +12,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from starling_tui.engine.base import (
-    ChatRequest,
-    EngineCrashed,
-    EngineOptions,
-    GenerationStats,
-    ModelInfo,
-    PromptPreview,
-)
+from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
+from starling_tui.errors import EngineCrashed
+from starling_tui.types import ChatRequest
 
 
 class FakeEngine:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from starling_tui.engine.base import ChatMessage, EngineError, TemplateMode
+from starling_tui.errors import EngineError
 from starling_tui.prompt.chat_template import chat_template_parts
 from starling_tui.prompt.openchat import openchat_parts
 from starling_tui.prompt.parts import Part, PromptTokenizer
+from starling_tui.types import ChatMessage, TemplateMode
 
 PromptFormat = Literal["openchat", "code", "chat_template"]
 OPENCHAT_EOT = "<|end_of_turn|>"

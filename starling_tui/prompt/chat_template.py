@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from starling_tui.engine.base import ChatMessage
 from starling_tui.prompt.parts import Part, PromptTokenizer, SpecialToken
+from starling_tui.types import ChatMessage
 
 
 class TemplateError(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from starling_tui.engine.base import ChatMessage
+from starling_tui.types import ChatMessage
 
 
 class PromptTooLong(ValueError):

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from starling_tui.engine.base import ChatMessage
 from starling_tui.prompt.parts import Part, PromptTokenizer, encode_parts
+from starling_tui.types import ChatMessage
 
 OpenChatMode = Literal["openchat", "code"]
 

@@ -1,6 +1,6 @@
 """A request's prompt: its format, the turns that fit the window, and their ids.
 
-The one place that turns a :class:`~starling_tui.engine.base.ChatRequest` into prompt ids, for
+The one place that turns a :class:`~starling_tui.types.ChatRequest` into prompt ids, for
 ``generate`` and ``preview`` alike (the engine worker calls it with the loaded vocabulary).
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starling_tui.engine.base import ChatMessage, ChatRequest, OverflowPolicy
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
 from starling_tui.prompt.fit import FittedPrompt
 from starling_tui.prompt.parts import PromptTokenizer, encode_parts
 from starling_tui.prompt.window import fit_window
+from starling_tui.types import ChatMessage, ChatRequest, OverflowPolicy
 
 DEFAULT_REPLY_ROOM = 512  # tokens kept free for a reply without max_tokens
 
@@ -24,7 +24,7 @@ def reply_room(max_tokens: int | None, n_ctx: int) -> int:
 
 def plan_prompt(
     request: ChatRequest, tok: PromptTokenizer, template: str | None, n_ctx: int, *,
-    policy: OverflowPolicy = "drop", shift_share: float = 0.25, room: int | None = None,
+    policy: OverflowPolicy, shift_share: float, room: int | None = None,
 ) -> tuple[FittedPrompt, PromptFormat]:
     """The fitted prompt of ``request`` in a window of ``n_ctx`` tokens, and its format.
 

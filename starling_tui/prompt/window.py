@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
-from starling_tui.engine.base import ChatMessage, OverflowPolicy
 from starling_tui.prompt.fit import FittedPrompt, PromptTooLong, fit_messages, turn_starts
+from starling_tui.types import ChatMessage, OverflowPolicy
 
 Build = Callable[[Sequence[ChatMessage]], list[int]]
 

@@ -13,8 +13,8 @@ from typing import Any
 from textual.message import Message
 
 from starling_tui.chat import ChatCore, PendingReply
-from starling_tui.engine.base import EngineError, GenerationStats
-from starling_tui.errors import UserError
+from starling_tui.engine.base import GenerationStats
+from starling_tui.errors import EngineError, UserError
 from starling_tui.history.records import Conversation
 from starling_tui.ui import view_data as data
 from starling_tui.ui.messages import (

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starling_tui.engine.base import EngineCrashed, EngineError
-from starling_tui.errors import UserError
+from starling_tui.errors import EngineCrashed, EngineError, UserError
 
 
 def describe(error: BaseException | None) -> tuple[str, str]:

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 
 from pilot_helpers import SIZE, chat, ready, send, views, wait_for
 
-from starling_tui.engine.base import ChatRequest
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.history.store import HistoryStore
+from starling_tui.types import ChatRequest
 from starling_tui.ui.app import StarlingApp
 from starling_tui.ui.services import Services
 from starling_tui.ui.widgets.chat_log import ChatLog

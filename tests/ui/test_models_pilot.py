@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pilot_helpers import SIZE, chat, ready, seed, send, shown, views, wait_for
 
-from starling_tui.engine.base import EngineError, EngineOptions, ModelInfo
+from starling_tui.engine.base import EngineOptions, ModelInfo
 from starling_tui.engine.fake import FakeEngine
+from starling_tui.errors import EngineError
 from starling_tui.history.store import HistoryStore
 from starling_tui.ui.app import StarlingApp
 from starling_tui.ui.screens.error import ErrorScreen

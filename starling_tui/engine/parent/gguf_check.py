@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starling_tui.engine.base import EngineError
+from starling_tui.errors import EngineError
 
 _NO_TENSORS = "has no tensors"  # inspect_model's words, raised after the whole header parsed
 

@@ -21,8 +21,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from starling_tui.engine.base import EngineCrashed, EngineError
 from starling_tui.engine.crash_log import last_error_line, prepare_log
+from starling_tui.errors import EngineCrashed, EngineError
 
 _worker_log = logging.getLogger("starling_tui.engine.worker.main")
 

@@ -34,17 +34,11 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from starling_tui.engine.base import (
-    ChatRequest,
-    EngineCrashed,
-    EngineError,
-    EngineOptions,
-    GenerationStats,
-    ModelInfo,
-    PromptPreview,
-)
+from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
 from starling_tui.engine.parent.gguf_check import check_model_file
 from starling_tui.engine.parent.pipe import WorkerPipe
+from starling_tui.errors import EngineCrashed, EngineError
+from starling_tui.types import ChatRequest
 
 if TYPE_CHECKING:
     from starling_tui.engine.worker.hooks import FaultPlan

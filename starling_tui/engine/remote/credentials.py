@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from starling_tui.engine.base import EngineError
+from starling_tui.errors import EngineError
 
 KEY_VARIABLES = ("STARLING_TUI_API_KEY", "OPENAI_API_KEY")
 

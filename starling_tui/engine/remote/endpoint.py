@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from starling_tui.engine.base import EngineError
+from starling_tui.errors import EngineError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -17,14 +17,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
-from starling_tui.engine.base import (
-    ChatRequest,
-    EngineError,
-    EngineOptions,
-    GenerationStats,
-    ModelInfo,
-    PromptPreview,
-)
+from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
 from starling_tui.engine.remote.context_size import ask_context, refused_context
 from starling_tui.engine.remote.credentials import find_api_key
 from starling_tui.engine.remote.endpoint import parse_endpoint
@@ -33,6 +26,8 @@ from starling_tui.engine.remote.prompts import RemotePrompts, VocabEngine
 from starling_tui.engine.remote.request_body import completion_request
 from starling_tui.engine.remote.stream import ReplyReader
 from starling_tui.engine.remote.transport import EventStream, RemoteError, Transport
+from starling_tui.errors import EngineError
+from starling_tui.types import ChatRequest
 
 _warned_insecure: set[str] = set()  # plain-HTTP warnings already shown in this process
 

@@ -13,9 +13,9 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from starling_tui.engine.base import SamplingOptions
 from starling_tui.engine.remote.stream import Chunk
 from starling_tui.engine.remote.transport import RemoteError
+from starling_tui.types import SamplingOptions
 
 
 def ollama_body(model: str, prompt: str, max_tokens: int, sampling: SamplingOptions,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from starling_tui.engine.base import EngineError
 from starling_tui.engine.remote.transport import RemoteError, Transport
+from starling_tui.errors import EngineError
 
 ServerKind = Literal["llama-server", "vllm", "llama-cpp-python", "ollama", "openai"]
 

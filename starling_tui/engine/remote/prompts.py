@@ -15,18 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from starling_tui.engine.base import (
-    ChatMessage,
-    ChatRequest,
-    EngineError,
-    EngineOptions,
-    ModelInfo,
-    PromptPreview,
-)
+from starling_tui.engine.base import EngineOptions, ModelInfo, PromptPreview
 from starling_tui.engine.remote.probe import ServerProfile
 from starling_tui.engine.remote.text_guard import neutralise_messages, note_for
 from starling_tui.engine.remote.transport import Transport
 from starling_tui.engine.remote.vocab_file import VocabSpecials, read_specials
+from starling_tui.errors import EngineError
+from starling_tui.types import ChatMessage, ChatRequest
 
 VOCAB_PROBE = ChatRequest(messages=(ChatMessage("system", "Be brief."),
                                     ChatMessage("user", "Hello there, how are you?")))

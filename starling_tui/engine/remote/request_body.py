@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from starling_tui.engine.base import SamplingOptions
 from starling_tui.engine.remote.endpoint import Endpoint
 from starling_tui.engine.remote.ollama import ollama_body, ollama_chunks
 from starling_tui.engine.remote.probe import ServerProfile
 from starling_tui.engine.remote.stream import ChunkDecoder, sse_chunks
+from starling_tui.types import SamplingOptions
 
 OPENCHAT_EOT = "<|end_of_turn|>"
 

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from starling_tui.engine.base import FinishReason, GenerationStats
+from starling_tui.engine.base import GenerationStats
 from starling_tui.engine.remote.transport import EventStream, RemoteError
+from starling_tui.types import FinishReason
 
 _FIELDS = ("data", "event", "id", "retry")
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from starling_tui.engine.base import ChatMessage
+from starling_tui.types import ChatMessage
 
 ZERO_WIDTH_SPACE = "\u200b"
 

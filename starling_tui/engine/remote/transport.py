@@ -18,9 +18,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from starling_tui.engine.base import EngineError
 from starling_tui.engine.remote.credentials import redact
 from starling_tui.engine.remote.endpoint import Endpoint
+from starling_tui.errors import EngineError
 
 
 class RemoteError(EngineError):

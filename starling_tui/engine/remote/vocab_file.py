@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starling_tui.engine.base import EngineError
+from starling_tui.errors import EngineError
 from starling_tui.models.gguf_reader import MAX_KEY, Cursor
 
 _ARRAY, _STRING = 9, 8

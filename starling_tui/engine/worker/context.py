@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from starling_tui.engine.base import EngineError, EngineOptions
+from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.worker.devices import physical_cores
 from starling_tui.engine.worker.llama_backend import gpu_offload_supported, llama
 from starling_tui.engine.worker.threads import govern
+from starling_tui.errors import EngineError
 
 ALL_LAYERS = 999  # llama.cpp clamps to the model's layer count
 

@@ -22,7 +22,6 @@ import ctypes
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from starling_tui.engine.base import EngineError
 from starling_tui.engine.worker.context_shift import (
     apply_shift,
     common_prefix,
@@ -34,6 +33,7 @@ from starling_tui.engine.worker.llama_backend import llama
 from starling_tui.engine.worker.positions import PositionMap
 from starling_tui.engine.worker.self_extend import SelfExtend
 from starling_tui.engine.worker.state_cache import StateCache
+from starling_tui.errors import EngineError
 
 ABORTED = 2  # llama_decode's return code when the abort callback fired
 

@@ -31,9 +31,9 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from starling_tui.engine.base import EngineError
 from starling_tui.engine.crash_log import bound_log, redirect_stderr
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
+from starling_tui.errors import EngineError
 
 # Builds the worker's session: ``(options, *, vocab_only, faults)`` → an object with the
 # methods of :class:`.session.Session` that the request loop calls. Must pickle (spawn).

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from starling_tui.engine.base import ChatMessage, ChatRequest
 from starling_tui.engine.worker.kv_sequence import KvSequence, common_prefix
 from starling_tui.prompt.fit import FittedPrompt
+from starling_tui.types import ChatMessage, ChatRequest
 
 # More than this many tokens to evaluate means the cache does not hold this conversation
 # (older turns were dropped to fit, or the template renders the reply differently): leave

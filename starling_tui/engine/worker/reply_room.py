@@ -21,9 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from starling_tui.engine.base import ChatMessage, ChatRequest, EngineError, GenerationStats
+from starling_tui.engine.base import GenerationStats
 from starling_tui.engine.worker.kv_sequence import KvSequence
+from starling_tui.errors import EngineError
 from starling_tui.prompt.fit import FittedPrompt
+from starling_tui.types import ChatMessage, ChatRequest
 
 
 def room_maker(

@@ -12,8 +12,8 @@ import codecs
 import ctypes
 from typing import Any
 
-from starling_tui.engine.base import SamplingOptions
 from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.types import SamplingOptions
 
 
 def build_sampler(sampling: SamplingOptions, n_vocab: int) -> Any:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starling_tui.engine.base import EngineError
+from starling_tui.errors import EngineError
 
 
 @dataclass(frozen=True)

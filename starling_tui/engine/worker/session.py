@@ -13,14 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from starling_tui.engine.base import (
-    ChatRequest,
-    EngineError,
-    EngineOptions,
-    GenerationStats,
-    ModelInfo,
-    PromptPreview,
-)
+from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
 from starling_tui.engine.worker.context import (
     create_context,
     load_failure,
@@ -44,10 +37,12 @@ from starling_tui.engine.worker.self_extend import self_extend_for
 from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.engine.worker.threads import before_prompt
 from starling_tui.engine.worker.vocab import LlamaVocab
+from starling_tui.errors import EngineError
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
 from starling_tui.prompt.fit import FittedPrompt
 from starling_tui.prompt.parts import render_parts
 from starling_tui.prompt.plan import plan_prompt
+from starling_tui.types import ChatRequest
 
 # Replies whose text is the model's own up to a stop it chose or a limit (the cache then holds
 # exactly that reply): their KV state is saved and the next turn's header prepared. A reply the

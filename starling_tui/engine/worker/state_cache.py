@@ -31,7 +31,6 @@ from starling_tui.engine.worker.kv_state import (
 from starling_tui.engine.worker.llama_backend import default_extra_bufts, llama
 
 log = logging.getLogger("starling_tui.engine.state")
-DEFAULT_BUDGET_MB = 4096
 
 
 def default_state_dir() -> Path:
