@@ -54,11 +54,16 @@ async def send(pilot: Pilot[None], text: str, timeout: float = 30.0) -> None:
     screen.query_one("#prompt").focus()
     before = len(screen.services.store.list_conversations())
     count = len(views(pilot))
-    await pilot.press(*text, "enter")
+    await pilot.press(*typed_keys(text), "enter")
     controller = screen.controller
     await wait_for(pilot, lambda: len(views(pilot)) >= count + 2 and not controller.generating
                    and controller.state.reply_id is None, timeout, what=f"reply to {text!r}")
     assert len(screen.services.store.list_conversations()) >= before
+
+
+def typed_keys(text: str) -> list[str]:
+    """The keys that type ``text`` in the prompt box (Ctrl+J for each line break)."""
+    return ["ctrl+j" if c == "\n" else c for c in text]
 
 
 def type_ahead(pilot: Pilot[None], *keys: str) -> None:
@@ -80,3 +85,9 @@ def seed(store: HistoryStore, title_words: list[str]) -> list[str]:
         store.add_message(conv.id, "assistant", f"{word} are interesting", finish_reason="stop")
         ids.append(conv.id)
     return ids
+
+
+def screen_text(pilot: Pilot[None]) -> str:
+    """What the terminal shows now (the top screen, dialogs over what lies under them)."""
+    strips = pilot.app.screen._compositor.render_strips()
+    return "\n".join(strip.text.rstrip() for strip in strips)

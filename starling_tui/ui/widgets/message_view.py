@@ -1,17 +1,21 @@
-"""One chat message: a header (role, branch position, marks) over a Markdown body.
+"""One chat message: a header (role, branch position, marks) over its body.
 
-Assistant replies stream into the body through a :class:`MarkdownFeed`, which coalesces
-fragments so a fast engine never forces a re-render per batch, in appends small enough not to
-stall key presses.
+A user message shows exactly as typed (plain text: line breaks and indentation kept, nothing
+read as Markdown). A reply is Markdown where every line break of the model counts (a list
+written one item per line stays one per line); it streams into the body through a
+:class:`MarkdownFeed`, which coalesces fragments so a fast engine never forces a re-render per
+batch, in appends small enough not to stall key presses.
 """
 
 from __future__ import annotations
 
 import re
 
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, Markdown
+from textual.widgets import Label, Markdown, Static
 
 from starling_tui.ui import gc_pauses
 from starling_tui.ui.widgets.markdown_feed import MarkdownFeed
@@ -24,6 +28,23 @@ MARKS = {
     "length": "cut at max tokens",
     "repetition": "cut: repeating itself",  # the loop guard stopped it
 }
+
+
+def _keep_line_breaks(state: StateCore) -> None:
+    """Turn every soft line break into a hard one (markdown-it's ``breaks`` option does this
+    only when rendering HTML; Textual reads the tokens)."""
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+
+
+def reply_parser() -> MarkdownIt:
+    """Textual's Markdown flavour, with a line break wherever the model wrote one (plain
+    Markdown joins the lines of a paragraph, so "one per line" lists became one run-on line)."""
+    parser = MarkdownIt("gfm-like")
+    parser.core.ruler.push("keep_line_breaks", _keep_line_breaks)
+    return parser
 
 
 def code_blocks(markdown: str) -> list[str]:
@@ -54,6 +75,7 @@ class MessageView(Vertical, can_focus=True):
     MessageView:focus { border-left: wide $accent; background: $accent 10%; }
     MessageView > .message-header { color: $text-muted; text-style: bold; width: 1fr; }
     MessageView > Markdown { padding: 0; margin: 0; }
+    MessageView > .message-text { width: 1fr; margin: 0 0 1 0; }
     """
 
     def __init__(
@@ -75,7 +97,10 @@ class MessageView(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Label(self.header_text(), classes="message-header", markup=False)
-        yield Markdown(self.content)
+        if self.role == "user":
+            yield Static(self.content, classes="message-text", markup=False)
+        else:
+            yield Markdown(self.content, parser_factory=reply_parser)
 
     def header_text(self) -> str:
         """``You`` / ``Assistant``, then ``‹2/3›`` on a branch and a mark for unfinished replies."""
