@@ -34,7 +34,7 @@ def undocumented(path: Path) -> list[str]:
 
 def test_core_files_are_found() -> None:
     names = {p.name for p in CORE if p.exists()}
-    assert {"store.py", "branches.py", "selection.py", "main.py", "factory.py"} <= names
+    assert {"store.py", "database.py", "selection.py", "main.py", "factory.py"} <= names
 
 
 def test_every_public_definition_has_a_docstring() -> None:

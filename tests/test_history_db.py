@@ -13,7 +13,7 @@ import pytest
 
 from starling_tui.errors import HistoryError
 from starling_tui.history import HistoryStore
-from starling_tui.history.db import migrate
+from starling_tui.history.database import migrate
 from starling_tui.history.schema import SCHEMA_VERSION
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from starling_tui.history import HistoryStore
-from starling_tui.history.db import migrate
+from starling_tui.history.database import migrate
 from starling_tui.history.schema import SCHEMA_VERSION
 
 # What ``ask`` stored before v4: every sampling value of its settings.

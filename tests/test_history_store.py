@@ -130,7 +130,7 @@ def test_reply_writer_saves_at_most_once_per_interval(store: HistoryStore) -> No
     user = store.add_message(conv.id, "user", "hi")
     now = [100.0]
     row = store.get_message(store.start_reply(conv.id, parent_id=user.id).message_id)
-    writer = ReplyWriter(store.messages, row, interval_s=1.0, clock=lambda: now[0])
+    writer = ReplyWriter(store, row, interval_s=1.0, clock=lambda: now[0])
     assert writer.append("Hel") is False  # too soon after the insert
     assert store.get_message(writer.message_id).content == ""
     now[0] += 1.0

@@ -15,11 +15,10 @@ from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from starling_tui.history.records import Message
+from starling_tui.types import FINISH_REASONS
 
 if TYPE_CHECKING:
-    from starling_tui.history.messages import MessageRepository
-
-FINISH_REASONS = ("stop", "length", "cancelled", "error", "incomplete", "repetition")
+    from starling_tui.history.store import HistoryStore
 
 
 class ReplyWriter:
@@ -27,7 +26,7 @@ class ReplyWriter:
 
     def __init__(
         self,
-        store: MessageRepository,
+        store: HistoryStore,
         message: Message,
         *,
         interval_s: float = 1.0,
@@ -75,4 +74,4 @@ class ReplyWriter:
         self.store.save_reply(self.message_id, self.text, finish_reason=reason, stats=figures)
         self._saved_text = self.text
         self.finished = True
-        return self.store.get(self.message_id)
+        return self.store.get_message(self.message_id)

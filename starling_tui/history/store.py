@@ -1,32 +1,54 @@
 """The conversation history: a SQLite file shared by the TUI and the CLI.
 
+:class:`HistoryStore` is the one way to read and change it: conversations (created, found by
+id or unique id prefix, listed, changed, deleted), their messages, the tree those messages
+form, and full-text search. The file itself (opening, migrations, transactions, one-line
+errors) is :class:`~starling_tui.history.database.Database`'s job.
+
 Messages form a tree through ``parent_id`` (editing a user message adds a sibling branch); each
 conversation remembers the leaf of the branch being shown, and the *active path* is the chain
-from that leaf up to the root. Assistant replies are written progressively through
+from that leaf up to the root. Paging walks the active path from the bottom with a recursive
+query bounded by the page size, so the newest page of a 5,000-message conversation costs the
+same as that of a short one. Assistant replies are written progressively through
 :class:`~starling_tui.history.reply.ReplyWriter` so a crash keeps what was streamed.
 
-Built by composition: one :class:`~.database.Database` (connection, lock, transactions,
-migrations) and one repository per concern over it — :attr:`HistoryStore.conversations`,
-:attr:`~HistoryStore.messages`, :attr:`~HistoryStore.branches`, :attr:`~HistoryStore.finder`
-(full-text search). :class:`HistoryStore` only wires them together and forwards the calls its
-users make (each forwarding method is one line). All methods are thread-safe and raise
-:class:`~starling_tui.errors.HistoryError` for unknown ids or database problems.
+All methods are thread-safe and raise :class:`~starling_tui.errors.HistoryError` for unknown
+ids or database problems.
 """
 
 from __future__ import annotations
 
+import builtins
+import json
+import re
+import secrets
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Self
 
-from starling_tui.history import db
-from starling_tui.history.branches import BranchRepository
-from starling_tui.history.conversations import ConversationRepository
-from starling_tui.history.database import Database
-from starling_tui.history.messages import CURRENT_LEAF, MessageRepository
+from starling_tui.errors import HistoryError
+from starling_tui.history.database import DEFAULT_BUSY_TIMEOUT_S, Database
 from starling_tui.history.records import Conversation, Message, SearchHit
 from starling_tui.history.reply import ReplyWriter
-from starling_tui.history.search import SearchRepository
+
+CURRENT_LEAF: Any = object()  # default parent: the conversation's current leaf
+_ID_PATTERN = re.compile(r"^[0-9a-z]+$")
+_CONVERSATION_FIELDS = frozenset({"title", "model", "mode", "system_prompt", "sampling"})
+_WITH_COUNT = (
+    "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
+    " AS message_count FROM conversations c"
+)
+_PATH_UP = """
+    WITH RECURSIVE path(id, n) AS (
+        SELECT ?, 1
+        UNION ALL
+        SELECT m.parent_id, p.n + 1 FROM messages m JOIN path p ON m.id = p.id
+        WHERE m.parent_id IS NOT NULL AND p.n < ?
+    )
+    SELECT m.* FROM path p JOIN messages m ON m.id = p.id ORDER BY m.depth
+"""
+_WHOLE_PATH = 1 << 62
 
 
 class HistoryStore:
@@ -36,14 +58,10 @@ class HistoryStore:
         self,
         path: Path | None = None,
         *,
-        busy_timeout_s: float = db.DEFAULT_BUSY_TIMEOUT_S,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         save_interval_s: float = 1.0,
     ) -> None:
         self.db = Database(path, busy_timeout_s=busy_timeout_s, save_interval_s=save_interval_s)
-        self.conversations = ConversationRepository(self.db)
-        self.messages = MessageRepository(self.db, self.conversations)
-        self.branches = BranchRepository(self.db, self.conversations, self.messages)
-        self.finder = SearchRepository(self.db)
 
     # -- the database ----------------------------------------------------------------------
 
@@ -74,93 +92,329 @@ class HistoryStore:
         sampling: dict[str, Any] | None = None,
     ) -> Conversation:
         """Start an empty conversation with a new short id."""
-        return self.conversations.create(
-            title=title, model=model, mode=mode, system_prompt=system_prompt, sampling=sampling
-        )
+        now = time.time()
+        row = (title, now, now, model, mode, system_prompt, json.dumps(sampling or {},
+                                                                       sort_keys=True))
+        for _ in range(10):
+            conv_id = secrets.token_hex(4)
+            try:
+                with self.db.write() as conn:
+                    conn.execute(
+                        "INSERT INTO conversations (id, title, created_at, updated_at, model, mode,"
+                        " system_prompt, sampling_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (conv_id, *row),
+                    )
+            except sqlite3.IntegrityError:
+                continue  # id collision: draw another
+            return self.get_conversation(conv_id)
+        raise HistoryError("could not allocate a conversation id")
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """The full id of the one conversation whose id starts with ``id_or_prefix``."""
-        return self.conversations.resolve_id(id_or_prefix)
+        wanted = id_or_prefix.strip().lower()
+        if not _ID_PATTERN.match(wanted):
+            raise HistoryError(f"no conversation {id_or_prefix!r}")
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT id FROM conversations WHERE id LIKE ? LIMIT 2", (wanted + "%",)
+            ).fetchall()
+        exact = [r["id"] for r in rows if r["id"] == wanted]
+        if exact:
+            return str(exact[0])
+        if not rows:
+            raise HistoryError(
+                f"no conversation {id_or_prefix!r} (see 'starling-tui history list')"
+            )
+        if len(rows) > 1:
+            raise HistoryError(f"conversation id {id_or_prefix!r} is ambiguous; give more of it")
+        return str(rows[0]["id"])
 
     def get_conversation(self, id_or_prefix: str) -> Conversation:
-        """A conversation by id (or unique id prefix)."""
-        return self.conversations.get(id_or_prefix)
+        """A conversation by id (or unique id prefix), with its message count."""
+        conv_id = self.resolve_id(id_or_prefix)
+        with self.db.read() as conn:
+            row = conn.execute(f"{_WITH_COUNT} WHERE c.id = ?", (conv_id,)).fetchone()
+        if row is None:
+            raise HistoryError(f"no conversation {id_or_prefix!r}")
+        return Conversation.from_row(row)
 
     def latest_conversation(self) -> Conversation | None:
-        """The most recently updated conversation, if any."""
-        return self.conversations.latest()
+        """The most recently updated conversation, if any (``ask --continue``)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT id FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else self.get_conversation(row["id"])
 
-    def list_conversations(self, limit: int | None = None, offset: int = 0) -> list[Conversation]:
+    def list_conversations(
+        self, limit: int | None = None, offset: int = 0
+    ) -> builtins.list[Conversation]:
         """Conversations, most recently updated first, with their message counts."""
-        return self.conversations.list(limit, offset)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"{_WITH_COUNT} ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset),
+            ).fetchall()
+        return [Conversation.from_row(r) for r in rows]
 
     def update_conversation(self, id_or_prefix: str, **changes: Any) -> Conversation:
         """Change ``title``, ``model``, ``mode``, ``system_prompt`` or ``sampling``."""
-        return self.conversations.update(id_or_prefix, **changes)
+        unknown = set(changes) - _CONVERSATION_FIELDS
+        if unknown:
+            raise TypeError(f"unknown conversation fields: {sorted(unknown)}")
+        conv_id = self.resolve_id(id_or_prefix)
+        columns = {
+            ("sampling_json" if k == "sampling" else k): (
+                json.dumps(v, sort_keys=True) if k == "sampling" else v
+            )
+            for k, v in changes.items()
+        }
+        if columns:
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            with self.db.write() as conn:
+                conn.execute(
+                    f"UPDATE conversations SET {assignments}, updated_at = ? WHERE id = ?",
+                    (*columns.values(), time.time(), conv_id),
+                )
+        return self.get_conversation(conv_id)
 
     def rename(self, id_or_prefix: str, title: str) -> Conversation:
         """Set a conversation's title."""
-        return self.conversations.rename(id_or_prefix, title)
+        return self.update_conversation(id_or_prefix, title=title)
 
     def delete_conversation(self, id_or_prefix: str) -> None:
         """Delete a conversation with all its messages and branches."""
-        self.conversations.delete(id_or_prefix)
+        conv_id = self.resolve_id(id_or_prefix)
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conv_id,))
+            conn.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
 
     # -- messages --------------------------------------------------------------------------
 
     def get_message(self, message_id: int) -> Message:
         """One message by id."""
-        return self.messages.get(message_id)
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise HistoryError(f"no message {message_id}")
+        return Message.from_row(row)
 
     def add_message(
-        self, conversation_id: str, role: str, content: str, *,
-        parent_id: int | None = CURRENT_LEAF, finish_reason: str | None = None,
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        *,
+        parent_id: int | None = CURRENT_LEAF,
+        finish_reason: str | None = None,
     ) -> Message:
-        """Append a message under ``parent_id`` (see :meth:`MessageRepository.add`)."""
-        return self.messages.add(
-            conversation_id, role, content, parent_id=parent_id, finish_reason=finish_reason
-        )
+        """Append a message under ``parent_id``; it becomes the current leaf.
+
+        Pass ``parent_id`` whenever the caller knows what it answers or follows: the default
+        (the current leaf, read in this transaction) may be a message another process added.
+        """
+        conv_id = self.resolve_id(conversation_id)
+        now = time.time()
+        with self.db.write() as conn:
+            if parent_id is CURRENT_LEAF:
+                parent_id = conn.execute(
+                    "SELECT current_leaf_id FROM conversations WHERE id = ?", (conv_id,)
+                ).fetchone()[0]
+            depth = 0
+            if parent_id is not None:
+                parent = conn.execute(
+                    "SELECT depth, conversation_id FROM messages WHERE id = ?", (parent_id,)
+                ).fetchone()
+                if parent is None or parent["conversation_id"] != conv_id:
+                    raise HistoryError(f"no message {parent_id} in conversation {conv_id}")
+                depth = parent["depth"] + 1
+            cursor = conn.execute(
+                "INSERT INTO messages (conversation_id, parent_id, depth, role, content,"
+                " created_at, updated_at, finish_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conv_id, parent_id, depth, role, content, now, now, finish_reason),
+            )
+            message_id = cursor.lastrowid
+            assert message_id is not None
+            conn.execute(
+                "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
+                (message_id, now, conv_id),
+            )
+            if role == "user":
+                conn.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
+                    (title_from(content), conv_id),
+                )
+        return self.get_message(message_id)
 
     def start_reply(self, conversation_id: str, *, parent_id: int) -> ReplyWriter:
-        """Insert an empty assistant reply marked ``incomplete``; returns its writer."""
-        return self.messages.start_reply(conversation_id, parent_id=parent_id)
+        """Insert an empty assistant reply marked ``incomplete`` under ``parent_id``.
 
-    def save_reply(self, message_id: int, content: str, **final: Any) -> None:
+        The parent (the user message answered) is required: "the current leaf" may already be
+        another process's message by the time the reply starts.
+        """
+        message = self.add_message(
+            conversation_id, "assistant", "", parent_id=parent_id, finish_reason="incomplete"
+        )
+        return ReplyWriter(self, message, interval_s=self.db.save_interval_s)
+
+    def save_reply(
+        self,
+        message_id: int,
+        content: str,
+        *,
+        finish_reason: str = "incomplete",
+        stats: dict[str, Any] | None = None,
+    ) -> None:
         """Overwrite a reply's text (and, when finished, its reason and figures)."""
-        self.messages.save_reply(message_id, content, **final)
+        now = time.time()
+        figures = stats or {}
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE messages SET content = ?, finish_reason = ?, updated_at = ?,"
+                " prompt_tokens = coalesce(?, prompt_tokens),"
+                " completion_tokens = coalesce(?, completion_tokens),"
+                " evaluated_tokens = coalesce(?, evaluated_tokens),"
+                " ttft_s = coalesce(?, ttft_s), tokens_per_s = coalesce(?, tokens_per_s),"
+                " stats_json = ? WHERE id = ?",
+                (
+                    content,
+                    finish_reason,
+                    now,
+                    figures.get("prompt_tokens"),
+                    figures.get("completion_tokens"),
+                    figures.get("evaluated_tokens"),
+                    figures.get("ttft_s"),
+                    figures.get("tokens_per_s"),
+                    json.dumps(figures, sort_keys=True),
+                    message_id,
+                ),
+            )
+            conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id ="
+                " (SELECT conversation_id FROM messages WHERE id = ?)",
+                (now, message_id),
+            )
 
-    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Messages containing every word of ``query``, best first."""
-        return self.finder.search(query, limit)
-
-    # -- branches --------------------------------------------------------------------------
+    # -- the tree of messages --------------------------------------------------------------
 
     def active_path(self, conversation_id: str) -> list[Message]:
         """Every message from the root to the current leaf, oldest first."""
-        return self.branches.active_path(conversation_id)
+        return self.load_page(conversation_id, limit=None)
 
     def load_page(
         self, conversation_id: str, *, limit: int | None = 50, before_id: int | None = None
     ) -> list[Message]:
-        """Up to ``limit`` messages of the active path ending just above ``before_id``."""
-        return self.branches.load_page(conversation_id, limit=limit, before_id=before_id)
+        """Up to ``limit`` messages of the active path ending just above ``before_id``.
+
+        Without ``before_id``: the newest ``limit`` messages. Pass the oldest id you have to get
+        the page before it. Oldest first; an empty list means the top was reached.
+        """
+        conv = self.get_conversation(conversation_id)
+        start = conv.current_leaf_id if before_id is None else self.get_message(before_id).parent_id
+        if start is None or limit == 0:
+            return []
+        return self._path_up(start, _WHOLE_PATH if limit is None else limit)
 
     def path_to(self, message_id: int) -> list[Message]:
         """Every message from the root down to ``message_id``, oldest first."""
-        return self.branches.path_to(message_id)
+        self.get_message(message_id)  # unknown ids fail clearly
+        return self._path_up(message_id, _WHOLE_PATH)
 
     def children(self, message_id: int) -> list[Message]:
         """Direct replies to a message, oldest first."""
-        return self.branches.children(message_id)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)
+            ).fetchall()
+        return [Message.from_row(r) for r in rows]
 
     def siblings(self, message_id: int) -> list[Message]:
         """The message and its alternatives (same parent), oldest first."""
-        return self.branches.siblings(message_id)
+        message = self.get_message(message_id)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id",
+                (message.conversation_id, message.parent_id),
+            ).fetchall()
+        return [Message.from_row(r) for r in rows]
 
     def switch_branch(self, message_id: int) -> Message:
-        """Show the branch through ``message_id``; returns its newest leaf."""
-        return self.branches.switch_branch(message_id)
+        """Show the branch through ``message_id``: its newest descendant leaf becomes current."""
+        message = self.get_message(message_id)
+        with self.db.write() as conn:
+            leaf = _newest_leaf_below(conn, message_id)
+            conn.execute(
+                "UPDATE conversations SET current_leaf_id = ? WHERE id = ?",
+                (leaf, message.conversation_id),
+            )
+        return self.get_message(leaf)
 
     def edit_message(self, message_id: int, content: str) -> Message:
-        """Add an edited copy of a message as its sibling; it becomes the current leaf."""
-        return self.branches.edit(message_id, content)
+        """Add an edited copy of a message as its sibling; the copy becomes the current leaf."""
+        original = self.get_message(message_id)
+        return self.add_message(
+            original.conversation_id, original.role, content, parent_id=original.parent_id
+        )
+
+    def _path_up(self, start: int, limit: int) -> list[Message]:
+        with self.db.read() as conn:
+            rows = conn.execute(_PATH_UP, (start, limit)).fetchall()
+        return [Message.from_row(r) for r in rows]
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Messages containing every word of ``query``, best first.
+
+        Words are matched whole except the last, which also matches as a prefix. Quotes and
+        operators are taken literally (no FTS5 syntax), so any user input is a valid query.
+        """
+        match = fts_query(query)
+        if match is None:
+            return []
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT m.conversation_id, c.title, m.id, m.role, m.updated_at,"
+                " snippet(messages_fts, 0, '[', ']', '…', 12) AS excerpt"
+                " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+                " JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE messages_fts MATCH ? ORDER BY bm25(messages_fts), m.id DESC LIMIT ?",
+                (match, limit),
+            ).fetchall()
+        return [
+            SearchHit(
+                r["conversation_id"], r["title"], r["id"], r["role"], r["excerpt"], r["updated_at"]
+            )
+            for r in rows
+        ]
+
+
+def _newest_leaf_below(conn: sqlite3.Connection, message_id: int) -> int:
+    """The end of the newest branch under ``message_id`` (itself when it has no replies)."""
+    leaf = message_id
+    while True:
+        row = conn.execute(
+            "SELECT id FROM messages WHERE parent_id = ? ORDER BY id DESC LIMIT 1", (leaf,)
+        ).fetchone()
+        if row is None:
+            return leaf
+        leaf = row[0]
+
+
+def fts_query(query: str) -> str | None:
+    """``query`` as an FTS5 match of its words, the last one also as a prefix (None: no words).
+
+    Each word is quoted, so quotes and operators in it are plain text, never FTS5 syntax.
+    """
+    terms = query.split()
+    if not terms:
+        return None
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+    quoted[-1] += "*"  # the last word may be unfinished (search as you type)
+    return " ".join(quoted)
+
+
+def title_from(content: str, width: int = 60) -> str:
+    """A conversation title from its first user message: the first line, shortened."""
+    line = next((ln.strip() for ln in content.splitlines() if ln.strip()), "")
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
