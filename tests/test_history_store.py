@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from starling_tui.chat.export import to_markdown
+from starling_tui.chat.export import to_json, to_markdown, to_text
 from starling_tui.engine.base import GenerationStats
 from starling_tui.errors import HistoryError
 from starling_tui.history import HistoryStore
-from starling_tui.history.export import to_json, to_text
 from starling_tui.history.reply import ReplyWriter
 from starling_tui.paths import app_paths
 

@@ -1,27 +1,49 @@
-"""The one Markdown export of a conversation (``history export``, the app's F8).
+"""The one export of a conversation: Markdown, JSON and the plain text of ``history show``.
 
-The document: the title, a short list of facts (id, created, model, mode), the system prompt,
-then each message of the active branch under ``## You`` / ``## Assistant`` (a reply that did
-not end normally is marked, e.g. ``## Assistant _(cancelled)_``). Files are written through
-:mod:`starling_tui.atomic` (temp file in the target folder, fsync, rename).
+Every form shows the active branch (the messages the app shows) of one conversation.
+
+- Markdown (``history export``, the app's F8): the title, a short list of facts (id, created,
+  model, mode), the system prompt, then each message under ``## You`` / ``## Assistant`` (a
+  reply that did not end normally is marked, e.g. ``## Assistant _(cancelled)_``).
+- JSON (``history export --format json``): every stored field of the conversation and of each
+  message, under a format name and version.
+- Text (``history show``): a header line, then each message under ``[role]``.
+
+Files are written through :mod:`starling_tui.atomic` (temp file in the target folder, fsync,
+rename).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from starling_tui.history.export import timestamp
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
 
+EXPORT_FORMAT_VERSION = 1
 _SPEAKERS = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+def timestamp(seconds: float) -> str:
+    """Local time as ``YYYY-MM-DD HH:MM``."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+
+
+def _unfinished(message: Message) -> str | None:
+    """The finish reason worth showing: None for a normal end (or a user message)."""
+    reason = message.finish_reason
+    return None if reason in (None, "stop") else reason
 
 
 def _heading(message: Message) -> str:
     who = _SPEAKERS.get(message.role, message.role.title())
-    reason = message.finish_reason
-    return f"## {who} _({reason})_" if reason not in (None, "stop") else f"## {who}"
+    reason = _unfinished(message)
+    return f"## {who} _({reason})_" if reason else f"## {who}"
 
 
 def to_markdown(conversation: Conversation, path: Sequence[Message]) -> str:
@@ -40,10 +62,56 @@ def to_markdown(conversation: Conversation, path: Sequence[Message]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def file_name(conversation: Conversation) -> str:
-    """``<title-slug>-<id>.md``: readable, and unique per conversation."""
+def to_json(conversation: Conversation, path: Sequence[Message]) -> str:
+    """The conversation and the messages of ``path`` as JSON (every stored field)."""
+    document: dict[str, Any] = {
+        "format": "starling-tui-conversation",
+        "version": EXPORT_FORMAT_VERSION,
+        "conversation": asdict(conversation),
+        "messages": [asdict(m) for m in path],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_text(conversation: Conversation, path: Sequence[Message]) -> str:
+    """A plain terminal view: a header, then each message under its role."""
+    header = f"{conversation.id}  {conversation.title or '(untitled)'}"
+    details = [
+        f"created {timestamp(conversation.created_at)}",
+        f"updated {timestamp(conversation.updated_at)}",
+    ]
+    if conversation.model:
+        details.append(f"model {conversation.model}")
+    if conversation.mode != "auto":
+        details.append(f"mode {conversation.mode}")
+    lines = [header, "  ".join(details)]
+    if conversation.system_prompt:
+        lines += ["", "[system]", conversation.system_prompt]
+    for message in path:
+        reason = _unfinished(message)
+        status = f" ({reason})" if reason else ""
+        lines += ["", f"[{message.role}]{status}", message.content]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+FORMATS = {"md": to_markdown, "json": to_json, "text": to_text}
+
+
+def render(store: HistoryStore, conversation_id: str, form: str = "md") -> str:
+    """The active branch of a conversation (an id or unique id prefix) in ``form``."""
+    conversation = store.get_conversation(conversation_id)
+    return FORMATS[form](conversation, store.active_path(conversation.id))
+
+
+def conversation_markdown(store: HistoryStore, conversation_id: str) -> str:
+    """The conversation's active branch as Markdown (an id or unique id prefix)."""
+    return render(store, conversation_id, "md")
+
+
+def file_name(conversation: Conversation, suffix: str = "md") -> str:
+    """``<title-slug>-<id>.<suffix>``: readable, and unique per conversation."""
     slug = "".join(ch if ch.isalnum() else "-" for ch in conversation.title.lower()).strip("-")
-    return f"{slug[:40].strip('-') or 'chat'}-{conversation.id}.md"
+    return f"{slug[:40].strip('-') or 'chat'}-{conversation.id}.{suffix}"
 
 
 def write(target: Path, text: str) -> Path:
@@ -51,9 +119,3 @@ def write(target: Path, text: str) -> Path:
     from starling_tui.atomic import write_text
 
     return write_text(target, text)
-
-
-def conversation_markdown(store: HistoryStore, conversation_id: str) -> str:
-    """The conversation's active branch as Markdown (an id or unique id prefix)."""
-    conversation = store.get_conversation(conversation_id)
-    return to_markdown(conversation, store.active_path(conversation.id))

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 def _list(store: Any, args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from starling_tui.history.export import timestamp
+    from starling_tui.chat.export import timestamp
 
     for conv in store.list_conversations(limit=args.limit):
         if args.json:
@@ -81,10 +81,9 @@ def _list(store: Any, args: argparse.Namespace) -> int:
 
 
 def _show(store: Any, args: argparse.Namespace) -> int:
-    from starling_tui.history.export import to_text
+    from starling_tui.chat.export import render
 
-    conv = store.get_conversation(args.id)
-    sys.stdout.write(to_text(conv, store.active_path(conv.id)))
+    sys.stdout.write(render(store, args.id, "text"))
     return 0
 
 
@@ -104,16 +103,13 @@ def _search(store: Any, args: argparse.Namespace) -> int:
 
 
 def _export(store: Any, args: argparse.Namespace) -> int:
-    from starling_tui.atomic import write_text
-    from starling_tui.chat.export import to_markdown
-    from starling_tui.history.export import to_json
+    from starling_tui.chat import export
 
     conv = store.get_conversation(args.id)
-    render = to_json if args.format == "json" else to_markdown  # the chat core's one export
-    text = render(conv, store.active_path(conv.id))
+    text = export.render(store, conv.id, args.format)  # the chat core's one export
     if args.output:
         target = export_target(args.output, f"{conv.id}.{args.format}")
-        write_text(target, text)
+        export.write(target, text)
         print(f"exported {conv.id} to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
