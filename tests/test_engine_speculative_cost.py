@@ -1,0 +1,117 @@
+"""The draft cost model: a learnt cost curve, learnt acceptance, and the draft length they pick."""
+
+from __future__ import annotations
+
+import pytest
+
+from starling_tui.engine.worker.draft_cost import (
+    MARGIN,
+    PRIOR_SLOPE,
+    Acceptance,
+    CostCurve,
+    CostModel,
+)
+
+# Batch costs in decode steps (n tokens -> cost), as measured on two CPU cores and an H200
+CPU_7B = {2: 1.51, 4: 2.32, 8: 4.34}
+SMOLLM2_CPU = {2: 2.37, 4: 3.28, 8: 4.78, 16: 7.14}
+H200_7B = {2: 1.22, 4: 1.56, 8: 2.27, 16: 2.28}
+
+
+def curve_of(costs: dict[int, float], step_s: float = 0.01) -> CostCurve:
+    curve = CostCurve()
+    curve.observe(1, step_s)
+    for n, ratio in costs.items():
+        curve.observe(n, ratio * step_s)
+    return curve
+
+
+def acceptance_of(p: float) -> Acceptance:
+    """An acceptance model that has seen many drafts held with probability ``p``."""
+    acceptance = Acceptance()
+    for counts in acceptance.counts.values():
+        counts[0], counts[1] = 1000 * p, 1000 * (1 - p)
+    return acceptance
+
+
+def test_the_curve_is_measured_interpolated_and_extrapolated() -> None:
+    curve = curve_of({4: 2.5, 8: 4.5})
+    assert curve.ratio(1) == 1.0
+    assert curve.ratio(4) == pytest.approx(2.5)
+    assert curve.ratio(2) == pytest.approx(1.5)  # between c(1) = 1 and c(4)
+    assert curve.ratio(6) == pytest.approx(3.5)
+    # beyond the largest measured size: its own slope (0.5), never more than the prior's
+    assert curve.ratio(10) == pytest.approx(4.5 + 2 * min(3.5 / 7, PRIOR_SLOPE))
+    assert CostCurve().ratio(3) == pytest.approx(1 + 2 * PRIOR_SLOPE)  # nothing measured
+
+
+def test_batch_costs_are_relative_to_the_running_one_token_step() -> None:
+    curve = CostCurve()
+    curve.observe(4, 1.0)  # before any one-token step there is no unit: ignored
+    assert curve.ratios == {}
+    curve.observe(1, 0.010)
+    curve.observe(3, 0.020)
+    assert curve.ratio(3) == pytest.approx(2.0)
+    curve.observe(3, 0.040)  # a running average, not the latest figure
+    assert 2.0 < curve.ratio(3) < 4.0
+
+
+def test_acceptance_learns_by_match_length_and_counts_only_judged_tokens() -> None:
+    acceptance = Acceptance()
+    prior_4, prior_5, prior_6 = acceptance.p(4), acceptance.p(5), acceptance.p(6)
+    assert acceptance.p(2) < prior_4 < acceptance.p(16)  # longer matches hold more often
+    for _ in range(20):
+        acceptance.observe(4, drafted=3, accepted=1)  # token 1 (match 4) held, token 2 not
+    assert acceptance.p(4) > prior_4 and acceptance.p(5) < prior_5
+    assert acceptance.p(6) == prior_6  # the third token was never judged
+    for _ in range(1000):  # counts fade: the estimate follows a change
+        acceptance.observe(4, drafted=1, accepted=0)
+    assert acceptance.p(4) < 0.05
+
+
+def test_no_match_no_draft() -> None:
+    model = CostModel(curve_of(H200_7B), acceptance_of(0.99))
+    assert model.choose(0, 16) == 0
+    assert model.choose(8, 0) == 0
+
+
+@pytest.mark.parametrize("costs", [CPU_7B, SMOLLM2_CPU, H200_7B], ids=["cpu-7b", "smollm2", "h200"])
+def test_a_draft_is_chosen_only_when_it_promises_more_than_plain_decoding(
+        costs: dict[int, float]) -> None:
+    for p in (0.05, 0.2, 0.4, 0.6, 0.8, 0.95):
+        model = CostModel(curve_of(costs), acceptance_of(p))
+        for available in (1, 3, 8, 32):
+            k = model.choose(8, available)
+            if k:
+                expected = sum(p ** j for j in range(k + 1))
+                assert expected / model.curve.ratio(k + 1) > 1 + MARGIN
+                assert k <= available
+
+
+def test_cheap_batches_and_confident_drafts_draft_long_expensive_ones_short_or_not() -> None:
+    confident = acceptance_of(0.95)
+    assert CostModel(curve_of(H200_7B), confident).choose(16, 32) >= 16
+    assert CostModel(curve_of(SMOLLM2_CPU), confident).choose(16, 32) >= 8
+    prose = acceptance_of(0.35)
+    assert CostModel(curve_of(SMOLLM2_CPU), prose).choose(3, 32) == 0
+    assert CostModel(curve_of(CPU_7B), prose).choose(3, 32) == 0
+    assert CostModel(curve_of(H200_7B), acceptance_of(0.5)).choose(3, 32) > 0
+
+
+def test_before_any_measurement_only_long_matches_draft() -> None:
+    model = CostModel()
+    assert model.choose(2, 8) == 0  # the prior: a short match on an unmeasured device
+    assert model.choose(3, 8) == 0
+    assert model.choose(16, 8) > 0
+
+
+def test_a_failed_expensive_draft_teaches_the_model_to_stop() -> None:
+    model = CostModel()
+    model.observe_batch(1, 0.01)
+    k = model.choose(12, 32)
+    assert k > 0
+    for _ in range(50):  # every draft rejected at once, at SmolLM2's CPU cost
+        model.observe_batch(k + 1, 0.01 * SMOLLM2_CPU[16])
+        model.observe_draft(12, k, 0)
+        k = model.choose(12, 32) or k
+    assert model.choose(12, 32) == 0
