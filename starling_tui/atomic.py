@@ -15,6 +15,10 @@ The API:
 - ``temp_path(target)`` + ``replace_durably(temp, target)``: for a file another writer makes
   (a library given a path, a child process): write to the temp path, then rename it durably;
   the caller removes the temp path on failure (``temp.unlink(missing_ok=True)``).
+- ``make_private_dirs(folder)``: create a folder and its missing parents for the user alone.
+
+What the app writes is the user's own (conversations, their saved states, settings), so new
+files are ``0600`` and new folders ``0700``; a file that exists keeps its permissions.
 """
 
 from __future__ import annotations
@@ -29,7 +33,27 @@ from typing import IO, Any
 
 from starling_tui.errors import UserError
 
-NEW_FILE_MODE = 0o644  # mkstemp's 0o600 would hide exports and configs from the user's group
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+NEW_FILE_MODE = PRIVATE_FILE_MODE
+
+
+def make_private_dirs(folder: Path) -> Path:
+    """Create ``folder`` and any missing parents readable by the user alone; returns it.
+
+    ``Path.mkdir(parents=True)`` gives the parents the default mode, so each missing folder is
+    made here, top down. Folders that already exist keep their permissions.
+    """
+    missing = [p for p in (folder, *folder.parents) if not p.is_dir()]
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+            continue  # made by another process meanwhile
+        os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+    return folder
 
 
 def refuse_folder(path: Path) -> None:
@@ -45,7 +69,7 @@ def atomic_writer(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
     Text mode writes UTF-8. If the block raises, ``path`` is left as it was.
     """
     refuse_folder(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     temp = Path(temp_name)
     try:

@@ -114,8 +114,17 @@ def preview_prompt(
 
 
 def open_history(path: Path | None = None) -> HistoryStore:
-    """The history store (default location: ``app_paths().history_db``)."""
-    return HistoryStore(path)
+    """The history store (default location: ``app_paths().history_db``); deleting a
+    conversation (or a branch of it) there also removes its saved KV states."""
+    return HistoryStore(path, on_delete=clear_saved_states)
+
+
+def clear_saved_states(conversation_id: str) -> int:
+    """Remove a conversation's saved KV states; returns how many there were."""
+    from starling_tui.engine.worker.kv_state import clear_states
+    from starling_tui.paths import app_paths
+
+    return clear_states(app_paths().state_cache_dir, conversation_id)
 
 
 def save_setting_changes(changes: dict[str, Any]) -> None:

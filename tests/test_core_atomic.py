@@ -22,9 +22,9 @@ def test_writes_text_and_leaves_nothing_else(tmp_path: Path) -> None:
 def test_existing_permissions_are_kept(tmp_path: Path) -> None:
     target = tmp_path / "config.toml"
     target.write_text("old")
-    target.chmod(0o600)
+    target.chmod(0o640)
     atomic.write_text(target, "new")
-    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o600
+    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o640
 
 
 def test_temp_file_is_fsynced_in_the_target_folder_before_the_rename(

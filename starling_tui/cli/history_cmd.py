@@ -2,9 +2,11 @@
 
 IDs may be shortened to any unique prefix. ``show`` and ``export`` use the active branch of a
 conversation (the one the app shows). ``export`` writes to stdout unless ``--output`` is given,
-in which case the file is written atomically. ``search`` exits 0 when something matched and 1
-(with ``no matches for 'QUERY'`` on stderr) when nothing did, like ``grep``; errors also exit 1
-with a ``starling-tui: error:`` line.
+in which case the file is written atomically. ``delete``
+leaves nothing of the conversation behind (its text, its search entries, its saved KV
+states). ``search`` exits 0 when something matched and 1 (with ``no matches for 'QUERY'`` on
+stderr) when nothing did, like ``grep``; errors also exit 1 with a ``starling-tui: error:``
+line.
 """
 
 from __future__ import annotations

@@ -27,12 +27,13 @@ _ERROR = re.compile(r"GGML_ASSERT|error|fatal|abort|exception|out of memory", re
 def prepare_log() -> Path | None:
     """The log path for this process's workers (its folder created, old logs pruned), or None
     if the cache is unwritable."""
+    from starling_tui.atomic import make_private_dirs
     from starling_tui.paths import app_paths
 
     folder = app_paths().cache_dir / LOG_DIR
     path = folder / f"engine-{os.getpid()}.log"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(folder)
     except OSError:
         return None
     _prune(folder, keep=path)

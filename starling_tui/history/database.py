@@ -16,6 +16,8 @@ that rolls back on any error. The queries themselves are the store's
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -24,8 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
+from starling_tui.atomic import PRIVATE_FILE_MODE, make_private_dirs
 from starling_tui.errors import HistoryError
-from starling_tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+from starling_tui.history.schema import MIGRATIONS, SCHEMA_VERSION, SECURE_DELETE_SINCE
 from starling_tui.text import describe_unicode_error
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -136,7 +139,7 @@ def check_file(path: Path) -> None:
 def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlite3.Connection:
     """Open, check, configure and migrate the database at ``path``."""
     check_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private(path)
     with translate_errors(path):
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (BEGIN IMMEDIATE for writes).
         conn = sqlite3.connect(
@@ -149,12 +152,39 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA journal_mode = WAL")
+            # Freed space is overwritten with zeros, so deleted text does not linger in the
+            # file (see :mod:`.erasure` for the search index and the log).
+            conn.execute("PRAGMA secure_delete = ON")
             if version < SCHEMA_VERSION:
                 migrate(conn, path)
+            if 0 < version < SECURE_DELETE_SINCE:
+                # Written when a delete left its text in the free space: rewrite the file once.
+                conn.execute("VACUUM")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except BaseException:
             conn.close()
             raise
     return conn
+
+
+def make_private(path: Path) -> None:
+    """Create the database's folder (``0700``) and file (``0600``) for the user alone.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the database file's permissions,
+    so making the file first is enough for them. A database (or log) left readable by others
+    by an older version is made private.
+    """
+    try:
+        make_private_dirs(path.parent)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except OSError as error:
+        raise HistoryError(f"history database {path}: {error.strerror or error}") from None
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        companion = path.with_name(name)
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to change
+            if companion.stat().st_mode & 0o077:
+                os.chmod(companion, PRIVATE_FILE_MODE)
 
 
 def _read_version(conn: sqlite3.Connection, path: Path) -> int:

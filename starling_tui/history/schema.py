@@ -117,5 +117,13 @@ _V4_SAMPLING = (
     "DROP TABLE temp.ask_written",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TABLES, _V2_SEARCH, _V3_REPETITION, _V4_SAMPLING)
+# v5: no new tables; from here on every delete zeroes the space it frees (``secure_delete``).
+# A database of an older version may hold text deleted before in its free space, so it is
+# rewritten once after this step (``VACUUM``, see ``database.connect``).
+_V5_SECURE_DELETE: tuple[str, ...] = ()
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _V1_TABLES, _V2_SEARCH, _V3_REPETITION, _V4_SAMPLING, _V5_SECURE_DELETE
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+SECURE_DELETE_SINCE = 5  # the first version written with ``secure_delete`` on

@@ -3,7 +3,8 @@
 :class:`HistoryStore` is the one way to read and change it: conversations (created, found by
 id or unique id prefix, listed, changed, deleted), their messages, the tree those messages
 form, and full-text search. The file itself (opening, migrations, transactions, one-line
-errors) is :class:`~starling_tui.history.database.Database`'s job.
+errors) is :class:`~starling_tui.history.database.Database`'s job; how a delete leaves no text
+behind is :mod:`.erasure`'.
 
 Messages form a tree through ``parent_id`` (editing a user message adds a sibling branch); each
 conversation remembers the leaf of the branch being shown, and the *active path* is the chain
@@ -24,11 +25,13 @@ import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
 from starling_tui.errors import HistoryError
-from starling_tui.history.database import DEFAULT_BUSY_TIMEOUT_S, Database
+from starling_tui.history import erasure
+from starling_tui.history.database import DEFAULT_BUSY_TIMEOUT_S, Database, translate_errors
 from starling_tui.history.records import Conversation, Message, SearchHit
 from starling_tui.history.reply import ReplyWriter
 
@@ -49,6 +52,14 @@ _PATH_UP = """
     SELECT m.* FROM path p JOIN messages m ON m.id = p.id ORDER BY m.depth
 """
 _WHOLE_PATH = 1 << 62
+_SUBTREE = """
+    WITH RECURSIVE below(id) AS (
+        SELECT ?
+        UNION ALL
+        SELECT m.id FROM messages m JOIN below b ON m.parent_id = b.id
+    )
+    SELECT id FROM below
+"""
 
 
 class HistoryStore:
@@ -60,8 +71,12 @@ class HistoryStore:
         *,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         save_interval_s: float = 1.0,
+        on_delete: Callable[[str], object] | None = None,
     ) -> None:
+        """``on_delete(conversation_id)`` runs after a conversation or part of it is deleted,
+        so that what was derived from its text elsewhere (saved KV states) goes too."""
         self.db = Database(path, busy_timeout_s=busy_timeout_s, save_interval_s=save_interval_s)
+        self._on_delete = on_delete
 
     # -- the database ----------------------------------------------------------------------
 
@@ -183,11 +198,58 @@ class HistoryStore:
         return self.update_conversation(id_or_prefix, title=title)
 
     def delete_conversation(self, id_or_prefix: str) -> None:
-        """Delete a conversation with all its messages and branches."""
+        """Delete a conversation with all its messages and branches, leaving no text behind.
+
+        The text goes from the file, its log, the search index and the migration backups
+        (see :mod:`.erasure`), then ``on_delete`` removes what was derived from it.
+        """
         conv_id = self.resolve_id(id_or_prefix)
         with self.db.write() as conn:
-            conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conv_id,))
-            conn.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
+            erasure.delete_conversation_rows(conn, conv_id)
+            erasure.merge_search_indexes(conn)
+        self._after_delete(conv_id)
+        with translate_errors(self.path):
+            erasure.erase_from_backups(self.path, conv_id)
+
+    def delete_branch(self, message_id: int) -> Message | None:
+        """Delete a message and every message below it, leaving no text behind.
+
+        When the shown branch went with it, the newest remaining branch under the same parent
+        is shown (else the parent). A title made from a deleted first message is made again
+        from the first message left. Returns the new current leaf (None: nothing is left).
+        """
+        message = self.get_message(message_id)
+        conv_id = message.conversation_id
+        with self.db.write() as conn:
+            doomed = [row[0] for row in conn.execute(_SUBTREE, (message_id,))]
+            conv = conn.execute(
+                "SELECT title, current_leaf_id FROM conversations WHERE id = ?", (conv_id,)
+            ).fetchone()
+            erasure.delete_message_rows(conn, doomed)
+            leaf = conv["current_leaf_id"]
+            if leaf in doomed:
+                leaf = _newest_leaf(conn, conv_id, message.parent_id)
+                conn.execute(
+                    "UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conv_id)
+                )
+            made_title = title_from(message.content)
+            if message.parent_id is None and conv["title"] == made_title:
+                conn.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ?",
+                    (_first_user_title(conn, conv_id), conv_id),
+                )
+            conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (time.time(), conv_id)
+            )
+            erasure.merge_search_indexes(conn)
+        self._after_delete(conv_id)
+        return None if leaf is None else self.get_message(leaf)
+
+    def _after_delete(self, conversation_id: str) -> None:
+        with self.db.read() as conn:
+            erasure.truncate_log(conn)
+        if self._on_delete is not None:
+            self._on_delete(conversation_id)
 
     # -- messages --------------------------------------------------------------------------
 
@@ -399,6 +461,27 @@ def _newest_leaf_below(conn: sqlite3.Connection, message_id: int) -> int:
         if row is None:
             return leaf
         leaf = row[0]
+
+
+def _newest_leaf(conn: sqlite3.Connection, conversation_id: str, parent_id: int | None
+                 ) -> int | None:
+    """The end of the newest branch under ``parent_id`` (None: the roots), else the parent."""
+    row = conn.execute(
+        "SELECT id FROM messages WHERE conversation_id = ? AND parent_id IS ?"
+        " ORDER BY id DESC LIMIT 1",
+        (conversation_id, parent_id),
+    ).fetchone()
+    return parent_id if row is None else _newest_leaf_below(conn, row[0])
+
+
+def _first_user_title(conn: sqlite3.Connection, conversation_id: str) -> str:
+    """The title made from the oldest remaining first-level user message ('' when none)."""
+    row = conn.execute(
+        "SELECT content FROM messages WHERE conversation_id = ? AND parent_id IS NULL"
+        " AND role = 'user' ORDER BY id LIMIT 1",
+        (conversation_id,),
+    ).fetchone()
+    return "" if row is None else title_from(row[0])
 
 
 def fts_query(query: str) -> str | None:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from starling_tui.atomic import make_private_dirs
 from starling_tui.pull.errors import PullError
 from starling_tui.pull.selection import QuantType
 
@@ -54,7 +55,7 @@ def run_converter(folder: Path, quant: str, target: Path, repo: str, progress: b
                "--outfile", str(target), "--repo-id", repo]
     if progress is False:
         command.append("--no-progress")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(target.parent)
     # stderr (messages, the progress bar, an error line) is inherited; stdout would only repeat
     # the output path, which pull reports itself.
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL)

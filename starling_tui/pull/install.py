@@ -27,9 +27,9 @@ def install_file(source: Path, target: Path) -> None:
     The copy is made under a hidden ``.partial`` name, flushed to disk and renamed into place,
     so the models folder never holds a half-written model, even after Ctrl-C or a power cut.
     """
-    from starling_tui.atomic import replace_durably, temp_path
+    from starling_tui.atomic import make_private_dirs, replace_durably, temp_path
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(target.parent)
     temp = temp_path(target)
     try:
         try:
