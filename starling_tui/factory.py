@@ -45,6 +45,7 @@ def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") 
         context_shift_share=settings.context_shift_share,
         self_extend=settings.self_extend,
         self_extend_window=settings.self_extend_window,
+        speculative=settings.speculative,
     )
 
 

@@ -44,6 +44,7 @@ class EngineOptions:
     context_shift_share: float = _DEFAULTS.context_shift_share  # share one context shift frees
     self_extend: int = _DEFAULTS.self_extend  # Self-Extend group size G (1 = off)
     self_extend_window: int = _DEFAULTS.self_extend_window  # Self-Extend neighbour window W
+    speculative: str = _DEFAULTS.speculative  # "auto": draft from the conversation where it pays
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class GenerationStats:
     cached_tokens: int = 0  # reused from the live KV cache
     restored_tokens: int = 0  # reused from a saved state file
     completion_tokens: int = 0
+    drafted_tokens: int = 0  # tokens drafted from the conversation and verified (speculative)
+    accepted_tokens: int = 0  # drafted tokens the model agreed with (each saved a decode step)
     ttft_s: float = 0.0
     tokens_per_s: float = 0.0
     finish_reason: FinishReason = "stop"
