@@ -19,6 +19,7 @@ from convert.weights import (
     read_weight_map,
     refs_from_header,
 )
+from starling_tui.errors import one_line
 from starling_tui.pull.selection import SINGLE_FILE
 
 if TYPE_CHECKING:
@@ -51,9 +52,8 @@ def remote_weights(repo_id: str, folder: Path) -> dict[str, TensorRef]:
         shards = sorted(set(weight_map.values())) if weight_map else [SINGLE_FILE]
         headers = {shard: _remote_header(api, repo_id, folder / shard) for shard in shards}
     except (HfHubHTTPError, SafetensorsParsingError, OSError, httpx2.HTTPError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConvertError(f"cannot read the weights' headers of {repo_id} from the Hugging Face "
-                           f"Hub: {first}") from None
+                           f"Hub: {one_line(exc)}") from None
     if weight_map:
         return index_tensors(weight_map, headers)
     return {name: ref for refs in headers.values() for name, ref in refs.items()}

@@ -10,6 +10,17 @@ the same way.
 from __future__ import annotations
 
 
+def one_line(error: BaseException) -> str:
+    """An error's message on one line: its first line, or its type's name when it has none.
+
+    An ``OSError`` shows its reason and file name rather than ``[Errno N]``.
+    """
+    text = str(error).strip()
+    if isinstance(error, OSError) and error.strerror:
+        text = f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class UserError(Exception):
     """A failure caused by the user's input or files, explained in one line."""
 

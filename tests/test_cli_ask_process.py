@@ -17,8 +17,11 @@ from starling_tui.history import HistoryStore
 from starling_tui.paths import app_paths
 
 
-def wait_for_partial_reply(db: Path, proc: subprocess.Popen[str], timeout: float = 60) -> str:
-    """Poll the database (read-only) until the streaming reply has saved some text."""
+def wait_for_partial_reply(
+    db: Path, proc: subprocess.Popen[str], timeout: float = 60, longer_than: str = ""
+) -> str:
+    """Poll the database (read-only) until the streaming reply has saved more than
+    ``longer_than``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -32,7 +35,7 @@ def wait_for_partial_reply(db: Path, proc: subprocess.Popen[str], timeout: float
                 row = None  # schema not created yet
             finally:
                 conn.close()
-            if row:
+            if row and len(row[0]) > len(longer_than):
                 return str(row[0])
         time.sleep(0.05)
     raise AssertionError("the reply was never saved while streaming")
@@ -52,7 +55,7 @@ def test_kill_9_mid_reply_keeps_the_partial_reply(smollm2_gguf: Path) -> None:
     db = app_paths().history_db
     try:
         seen = wait_for_partial_reply(db, proc)
-        time.sleep(1.2)  # let at least one more progressive save happen
+        wait_for_partial_reply(db, proc, longer_than=seen)  # one more progressive save
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)

@@ -29,8 +29,10 @@ def options(path: Path) -> EngineOptions:
 def assert_usable(engine: ProcessEngine, path: Path) -> None:
     """The same engine object loads again and generates."""
     engine.load(options(path))
-    assert "".join(engine.generate(HELLO)) or engine.last_stats.completion_tokens >= 0
-    assert engine.last_stats.finish_reason in ("stop", "length")
+    text = "".join(engine.generate(HELLO))
+    stats = engine.last_stats
+    assert text and stats.prompt_tokens > 0 and stats.completion_tokens >= 1
+    assert stats.finish_reason in ("stop", "length")
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,7 @@ def run_command(module: ModuleType, args: argparse.Namespace) -> int:
     """Run a subcommand, turning known failures into one line on stderr and status 1."""
     import sqlite3
 
-    from starling_tui.errors import EngineError, UserError
+    from starling_tui.errors import EngineError, UserError, one_line
     from starling_tui.text import describe_unicode_error
 
     try:
@@ -166,15 +166,6 @@ def run_command(module: ModuleType, args: argparse.Namespace) -> int:
         print(f"{PROG}: error: text is not valid UTF-8 ({describe_unicode_error(error)})",
               file=sys.stderr)
         return 1
-
-
-def one_line(error: BaseException) -> str:
-    """An error's message on one line (first line, or the type name when it has none)."""
-    text = str(error).strip()
-    if isinstance(error, OSError) and error.strerror:
-        text = f"{error.strerror}: {error.filename}" if error.filename else error.strerror
-    first = text.splitlines()[0] if text else type(error).__name__
-    return first
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from starling_tui.errors import one_line
 from starling_tui.prompt.parts import Part, PromptTokenizer, SpecialToken
 from starling_tui.types import ChatMessage
 
@@ -55,8 +56,7 @@ def render_template(template: str, variables: dict[str, Any]) -> str:
     except TemplateError:
         raise
     except (jinja2.TemplateError, TypeError, ValueError, KeyError, IndexError) as exc:
-        line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TemplateError(f"the model's chat template failed: {line}") from exc
+        raise TemplateError(f"the model's chat template failed: {one_line(exc)}") from exc
 
 
 def _split_specials(text: str, special_ids: dict[str, int]) -> list[Part]:

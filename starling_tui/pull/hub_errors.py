@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from starling_tui.errors import one_line
 from starling_tui.pull.errors import PullError
 
 
@@ -36,17 +37,12 @@ def hub_errors(repo: str, revision: str, filename: str | None = None) -> Iterato
     except (httpx2.TransportError, errors.LocalEntryNotFoundError) as exc:
         # LocalEntryNotFoundError: huggingface_hub could not reach the Hub and had no cached copy.
         raise PullError(
-            f"cannot reach {endpoint()} ({_first_line(exc) or type(exc).__name__}); "
+            f"cannot reach {endpoint()} ({one_line(exc)}); "
             "check the connection, or set HF_HUB_OFFLINE=1 to use the local cache"
         ) from None
     except errors.EntryNotFoundError:
         raise PullError(f"{repo} has no file {filename!r} at revision {revision!r}") from None
     except errors.HfHubHTTPError as exc:
-        raise PullError(f"the Hub at {endpoint()} refused: {_first_line(exc)}") from None
+        raise PullError(f"the Hub at {endpoint()} refused: {one_line(exc)}") from None
     except OSError as exc:
-        raise PullError(f"download failed: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
+        raise PullError(f"download failed: {one_line(exc)}") from None

@@ -33,7 +33,7 @@ from typing import Any
 
 from starling_tui.engine.crash_log import bound_log, redirect_stderr
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
-from starling_tui.errors import EngineError
+from starling_tui.errors import EngineError, one_line
 
 # Builds the worker's session: ``(options, *, vocab_only, faults)`` → an object with the
 # methods of :class:`.session.Session` that the request loop calls. Must pickle (spawn).
@@ -89,11 +89,6 @@ class _PipeLogHandler(logging.Handler):
             self.channel.send(("log", record.levelno, record.getMessage()))
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _cancel_check(cancel_flag: Any, generation: int) -> Callable[[], bool]:
     """Whether the parent has cancelled reply ``generation`` (or a later one)."""
 
@@ -108,7 +103,7 @@ def _save_state(session: Any, request: Any, stats: Any, logger: logging.Logger) 
     try:
         session.after_reply(request, stats)
     except Exception as exc:  # a second reply would answer the parent's *next* request
-        logger.warning("could not save the conversation state: %s", _one_line(exc))
+        logger.warning("could not save the conversation state: %s", one_line(exc))
 
 
 def _prefill_next_turn(session: Any, conn: Connection, logger: logging.Logger) -> None:
@@ -116,7 +111,7 @@ def _prefill_next_turn(session: Any, conn: Connection, logger: logging.Logger) -
     try:
         session.prefill_next_turn(conn.poll)
     except Exception as exc:  # as for the state save: the reply was answered already
-        logger.warning("could not prepare the next turn: %s", _one_line(exc))
+        logger.warning("could not prepare the next turn: %s", one_line(exc))
 
 
 def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None,
@@ -182,9 +177,9 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None,
                 else:
                     raise EngineError(f"unknown engine request {kind!r}")
             except EngineError as exc:
-                channel.send(("error", _one_line(exc)))
+                channel.send(("error", one_line(exc)))
             except Exception as exc:  # anything else must still answer, not hang the parent
-                channel.send(("error", f"{type(exc).__name__}: {_one_line(exc)}"))
+                channel.send(("error", f"{type(exc).__name__}: {one_line(exc)}"))
     finally:
         if session is not None:
             session.close()
