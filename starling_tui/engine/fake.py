@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
 from starling_tui.errors import EngineCrashed
+from starling_tui.prompt.attachments import turn_text
 from starling_tui.types import ChatRequest
 
 
@@ -97,7 +98,7 @@ class FakeEngine:
         """A stand-in prompt: one id per whitespace-separated word, OpenChat-looking text."""
         parts = ["<s>"]
         for m in request.messages:
-            parts.append(f"GPT4 Correct {m.role.title()}: {m.content}<|end_of_turn|>")
+            parts.append(f"GPT4 Correct {m.role.title()}: {turn_text(m)}<|end_of_turn|>")
         parts.append("GPT4 Correct Assistant:")
         rendered = "".join(parts)
         return PromptPreview(tuple(range(1, len(rendered.split()) + 2)), rendered)

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from starling_tui.errors import one_line
+from starling_tui.prompt.attachments import turn_text
 from starling_tui.prompt.parts import Part, PromptTokenizer, SpecialToken
 from starling_tui.types import ChatMessage
 
@@ -102,7 +103,7 @@ def chat_template_parts(
     pos = 0
     for match in marker.finditer(rendered):
         parts.extend(_split_specials(rendered[pos : match.start()], specials))
-        parts.append(messages[int(match.group(1))].content)
+        parts.append(turn_text(messages[int(match.group(1))]))
         pos = match.end()
     parts.extend(_split_specials(rendered[pos:], specials))
     if tok.add_bos and not (parts and parts[0] == tok.bos):

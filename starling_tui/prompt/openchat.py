@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
+from starling_tui.prompt.attachments import turn_text
 from starling_tui.prompt.parts import Part, PromptTokenizer, encode_parts
 from starling_tui.types import ChatMessage
 
@@ -32,7 +33,7 @@ def openchat_parts(
     """The prompt as parts: BOS, each message and its end-of-turn, the assistant cue."""
     parts: list[Part] = [tok.bos]
     for message in messages:
-        parts.append(f"{role_prefix(message.role, mode)} {message.content}")
+        parts.append(f"{role_prefix(message.role, mode)} {turn_text(message)}")
         parts.append(tok.eot)
     parts.append(role_prefix("assistant", mode))
     return parts

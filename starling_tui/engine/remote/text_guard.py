@@ -38,13 +38,18 @@ def neutralise(text: str, specials: Sequence[str]) -> tuple[str, list[str]]:
 def neutralise_messages(
     messages: Sequence[ChatMessage], specials: Sequence[str]
 ) -> tuple[tuple[ChatMessage, ...], list[str]]:
-    """Every message neutralised; the special strings found in any of them."""
+    """Every message and attached file neutralised; the special strings found in any."""
     found: list[str] = []
     out: list[ChatMessage] = []
     for message in messages:
         text, hits = neutralise(message.content, specials)
+        files = []
+        for attachment in message.attachments:
+            file_text, file_hits = neutralise(attachment.text, specials)
+            hits = [*hits, *file_hits]
+            files.append(replace(attachment, text=file_text) if file_hits else attachment)
         found.extend(h for h in hits if h not in found)
-        out.append(replace(message, content=text) if hits else message)
+        out.append(replace(message, content=text, attachments=tuple(files)) if hits else message)
     return tuple(out), found
 
 
