@@ -28,7 +28,7 @@ def test_defaults_without_file_or_env() -> None:
 
 def test_precedence_cli_over_env_over_file() -> None:
     write_config(
-        'model = "from-file"\n[engine]\nctx = 2048\nthreads = 3\n'
+        'model = "from-file"\n[engine]\nctx = 2048\nthreads = 1\n'
         "[sampling]\ntemperature = 0.7\ntop_k = 40\n"
     )
     env = {
@@ -40,7 +40,7 @@ def test_precedence_cli_over_env_over_file() -> None:
     settings = load_settings(cli, environ=env)
     assert settings.temperature == 0.9  # CLI
     assert settings.ctx == 4096 and settings.model == "from-env"  # env
-    assert settings.threads == 3 and settings.top_k == 40  # file
+    assert settings.threads == 1 and settings.top_k == 40  # file
     assert settings.batch == 512  # default
 
 

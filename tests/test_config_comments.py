@@ -51,16 +51,16 @@ def test_changed_keys_are_rewritten_in_place_and_comments_kept() -> None:
 
 def test_missing_keys_go_into_their_table_and_none_removes_a_key() -> None:
     path = write(COMMENTED)
-    update_config_file(threads=4, top_k=40, seed=None, mlock=True, system_prompt=None)
+    update_config_file(threads=1, top_k=40, seed=None, mlock=True, system_prompt=None)
     text = path.read_text(encoding="utf-8")
     assert text == (
         COMMENTED.replace('system_prompt = """\nBe brief.\nmodel = "this line is inside the '
                           'string"\n"""\n', "")
-        .replace("ctx = 8192\n", "ctx = 8192\nthreads = 4\nmlock = true\n")
+        .replace("ctx = 8192\n", "ctx = 8192\nthreads = 1\nmlock = true\n")
         .replace("seed = 1\n", "top_k = 40\n")
     )
     data = tomllib.loads(text)
-    assert data["engine"]["threads"] == 4 and data["sampling"] == {"temperature": 0.7, "top_k": 40}
+    assert data["engine"]["threads"] == 1 and data["sampling"] == {"temperature": 0.7, "top_k": 40}
 
 
 def test_a_missing_table_is_appended_and_root_keys_go_before_the_first_table() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 
-from starling_tui import config
 from starling_tui.cli import options
 from starling_tui.config import SETTINGS, Settings, load_settings, parse_gpu_layers, spec
+from starling_tui.config.machine import logical_cores
 from starling_tui.errors import ConfigError
 
 
@@ -21,18 +23,6 @@ def test_every_field_is_one_spec_in_file_order_and_its_default_is_valid() -> Non
         assert item.help and item.form.label
     sections = [s.section for s in SETTINGS]
     assert sections == sorted(sections, key=["", "engine", "sampling"].index)
-
-
-def test_the_documented_example_names_every_setting_in_its_section() -> None:
-    example = (config.__doc__ or "").split("::\n", 1)[1].split("\nEnvironment variables")[0]
-    section = ""
-    for line in (line.strip() for line in example.splitlines()):
-        if line.startswith("["):
-            section = line.strip("[]")
-        elif "=" in line and not line.startswith("#"):
-            assert spec(line.split("=")[0].strip()).section == section
-    for item in SETTINGS:
-        assert f"\n    {item.name} = " in example, item.name
 
 
 def test_one_rule_for_a_value_wherever_it_comes_from() -> None:
@@ -102,3 +92,51 @@ def test_a_bad_flag_value_is_argparses_one_line_error(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == ("ask: error: argument --context-overflow: expected \"shift\", \"drop\" or "
                    "\"error\", got 'wrap'")
+
+
+def test_threads_are_bounded_by_the_machines_cores_wherever_they_come_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cores = logical_cores()
+    too_many = str(cores + 1)
+    line = f"threads: expected at most {cores} (this machine's logical CPU cores), got"
+    assert spec("threads").form.maximum == cores  # the form offers what the parser accepts
+    assert spec("threads").parse(cores) == cores and spec("threads").parse(0) is None
+    with pytest.raises(ConfigError, match=re.escape(f"STARLING_TUI_THREADS: {line}")):
+        load_settings(environ={"STARLING_TUI_THREADS": too_many})
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f"[engine]\nthreads = {too_many}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"{config_file}: {line} {too_many}")):
+        load_settings(path=config_file)
+    with pytest.raises(ConfigError, match=re.escape(f"Threads: {line}")):
+        spec("threads").parse_text("4096")
+    parser = argparse.ArgumentParser(prog="ask")
+    options.add_all(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--threads", "4096"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"ask: error: argument --threads: expected at most {cores} (this machine's "
+                   "logical CPU cores), got '4096'")
+
+
+def test_a_machine_limit_is_read_when_a_value_is_checked() -> None:
+    from starling_tui.config.values import Limit, integer
+
+    cores = [4]
+    value_type = integer(0, limit=Limit(lambda: cores[0], "the cores"))
+    assert value_type.parse(4) == 4 and value_type.upper == 4
+    cores[0] = 2  # e.g. the process was moved to fewer cores
+    assert value_type.upper == 2
+    with pytest.raises(ValueError, match=r"expected at most 2 \(the cores\)"):
+        value_type.parse(4)
+
+
+def test_available_memory_reads_meminfo(tmp_path: Path) -> None:
+    from starling_tui.config.machine import available_memory
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 8000 kB\nMemFree: 100 kB\nMemAvailable: 2048 kB\n")
+    assert available_memory(meminfo) == 2048 * 1024
+    meminfo.write_text("MemTotal: 8000 kB\n")
+    assert available_memory(meminfo) is None
+    assert available_memory(tmp_path / "missing") is None

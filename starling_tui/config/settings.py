@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from starling_tui.config import values as v
+from starling_tui.config.machine import logical_cores
 from starling_tui.config.spec import SettingSpec, setting, spec_of_field
 from starling_tui.errors import ConfigError
 from starling_tui.types import OVERFLOW_POLICIES, GpuLayers, OverflowPolicy
 
 ENGINE, SAMPLING = "engine", "sampling"
+# More threads than cores only queue behind each other: thousands made a reply crawl.
+CPU_CORES = v.Limit(logical_cores, "this machine's logical CPU cores")
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,12 @@ class Settings:
         label="GPU layers", flags=("--n-gpu-layers",), metavar="N", hint="auto, all or a number")
     ctx: int | None = setting(
         ENGINE, None, v.integer(0, zero_is_auto=True),
-        "context size (0 = the model's training context)", label="Context size",
+        "context size, at most the model's training context (0 = the model's training "
+        "context; llama.cpp rounds it up to a multiple of 256)", label="Context size",
         flags=("--ctx",), metavar="TOKENS", hint="tokens; empty = the model's")
     threads: int | None = setting(
-        ENGINE, None, v.integer(0, zero_is_auto=True),
-        "CPU threads (0 = the cores other programs leave free)",
+        ENGINE, None, v.integer(0, zero_is_auto=True, limit=CPU_CORES),
+        "CPU threads, at most the logical cores (0 = the cores other programs leave free)",
         label="Threads", flags=("--threads",), metavar="N", hint="empty = the free cores")
     batch: int = setting(
         ENGINE, 512, v.integer(1), "prompt evaluation batch size", label="Batch size",

@@ -73,7 +73,7 @@ class SettingSpec:
     def form(self) -> FormSpec:
         """What a settings form needs: label, kind, choices, bounds and a hint."""
         t = self.type
-        return FormSpec(self.label, t.kind, t.choices, t.minimum, t.maximum, self.hint)
+        return FormSpec(self.label, t.kind, t.choices, t.minimum, t.upper, self.hint)
 
     def parse(self, value: Any, source: str = "") -> Any:
         """The validated value; :class:`ConfigError` names ``source`` and the key."""

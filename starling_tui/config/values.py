@@ -21,6 +21,14 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
+class Limit:
+    """An upper bound that depends on the machine, read each time a value is checked."""
+
+    read: Callable[[], int]
+    what: str  # what the bound is, for the error line: "this machine's logical CPU cores"
+
+
+@dataclass(frozen=True)
 class ValueType:
     """How one setting's values are checked, and how a form should offer them."""
 
@@ -29,6 +37,12 @@ class ValueType:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    limit: Limit | None = None  # a machine-dependent maximum (the form reads it when shown)
+
+    @property
+    def upper(self) -> float | None:
+        """The largest value accepted now: the machine's limit, else the fixed maximum."""
+        return self.limit.read() if self.limit is not None else self.maximum
 
 
 def as_bool(value: Any) -> bool:
@@ -90,17 +104,22 @@ def auto_boolean() -> ValueType:
     return ValueType("choice", _as_auto_bool, choices=("auto", "true", "false"))
 
 
-def integer(minimum: int | None = None, *, zero_is_auto: bool = False) -> ValueType:
-    """A whole number ≥ ``minimum``; with ``zero_is_auto``, 0 (or None) reads as None."""
+def integer(
+    minimum: int | None = None, *, zero_is_auto: bool = False, limit: Limit | None = None
+) -> ValueType:
+    """A whole number ≥ ``minimum`` (and ≤ ``limit`` read now); with ``zero_is_auto``, 0 (or
+    None) reads as None."""
 
     def parse(value: Any) -> int | None:
         if zero_is_auto and value is None:
             return None
         number = _as_int(value)
         _check_bounds(number, minimum, None, False)
+        if limit is not None and number > (most := limit.read()):
+            raise ValueError(f"expected at most {most} ({limit.what})")
         return None if zero_is_auto and number == 0 else number
 
-    return ValueType("int", parse, minimum=minimum)
+    return ValueType("int", parse, minimum=minimum, limit=limit)
 
 
 def number(

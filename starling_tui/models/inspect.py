@@ -19,7 +19,7 @@ from typing import Any
 
 from starling_tui.errors import ModelFileError
 from starling_tui.models.file_types import file_type_name, tensor_type_name
-from starling_tui.models.gguf_reader import GGUF_MAGIC, GGUFHeader, read_gguf_header
+from starling_tui.models.gguf_reader import GGUF_MAGIC, GGUFHeader, TensorInfo, read_gguf_header
 
 LFS_POINTER_PREFIX = b"version https://git-lfs"
 
@@ -37,6 +37,8 @@ class ModelFile:
     context_length: int  # training context (0 when the header lacks it)
     template: str  # "openchat", "chat_template" (another embedded template) or "none"
     tensor_count: int
+    kv_per_token: int = 0  # key and value numbers each token adds to the KV cache (0: unknown)
+    rope_scale: float = 1.0  # the file's RoPE scaling factor (context beyond training)
 
 
 def _precheck(path: Path, name: str, local: bool) -> int:
@@ -105,11 +107,11 @@ def _check(path: Path, name: str, size: int, header: GGUFHeader) -> ModelFile:
         described = header.data_offset + data_end
         raise ModelFileError(f"{name} is truncated: {size} bytes, but its header describes "
                              f"{described}")
-    return _describe(path, size, header.metadata, types, len(header.tensors))
+    return _describe(path, size, header.metadata, types, header.tensors)
 
 
 def _describe(
-    path: Path, size: int, meta: dict[str, Any], types: Counter[str], tensor_count: int
+    path: Path, size: int, meta: dict[str, Any], types: Counter[str], tensors: list[TensorInfo]
 ) -> ModelFile:
     arch = str(meta.get("general.architecture") or "unknown")
     template = meta.get("tokenizer.chat_template")
@@ -126,8 +128,51 @@ def _describe(
         quant=_quant_name(meta, types),
         context_length=int(meta.get(f"{arch}.context_length") or 0),
         template=kind,
-        tensor_count=tensor_count,
+        tensor_count=len(tensors),
+        kv_per_token=kv_per_token(meta, arch, tensors),
+        rope_scale=_rope_scale(meta, arch),
     )
+
+
+def kv_per_token(meta: dict[str, Any], arch: str, tensors: list[TensorInfo]) -> int:
+    """Key and value numbers one token adds to the KV cache, over all layers (0: unknown).
+
+    From the shapes of each layer's ``attn_k``/``attn_v`` weights (their output size is the
+    layer's keys or values per token, whatever the head layout), else from the attention
+    metadata (models with a fused QKV weight). Sliding-window layers count in full, so for
+    such models it is an upper bound.
+    """
+    by_kind = {"attn_k": 0, "attn_v": 0}
+    for tensor in tensors:
+        parts = tensor.name.split(".")
+        if len(parts) == 4 and parts[0] == "blk" and parts[2] in by_kind and len(tensor.dims) == 2:
+            by_kind[parts[2]] += tensor.dims[1]
+    if by_kind["attn_k"] and by_kind["attn_v"]:
+        return by_kind["attn_k"] + by_kind["attn_v"]
+    return _kv_from_metadata(meta, arch)
+
+
+def _kv_from_metadata(meta: dict[str, Any], arch: str) -> int:
+    def number(key: str) -> int:
+        value = meta.get(f"{arch}.{key}")
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    layers, heads, width = number("block_count"), number("attention.head_count"), number(
+        "embedding_length")
+    kv_heads = number("attention.head_count_kv") or heads
+    if not (layers and heads and width):
+        return 0
+    head = width // heads
+    keys, values = number("attention.key_length") or head, number("attention.value_length") or head
+    return layers * kv_heads * (keys + values)
+
+
+def _rope_scale(meta: dict[str, Any], arch: str) -> float:
+    kind = meta.get(f"{arch}.rope.scaling.type")
+    factor = meta.get(f"{arch}.rope.scaling.factor")
+    if kind in (None, "none") or not isinstance(factor, int | float) or factor < 1:
+        return 1.0
+    return float(factor)
 
 
 def _quant_name(meta: dict[str, Any], types: Counter[str]) -> str:

@@ -5,13 +5,20 @@ written for developers. :func:`starling_tui.models.inspect_model` (core's header
 milliseconds) catches a missing file, a git-lfs pointer, a file that is not GGUF, a header cut
 off or corrupt, tensor data past the end of the file and unknown tensor types; this module only
 turns its one-line :class:`~starling_tui.errors.ModelFileError` into an ``EngineError``.
+:func:`check_context_fits` refuses, from the same header, a context the model or the free
+memory cannot take (:mod:`starling_tui.models.capacity`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starling_tui.errors import EngineError
+
+if TYPE_CHECKING:
+    from starling_tui.engine.base import EngineOptions
 
 _NO_TENSORS = "has no tensors"  # inspect_model's words, raised after the whole header parsed
 
@@ -33,3 +40,21 @@ def check_model_file(path: str | Path, *, vocab_only: bool = False) -> Path:
             return p.resolve()
         raise EngineError(str(exc)) from exc
     return p.resolve()
+
+
+def check_context_fits(
+    path: Path, options: EngineOptions, free_memory: Callable[[], int | None] | None = None
+) -> None:
+    """Raise :class:`EngineError` (one line) when ``options``' context does not suit the model
+    at ``path`` or the memory ``free_memory()`` reports (default: the system's figure now)."""
+    from starling_tui.config.machine import available_memory
+    from starling_tui.errors import ConfigError, ModelFileError
+    from starling_tui.models import inspect_model
+    from starling_tui.models.capacity import check_context
+
+    try:
+        check_context(inspect_model(path), options.n_ctx, cache_type=options.kv_cache_type,
+                      self_extend=options.self_extend,
+                      available=(free_memory or available_memory)())
+    except (ConfigError, ModelFileError) as exc:
+        raise EngineError(str(exc)) from exc

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
-from starling_tui.engine.parent.gguf_check import check_model_file
+from starling_tui.engine.parent.gguf_check import check_context_fits, check_model_file
 from starling_tui.engine.parent.pipe import WorkerPipe
 from starling_tui.errors import EngineCrashed, EngineError
 from starling_tui.types import ChatRequest
@@ -116,6 +116,8 @@ class ProcessEngine:
     def load(self, options: EngineOptions, *, vocab_only: bool = False) -> ModelInfo:
         """Load a model in the worker (starting one if needed); EngineError on a bad file."""
         path = check_model_file(options.model_path, vocab_only=vocab_only)
+        if not vocab_only:
+            check_context_fits(path, options)
         with self._lock:
             self._end_open_reply()
             self._info = None
