@@ -88,3 +88,12 @@ def test_context_note_says_when_llama_cpp_rounded_the_context() -> None:
     assert context_note(None, 4096) == "" and context_note(512, 512) == ""
     assert context_note(10, 256) == ("the context is 256 tokens, not the 10 asked: llama.cpp "
                                      "rounds it up to a multiple of 256")
+
+
+@pytest.mark.slow
+def test_ask_says_that_ctx_10_became_256(capsys: Capture, starling_f16_gguf: Path) -> None:
+    status, err = run(capsys, "ask", "--model", str(starling_f16_gguf), "--ctx", "10",
+                      "--max-tokens", "2", "Hi")
+    assert status == 0, err
+    assert ("note: the context is 256 tokens, not the 10 asked: llama.cpp rounds it up to a "
+            "multiple of 256") in err.splitlines()

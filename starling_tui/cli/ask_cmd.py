@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     # Load before touching the history: a model llama.cpp refuses leaves it exactly as it was.
     engine, info = factory.load_engine(settings, model, getattr(args, "engine_factory", None))
     print(model_line(info), file=sys.stderr, flush=True)
+    if info.context_note:
+        print(f"note: {info.context_note}", file=sys.stderr, flush=True)
     try:
         with factory.open_history() as store:
             from starling_tui.chat import ChatCore

@@ -61,6 +61,7 @@ class ModelInfo:
     backend: str  # e.g. "CPU", "CUDA0"
     template: str  # "openchat" or "chat_template"
     gpu_note: str = ""  # why this many layers were offloaded (e.g. "no GPU backend in this build")
+    context_note: str = ""  # the context differs from the size asked for, and why
 
 
 @dataclass

@@ -38,6 +38,7 @@ from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.engine.worker.threads import before_prompt
 from starling_tui.engine.worker.vocab import LlamaVocab
 from starling_tui.errors import EngineError
+from starling_tui.models.capacity import context_note
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
 from starling_tui.prompt.fit import FittedPrompt
 from starling_tui.prompt.parts import render_parts
@@ -127,6 +128,7 @@ class Session:
             backend=backend_label(self.n_gpu_layers),
             template="chat_template" if fmt == "chat_template" else "openchat",
             gpu_note=self.gpu_note,
+            context_note=context_note(self.options.n_ctx, self.n_ctx),
         )
 
     # -- prompts -------------------------------------------------------------------------
