@@ -9,6 +9,7 @@ import pytest
 
 from starling_tui.cli.main import main
 from starling_tui.history import HistoryStore
+from starling_tui.types import Attachment
 
 Capture = pytest.CaptureFixture[str]
 
@@ -135,3 +136,15 @@ def test_export_to_a_folder_is_refused_clearly(
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exports"]
     assert list(folder.iterdir()) == []
+
+
+def test_search_and_show_include_attached_files(capsys: Capture) -> None:
+    with HistoryStore() as store:
+        conv = store.create_conversation()
+        store.add_message(conv.id, "user", "Review this",
+                          attachments=[Attachment("sort.py", "def quicksort(items): ...\n")])
+    status, out, _ = history(capsys, "search", "quicksort")
+    assert status == 0
+    assert out == f"{conv.id}  [user]  Review this: (file sort.py) def [quicksort](items): ...\n"
+    status, out, _ = history(capsys, "show", conv.id)
+    assert "Review this\n--- file: sort.py (26 bytes) ---\ndef quicksort(items): ...\n" in out

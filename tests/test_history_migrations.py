@@ -49,7 +49,7 @@ def test_v2_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     path = tmp_path / "history.db"
     make_v2_database(path)
     with HistoryStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert [m.content for m in store.active_path("ask00001")] == [

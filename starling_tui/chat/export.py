@@ -4,10 +4,13 @@ Every form shows the active branch (the messages the app shows) of one conversat
 
 - Markdown (``history export``, the app's F8): the title, a short list of facts (id, created,
   model, mode), the system prompt, then each message under ``## You`` / ``## Assistant`` (a
-  reply that did not end normally is marked, e.g. ``## Assistant _(cancelled)_``).
+  reply that did not end normally is marked, e.g. ``## Assistant _(cancelled)_``), its files
+  after its text: a ``**File:**`` line (name, size) and the text in a fenced block.
 - JSON (``history export --format json``): every stored field of the conversation and of each
-  message, under a format name and version.
-- Text (``history show``): a header line, then each message under ``[role]``.
+  message, under a format name and version; a message's files are ``attachments``, each with
+  its name, size, SHA-256 and text.
+- Text (``history show``): a header line, then each message under ``[role]``, each file after
+  a ``--- file: NAME (SIZE bytes) ---`` line.
 
 Files are written through :mod:`starling_tui.atomic` (temp file in the target folder, fsync,
 rename).
@@ -16,6 +19,7 @@ rename).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -24,6 +28,7 @@ from typing import Any
 
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
+from starling_tui.types import Attachment
 
 EXPORT_FORMAT_VERSION = 1
 _SPEAKERS = {"user": "You", "assistant": "Assistant", "system": "System"}
@@ -59,7 +64,27 @@ def to_markdown(conversation: Conversation, path: Sequence[Message]) -> str:
         lines += ["", "## System", "", conversation.system_prompt]
     for message in path:
         lines += ["", _heading(message), "", message.content]
+        for attachment in message.attachments:
+            lines += ["", *_markdown_file(attachment)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_file(attachment: Attachment) -> list[str]:
+    """A file as Markdown: its name and size, then its text in a fence it cannot close."""
+    longest = max((len(run) for run in re.findall(r"`+", attachment.text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [
+        f"**File:** {attachment.name} ({attachment.size:,} bytes)",
+        "",
+        fence,
+        attachment.text.removesuffix("\n"),
+        fence,
+    ]
+
+
+def _file_record(attachment: Attachment) -> dict[str, Any]:
+    return {"name": attachment.name, "size": attachment.size, "sha256": attachment.sha256,
+            "text": attachment.text}
 
 
 def to_json(conversation: Conversation, path: Sequence[Message]) -> str:
@@ -68,7 +93,9 @@ def to_json(conversation: Conversation, path: Sequence[Message]) -> str:
         "format": "starling-tui-conversation",
         "version": EXPORT_FORMAT_VERSION,
         "conversation": asdict(conversation),
-        "messages": [asdict(m) for m in path],
+        "messages": [
+            {**asdict(m), "attachments": [_file_record(a) for a in m.attachments]} for m in path
+        ],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
@@ -91,6 +118,9 @@ def to_text(conversation: Conversation, path: Sequence[Message]) -> str:
         reason = _unfinished(message)
         status = f" ({reason})" if reason else ""
         lines += ["", f"[{message.role}]{status}", message.content]
+        for attachment in message.attachments:
+            lines += [f"--- file: {attachment.name} ({attachment.size:,} bytes) ---",
+                      attachment.text.removesuffix("\n")]
     return "\n".join(lines).rstrip() + "\n"
 
 

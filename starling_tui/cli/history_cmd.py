@@ -96,7 +96,8 @@ def _search(store: Any, args: argparse.Namespace) -> int:
     hits = store.search(query, limit=args.limit)
     for hit in hits:
         excerpt = " ".join(hit.snippet.split())
-        print(f"{hit.conversation_id}  [{hit.role}]  {hit.conversation_title}: {excerpt}")
+        where = f"(file {hit.file_name}) " if hit.file_name else ""
+        print(f"{hit.conversation_id}  [{hit.role}]  {hit.conversation_title}: {where}{excerpt}")
     if not hits:
         # Exit 1 like grep, so scripts can test for a hit; the note goes to stderr.
         print(f"no matches for {query!r}", file=sys.stderr)

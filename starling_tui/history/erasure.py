@@ -10,7 +10,8 @@ So every connection runs with ``PRAGMA secure_delete = ON`` (freed space is zero
 
 The copies taken before migrations (``history.db.v<N>-<time>.bak``) hold the history as it
 was then; :func:`erase_from_backups` deletes the conversation from each of them the same way.
-A backup may predate a table (the search index), so each step checks the tables it needs.
+A backup may predate a table (the files, the search index), so each step checks the tables it
+needs.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from starling_tui.history.database import transaction, translate_errors
+from starling_tui.history.files import delete_unlinked_files
 
-SEARCH_INDEXES = ("messages_fts",)
+SEARCH_INDEXES = ("messages_fts", "files_fts")
 
 
 def delete_conversation_rows(conn: sqlite3.Connection, conversation_id: str) -> None:
-    """Delete a conversation and its messages (in the caller's transaction)."""
+    """Delete a conversation, its messages and the files only they attach (in the caller's
+    transaction)."""
     ids = [row[0] for row in conn.execute(
         "SELECT id FROM messages WHERE conversation_id = ?", (conversation_id,)
     )]
@@ -35,8 +38,18 @@ def delete_conversation_rows(conn: sqlite3.Connection, conversation_id: str) -> 
 
 
 def delete_message_rows(conn: sqlite3.Connection, message_ids: Sequence[int]) -> None:
-    """Delete these messages (in the caller's transaction)."""
+    """Delete these messages and the files only they attach (in the caller's transaction).
+
+    The links are deleted explicitly rather than by the cascade, which a backup opened
+    without ``foreign_keys`` would not run.
+    """
     doomed = _json_list(message_ids)
+    if _present(conn, ("message_files",)):
+        conn.execute(
+            "DELETE FROM message_files WHERE message_id IN (SELECT value FROM json_each(?))",
+            (doomed,),
+        )
+        delete_unlinked_files(conn)
     conn.execute("DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))", (doomed,))
 
 

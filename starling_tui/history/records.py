@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from starling_tui.types import Attachment
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -60,10 +62,11 @@ class Message:
     ttft_s: float | None = None
     tokens_per_s: float | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()  # files attached to it, in the order given
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Message:
-        """Build from a ``messages`` row."""
+        """Build from a ``messages`` row (its files are added by the store)."""
         return cls(
             id=row["id"],
             conversation_id=row["conversation_id"],
@@ -93,3 +96,4 @@ class SearchHit:
     role: str
     snippet: str
     updated_at: float
+    file_name: str = ""  # the attached file the match is in ('': the message's own text)

@@ -122,8 +122,48 @@ _V4_SAMPLING = (
 # rewritten once after this step (``VACUUM``, see ``database.connect``).
 _V5_SECURE_DELETE: tuple[str, ...] = ()
 
+# v6: files attached to messages. A file's text is stored once per content (keyed by its
+# SHA-256) however many messages attach it; each message links its files in order, under the
+# name the user gave. The text is searchable through a second external-content FTS5 index
+# (files never change, so it needs no update trigger).
+_V6_FILES = (
+    """
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        text TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE message_files (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        name TEXT NOT NULL,
+        PRIMARY KEY (message_id, position)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX message_files_by_file ON message_files(file_id)",
+    """
+    CREATE VIRTUAL TABLE files_fts USING fts5(
+        text, content='files', content_rowid='id', tokenize='unicode61'
+    )
+    """,
+    """
+    CREATE TRIGGER files_fts_insert AFTER INSERT ON files BEGIN
+        INSERT INTO files_fts(rowid, text) VALUES (new.id, new.text);
+    END
+    """,
+    """
+    CREATE TRIGGER files_fts_delete AFTER DELETE ON files BEGIN
+        INSERT INTO files_fts(files_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END
+    """,
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    _V1_TABLES, _V2_SEARCH, _V3_REPETITION, _V4_SAMPLING, _V5_SECURE_DELETE
+    _V1_TABLES, _V2_SEARCH, _V3_REPETITION, _V4_SAMPLING, _V5_SECURE_DELETE, _V6_FILES
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 SECURE_DELETE_SINCE = 5  # the first version written with ``secure_delete`` on

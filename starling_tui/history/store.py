@@ -1,10 +1,11 @@
 """The conversation history: a SQLite file shared by the TUI and the CLI.
 
 :class:`HistoryStore` is the one way to read and change it: conversations (created, found by
-id or unique id prefix, listed, changed, deleted), their messages, the tree those messages
-form, and full-text search. The file itself (opening, migrations, transactions, one-line
-errors) is :class:`~starling_tui.history.database.Database`'s job; how a delete leaves no text
-behind is :mod:`.erasure`'.
+id or unique id prefix, listed, changed, deleted), their messages and the files attached to
+them, the tree those messages form, and full-text search (message text and file text). The
+file itself (opening, migrations, transactions, one-line errors) is
+:class:`~starling_tui.history.database.Database`'s job; how files are stored once per content
+is :mod:`.files`'; how a delete leaves no text behind is :mod:`.erasure`'.
 
 Messages form a tree through ``parent_id`` (editing a user message adds a sibling branch); each
 conversation remembers the leaf of the branch being shown, and the *active path* is the chain
@@ -25,15 +26,16 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
 from starling_tui.errors import HistoryError
-from starling_tui.history import erasure
+from starling_tui.history import erasure, files
 from starling_tui.history.database import DEFAULT_BUSY_TIMEOUT_S, Database, translate_errors
 from starling_tui.history.records import Conversation, Message, SearchHit
 from starling_tui.history.reply import ReplyWriter
+from starling_tui.types import Attachment
 
 CURRENT_LEAF: Any = object()  # default parent: the conversation's current leaf
 _ID_PATTERN = re.compile(r"^[0-9a-z]+$")
@@ -52,6 +54,21 @@ _PATH_UP = """
     SELECT m.* FROM path p JOIN messages m ON m.id = p.id ORDER BY m.depth
 """
 _WHOLE_PATH = 1 << 62
+_HIT = "m.conversation_id, c.title, m.id, m.role, m.updated_at"
+_SEARCH_MESSAGES = f"""
+    SELECT {_HIT}, '' AS file_name, snippet(messages_fts, 0, '[', ']', '…', 12) AS excerpt,
+        bm25(messages_fts) AS rank
+    FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+    JOIN conversations c ON c.id = m.conversation_id
+    WHERE messages_fts MATCH ? ORDER BY rank, m.id DESC LIMIT ?
+"""
+_SEARCH_FILES = f"""
+    SELECT {_HIT}, mf.name AS file_name, snippet(files_fts, 0, '[', ']', '…', 12) AS excerpt,
+        bm25(files_fts) AS rank
+    FROM files_fts JOIN message_files mf ON mf.file_id = files_fts.rowid
+    JOIN messages m ON m.id = mf.message_id JOIN conversations c ON c.id = m.conversation_id
+    WHERE files_fts MATCH ? ORDER BY rank, m.id DESC LIMIT ?
+"""
 _SUBTREE = """
     WITH RECURSIVE below(id) AS (
         SELECT ?
@@ -232,7 +249,7 @@ class HistoryStore:
                 conn.execute(
                     "UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conv_id)
                 )
-            made_title = title_from(message.content)
+            made_title = title_from(message.content, message.attachments)
             if message.parent_id is None and conv["title"] == made_title:
                 conn.execute(
                     "UPDATE conversations SET title = ? WHERE id = ?",
@@ -257,9 +274,9 @@ class HistoryStore:
         """One message by id."""
         with self.db.read() as conn:
             row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
-        if row is None:
-            raise HistoryError(f"no message {message_id}")
-        return Message.from_row(row)
+            if row is None:
+                raise HistoryError(f"no message {message_id}")
+            return files.with_files(conn, [row])[0]
 
     def add_message(
         self,
@@ -269,11 +286,13 @@ class HistoryStore:
         *,
         parent_id: int | None = CURRENT_LEAF,
         finish_reason: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> Message:
         """Append a message under ``parent_id``; it becomes the current leaf.
 
         Pass ``parent_id`` whenever the caller knows what it answers or follows: the default
         (the current leaf, read in this transaction) may be a message another process added.
+        ``attachments`` are its files, kept in this order (each content stored once).
         """
         conv_id = self.resolve_id(conversation_id)
         now = time.time()
@@ -297,6 +316,7 @@ class HistoryStore:
             )
             message_id = cursor.lastrowid
             assert message_id is not None
+            files.link_files(conn, message_id, attachments)
             conn.execute(
                 "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
                 (message_id, now, conv_id),
@@ -304,7 +324,7 @@ class HistoryStore:
             if role == "user":
                 conn.execute(
                     "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
-                    (title_from(content), conv_id),
+                    (title_from(content, attachments), conv_id),
                 )
         return self.get_message(message_id)
 
@@ -388,7 +408,7 @@ class HistoryStore:
             rows = conn.execute(
                 "SELECT * FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)
             ).fetchall()
-        return [Message.from_row(r) for r in rows]
+            return files.with_files(conn, rows)
 
     def siblings(self, message_id: int) -> list[Message]:
         """The message and its alternatives (same parent), oldest first."""
@@ -398,7 +418,7 @@ class HistoryStore:
                 "SELECT * FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id",
                 (message.conversation_id, message.parent_id),
             ).fetchall()
-        return [Message.from_row(r) for r in rows]
+            return files.with_files(conn, rows)
 
     def switch_branch(self, message_id: int) -> Message:
         """Show the branch through ``message_id``: its newest descendant leaf becomes current."""
@@ -411,22 +431,29 @@ class HistoryStore:
             )
         return self.get_message(leaf)
 
-    def edit_message(self, message_id: int, content: str) -> Message:
-        """Add an edited copy of a message as its sibling; the copy becomes the current leaf."""
+    def edit_message(
+        self, message_id: int, content: str, attachments: Sequence[Attachment] | None = None
+    ) -> Message:
+        """Add an edited copy of a message as its sibling; the copy becomes the current leaf.
+
+        The copy keeps the original's files unless ``attachments`` gives others (``()``: none).
+        """
         original = self.get_message(message_id)
         return self.add_message(
-            original.conversation_id, original.role, content, parent_id=original.parent_id
+            original.conversation_id, original.role, content, parent_id=original.parent_id,
+            attachments=original.attachments if attachments is None else attachments,
         )
 
     def _path_up(self, start: int, limit: int) -> list[Message]:
         with self.db.read() as conn:
             rows = conn.execute(_PATH_UP, (start, limit)).fetchall()
-        return [Message.from_row(r) for r in rows]
+            return files.with_files(conn, rows)
 
     # -- search ----------------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Messages containing every word of ``query``, best first.
+        """Messages containing every word of ``query`` in their text or in one attached file,
+        best first (one hit per message).
 
         Words are matched whole except the last, which also matches as a prefix. Quotes and
         operators are taken literally (no FTS5 syntax), so any user input is a valid query.
@@ -435,20 +462,19 @@ class HistoryStore:
         if match is None:
             return []
         with self.db.read() as conn:
-            rows = conn.execute(
-                "SELECT m.conversation_id, c.title, m.id, m.role, m.updated_at,"
-                " snippet(messages_fts, 0, '[', ']', '…', 12) AS excerpt"
-                " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-                " JOIN conversations c ON c.id = m.conversation_id"
-                " WHERE messages_fts MATCH ? ORDER BY bm25(messages_fts), m.id DESC LIMIT ?",
-                (match, limit),
-            ).fetchall()
-        return [
-            SearchHit(
-                r["conversation_id"], r["title"], r["id"], r["role"], r["excerpt"], r["updated_at"]
-            )
-            for r in rows
-        ]
+            rows = [
+                *conn.execute(_SEARCH_MESSAGES, (match, limit)).fetchall(),
+                *conn.execute(_SEARCH_FILES, (match, limit)).fetchall(),
+            ]
+        rows.sort(key=lambda r: (r["rank"], -r["id"]))
+        hits: dict[int, SearchHit] = {}
+        for r in rows:
+            if r["id"] not in hits:
+                hits[r["id"]] = SearchHit(
+                    r["conversation_id"], r["title"], r["id"], r["role"], r["excerpt"],
+                    r["updated_at"], r["file_name"],
+                )
+        return list(hits.values())[:limit]
 
 
 def _newest_leaf_below(conn: sqlite3.Connection, message_id: int) -> int:
@@ -476,12 +502,12 @@ def _newest_leaf(conn: sqlite3.Connection, conversation_id: str, parent_id: int 
 
 def _first_user_title(conn: sqlite3.Connection, conversation_id: str) -> str:
     """The title made from the oldest remaining first-level user message ('' when none)."""
-    row = conn.execute(
-        "SELECT content FROM messages WHERE conversation_id = ? AND parent_id IS NULL"
+    rows = conn.execute(
+        "SELECT * FROM messages WHERE conversation_id = ? AND parent_id IS NULL"
         " AND role = 'user' ORDER BY id LIMIT 1",
         (conversation_id,),
-    ).fetchone()
-    return "" if row is None else title_from(row[0])
+    ).fetchall()
+    return "".join(title_from(m.content, m.attachments) for m in files.with_files(conn, rows))
 
 
 def fts_query(query: str) -> str | None:
@@ -497,7 +523,10 @@ def fts_query(query: str) -> str | None:
     return " ".join(quoted)
 
 
-def title_from(content: str, width: int = 60) -> str:
-    """A conversation title from its first user message: the first line, shortened."""
+def title_from(content: str, attachments: Sequence[Attachment] = (), width: int = 60) -> str:
+    """A conversation title from its first user message: the first line, shortened (for a
+    message of files alone, the first file's name)."""
     line = next((ln.strip() for ln in content.splitlines() if ln.strip()), "")
+    if not line and attachments:
+        line = " ".join(attachments[0].name.split())
     return line if len(line) <= width else line[: width - 1].rstrip() + "…"
