@@ -1,10 +1,11 @@
 """Loop guard: false alarms on regular replies, how soon real loops stop, cost per token.
 
 1. The regular replies of ``tests/loop_guard_texts.py`` (tables, lists, code with repeated
-   lines, a grid, a poem's refrain, a song's chorus...) tokenized with SmolLM2's tokenizer
-   (llama.cpp) and the Mistral v1 one (sentencepiece, the tiny fixtures' tokenizer): the
-   longest back-to-back repetition of 3+ copies in each, and whether the guard fires (it must
-   not).
+   lines, a grid, a poem's refrain, a song's chorus, long CSV and tables of figures...)
+   tokenized with SmolLM2's tokenizer (llama.cpp) and the Mistral v1 one (sentencepiece, the
+   tiny fixtures' tokenizer): the longest back-to-back repetition of 3+ copies in each, and
+   whether the guard fires (it must not); then the counting loops of the same file, and where
+   the guard stops each.
 2. SmolLM2 greedy replies to a set of prompts with the guard off (``--tokens`` each): where
    the guard would stop each; then the looping ones again with the guard on, through the
    engine: the finish reason and the tokens spent.
@@ -25,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from engine_bench import smollm2_path  # noqa: E402
-from loop_guard_texts import LOOPING_PHRASE, REGULAR_REPLIES  # noqa: E402
+from loop_guard_texts import COUNTING_LOOPS, LOOPING_PHRASE, REGULAR_REPLIES  # noqa: E402
 
 from starling_tui.engine.worker.loop_guard import (  # noqa: E402
     LoopGuard,
@@ -48,7 +49,7 @@ PROMPTS = [
 
 
 def tokenizers() -> dict[str, object]:
-    """name -> callable(text) -> ids."""
+    """name -> callable(text) -> (ids, each token's text)."""
     import sentencepiece
     from checkpoint_tokenizer import mistral_tokenizer_model
 
@@ -56,8 +57,23 @@ def tokenizers() -> dict[str, object]:
 
     smol = load_model(smollm2_path(), model_params(vocab_only=True))
     mistral = sentencepiece.SentencePieceProcessor(model_file=str(mistral_tokenizer_model()))
-    return {"SmolLM2": lambda t: smol.tokenize(t.encode(), False, False),
-            "Mistral": lambda t: mistral.encode(t)}
+
+    def smol_tokens(text: str) -> tuple[list[int], list[str]]:
+        ids = smol.tokenize(text.encode(), False, False)
+        pieces = [bytes(smol.token_to_piece(t)).rstrip(b"\0") for t in ids]  # a fixed buffer
+        return ids, [p.decode("utf-8", "replace") for p in pieces]
+
+    def mistral_piece(token: int) -> str:
+        piece = mistral.id_to_piece(token)
+        if piece.startswith("<0x") and piece.endswith(">"):  # a byte token ("<0x0A>")
+            return bytes.fromhex(piece[3:-1]).decode("utf-8", "replace")
+        return piece.replace("\u2581", " ")
+
+    def mistral_tokens(text: str) -> tuple[list[int], list[str]]:
+        ids = mistral.encode(text)
+        return ids, [mistral_piece(t) for t in ids]
+
+    return {"SmolLM2": smol_tokens, "Mistral": mistral_tokens}
 
 
 def regular_table(toks: dict) -> None:
@@ -66,11 +82,24 @@ def regular_table(toks: dict) -> None:
     for name, text in REGULAR_REPLIES.items():
         cells = []
         for tok in toks.values():
-            ids = tok(text)
+            ids, texts = tok(text)
             span, covered = repeated_tail(ids)
-            alarm = first_alarm(ids)
+            alarm = first_alarm(ids, texts)
             cells.append(f"{len(ids)} | {covered} ({span}-token span) | "
                          f"{'**at ' + str(alarm) + '**' if alarm else 'no'}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def counting_table(toks: dict) -> None:
+    print("\n| counting loop | " + " | ".join(f"{n} tokens | guard stops at | rows by then"
+                                           for n in toks) + " |")
+    for name, text in COUNTING_LOOPS.items():
+        cells = []
+        for tok in toks.values():
+            ids, texts = tok(text)
+            alarm = first_alarm(ids, texts)
+            rows = "".join(texts[:alarm]).count("\n") + "".join(texts[:alarm]).count(" 2023")
+            cells.append(f"{len(ids)} | {alarm or 'not stopped'} | {rows if alarm else '-'}")
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
@@ -91,9 +120,9 @@ def real_replies(tokens: int, skip_engine: bool, tok: object) -> None:
                                                            sampling=sampling)))
             text = ask(False)
             off = engine.last_stats
-            ids = tok(text)  # type: ignore[operator]
+            ids, texts = tok(text)  # type: ignore[operator]
             span, covered = repeated_tail(ids)
-            alarm = first_alarm(ids)
+            alarm = first_alarm(ids, texts)
             on = "-"
             if alarm and not skip_engine:
                 ask(True)
@@ -105,16 +134,20 @@ def real_replies(tokens: int, skip_engine: bool, tok: object) -> None:
 
 
 def cost(tok: object) -> None:
-    ids = tok(LOOPING_PHRASE * 1200)[:8000]  # type: ignore[operator]
-    best = float("inf")
-    for _ in range(3):
-        guard = LoopGuard(min_tokens=1 << 30)  # never fires: measures the loop's whole length
-        start = time.perf_counter()
-        for token in ids:
-            guard.add(token)
-        best = min(best, (time.perf_counter() - start) / len(ids))
-    print(f"\nguard cost: {best * 1e6:.1f} µs per token over {len(ids)} looping tokens "
-          f"(best of 3)")
+    tables = " ".join(REGULAR_REPLIES.values()) * 3
+    for what, text in (("looping", LOOPING_PHRASE * 1200), ("table and list", tables)):
+        ids, texts = tok(text)  # type: ignore[operator]
+        ids, texts = ids[:8000], texts[:8000]
+        best = float("inf")
+        for _ in range(3):
+            # never fires: measures the whole text
+            guard = LoopGuard(min_tokens=1 << 30, counter_repeats=1 << 30)
+            start = time.perf_counter()
+            for token, piece in zip(ids, texts, strict=True):
+                guard.add(token, piece)
+            best = min(best, (time.perf_counter() - start) / len(ids))
+        print(f"\nguard cost: {best * 1e6:.1f} µs per token over {len(ids)} {what} tokens "
+              f"(best of 3)")
 
 
 def main() -> None:
@@ -124,6 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     toks = tokenizers()
     regular_table(toks)
+    counting_table(toks)
     cost(toks["SmolLM2"])
     if not args.skip_engine:
         real_replies(args.tokens, False, toks["SmolLM2"])

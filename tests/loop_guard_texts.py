@@ -1,8 +1,10 @@
-"""Replies that are regular but not loops, for the loop guard's false-alarm tests and bench.
+"""Replies that are regular but not loops, and loops that only count, for the loop guard.
 
-Each is what a chat model may legitimately write: tables (a separator row, a blank template),
-numbered and check lists, code with repeated lines, printed grids, a poem's refrain, a song
-whose chorus comes back, JSON and CSV records. The guard must let every one of them through.
+Each regular reply is what a chat model may legitimately write: tables (a separator row, a
+blank template, long tables of figures), numbered and check lists, code with repeated lines,
+printed grids, a poem's refrain, a song whose chorus comes back, JSON and CSV records. The
+guard must let every one of them through. ``COUNTING_LOOPS`` are replies stuck in a loop whose
+only change is a counter; the guard must stop each.
 """
 
 from __future__ import annotations
@@ -91,6 +93,48 @@ def _csv() -> str:
     return "date,open,close\n" + "".join(f"2024-01-{d:02d},100.0,100.0\n" for d in range(1, 16))
 
 
+def _weather_csv() -> str:
+    """Ninety days of daily weather: every row has the same shape, its figures all differ."""
+    rows = []
+    for day in range(90):
+        month, date = divmod(day, 30)
+        high = 8 + (day * 7) % 13 + (day % 5) / 10
+        low = high - 4 - (day * 3) % 5
+        rain = (day * 11) % 17 / 2
+        rows.append(f"2024-{month + 1:02d}-{date + 1:02d},{high:.1f},{low:.1f},{rain:.1f}\n")
+    return "date,high_c,low_c,rain_mm\n" + "".join(rows)
+
+
+def _sales_table() -> str:
+    """A markdown table of 80 weeks of sales: week, units, revenue, change."""
+    head = "| Week | Units | Revenue | Change |\n|---|---|---|---|\n"
+    rows = []
+    for week in range(1, 81):
+        units = 120 + (week * 37) % 90
+        rows.append(f"| {week} | {units} | ${units * 19.5:,.2f} | {(week * 13) % 21 - 10:+d}% |\n")
+    return head + "".join(rows)
+
+
+_ELEMENTS = (
+    "Hydrogen Helium Lithium Beryllium Boron Carbon Nitrogen Oxygen Fluorine Neon Sodium "
+    "Magnesium Aluminium Silicon Phosphorus Sulfur Chlorine Argon Potassium Calcium Scandium "
+    "Titanium Vanadium Chromium Manganese Iron Cobalt Nickel Copper Zinc Gallium Germanium "
+    "Arsenic Selenium Bromine Krypton Rubidium Strontium Yttrium Zirconium Niobium Molybdenum "
+    "Technetium Ruthenium Rhodium Palladium Silver Cadmium Indium Tin Antimony Tellurium "
+    "Iodine Xenon Caesium Barium Lanthanum Cerium Praseodymium Neodymium Promethium Samarium "
+    "Europium Gadolinium Terbium Dysprosium Holmium Erbium Thulium Ytterbium Lutetium Hafnium"
+).split()
+
+
+def _elements_list() -> str:
+    """A numbered list of 72 different items."""
+    return "".join(f"{i}. {name}\n" for i, name in enumerate(_ELEMENTS, 1))
+
+
+def _numbers_to_100() -> str:
+    return "Here are the numbers from 1 to 100:\n" + "".join(f"{i}\n" for i in range(1, 101))
+
+
 def _rule_and_headings() -> str:
     return "\n".join(f"Section {i}\n" + "=" * 80 + "\nSome text here.\n" + "-" * 80
                      for i in range(1, 5))
@@ -111,7 +155,20 @@ REGULAR_REPLIES: dict[str, str] = {
     "row your boat": _row_your_boat(),
     "JSON records": _json_records(),
     "CSV": _csv(),
+    "weather CSV, 90 days": _weather_csv(),
+    "sales table, 80 weeks": _sales_table(),
+    "numbered list of 72 elements": _elements_list(),
+    "numbers 1 to 100": _numbers_to_100(),
     "rules under headings": _rule_and_headings(),
 }
 
 LOOPING_PHRASE = "a leaf's fate is determined, "  # SmolLM2's autumn haiku, greedy
+
+# Loops whose only change is a counter: (the text, the tokens before it started looping)
+COUNTING_LOOPS: dict[str, str] = {
+    # what a 7B model wrote after a long paste, until the window was full
+    "dates": "The dates are: " + "".join(f"2023-01-{day} " for day in range(20, 416, 2)),
+    "steps": "".join(f"Step {i}: check the value again.\n" for i in range(1, 400)),
+    "table rows": "| n | a | b |\n|---|---|---|\n"
+    + "".join(f"| {i} | 0 | 0 |\n" for i in range(1, 400)),
+}

@@ -78,6 +78,7 @@ class GenerationStats:
     ttft_s: float = 0.0
     tokens_per_s: float = 0.0
     finish_reason: FinishReason = "stop"
+    window_full: bool = False  # a "length" stop because the context window was full, not max_tokens
     dropped_messages: int = 0  # oldest turns left out to fit the context
     error: str = ""
 

@@ -73,7 +73,7 @@ class ReplyLoop:
                 at_start = not text
             if text:
                 emit(text)
-            if guard is not None and guard.add(token):
+            if guard is not None and guard.add(token, text):
                 reason = "repetition"
                 break
             if threads is not None and not n & 31:
@@ -82,9 +82,11 @@ class ReplyLoop:
                 self.faults.crash_point("token")
             if self.faults.token_delay:
                 time.sleep(self.faults.token_delay)
-            if (limit is not None and n >= limit) or (
-                    len(self.kv.tokens) + 1 >= self.kv.n_ctx and not self._room()):
+            if limit is not None and n >= limit:
                 reason = "length"
+                break
+            if len(self.kv.tokens) + 1 >= self.kv.n_ctx and not self._room():
+                reason, stats.window_full = "length", True
                 break
             self.kv.append(token)
         tail = decoder.flush()
