@@ -76,6 +76,7 @@ def test_export_markdown_and_json(conv_ids: list[str], capsys: Capture, tmp_path
     status, out, _ = history(capsys, "export", conv_ids[0])
     assert status == 0 and out.startswith("# Tell me about penguins\n")
     assert "## Assistant\n\nPenguins are flightless birds." in out
+    (tmp_path / "out").mkdir()
     target = tmp_path / "out" / "chat.json"
     status, out, err = history(capsys, "export", conv_ids[1], "--format", "json", "-o", str(target))
     assert status == 0 and out == "" and str(target) in err

@@ -44,8 +44,15 @@ def test_resume_across_processes_and_cache_command(smollm2_gguf: Path, isolated_
     assert "1 saved states" in cli("cache").stdout
 
     other = cli("cache", "clear", "--conversation", "nope")
-    assert "cleared 0" in other.stdout and Path(state["path"]).exists()
-    cleared = cli("cache", "clear", "--conversation", state["conversation_id"])
+    assert other.returncode == 1 and Path(state["path"]).exists()
+    assert other.stderr.startswith("starling-tui: error: no conversation 'nope'")
+    cleared = cli("cache", "clear", "--conversation", state["conversation_id"][:4])
     assert "cleared 1" in cleared.stdout and not Path(state["path"]).exists()
     assert "0 saved states" in cli("cache", "show").stdout
     assert cli("cache", "--conversation", "x").returncode == 2
+
+    # Deleting the conversation deletes its saved state.
+    third = cli("ask", "And of Spain?", "--continue", "--model", model, "--max-tokens", "4")
+    assert third.returncode == 0 and Path(state["path"]).exists(), third.stderr
+    deleted = cli("history", "delete", state["conversation_id"])
+    assert deleted.returncode == 0 and not Path(state["path"]).exists()

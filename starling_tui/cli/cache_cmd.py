@@ -1,8 +1,9 @@
-"""``starling-tui cache``: show or clear the saved KV states of conversations (issue 7).
+"""``starling-tui cache``: show or clear the saved KV states of conversations.
 
 ``cache`` / ``cache show`` lists each saved state (conversation, model, tokens, size, last
 use) and the total against the disk budget (setting ``state_cache_budget_mb``; the least
-recently used states are evicted beyond it). ``cache clear [--conversation ID]`` deletes them;
+recently used states are evicted beyond it). ``cache clear [--conversation ID]`` deletes them
+(``ID`` may be shortened to a unique prefix, as in ``history``; an unknown one is an error);
 conversations are never affected, only how fast they resume. ``--json`` prints one object per
 line. States written with a q8_0 KV cache (``kv_cache_type = "q8_0"``) are about half the size
 of f16 ones, at a small cost in precision.
@@ -25,7 +26,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Show or clear the saved KV states that let conversations resume instantly.",
     )
     parser.add_argument("action", nargs="?", choices=["show", "clear"], default="show")
-    parser.add_argument("--conversation", metavar="ID", help="clear only this conversation")
+    parser.add_argument("--conversation", metavar="ID",
+                        help="clear only this conversation (an id or unique id prefix)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 
@@ -59,15 +61,33 @@ def run(args: argparse.Namespace) -> int:
     """Show or clear the saved states."""
     from starling_tui.config import load_settings
     from starling_tui.engine.worker.kv_state import clear_states
+    from starling_tui.factory import clear_saved_states
     from starling_tui.paths import app_paths
 
     folder = app_paths().state_cache_dir
     if args.action == "clear":
-        count = clear_states(folder, args.conversation)
-        what = f"conversation {args.conversation}" if args.conversation else "all conversations"
+        if args.conversation:
+            conversation = _conversation(args.conversation, folder)
+            count = clear_saved_states(conversation)  # as deleting the conversation does
+            what = f"conversation {conversation}"
+        else:
+            count, what = clear_states(folder), "all conversations"
         print(f"cleared {count} saved states ({what})")
         return 0
     if args.conversation:
         print("starling-tui: error: --conversation goes with 'clear'", file=sys.stderr)
         return 2
     return _show(args, folder, load_settings().state_cache_budget_mb)
+
+
+def _conversation(id_or_prefix: str, folder: Any) -> str:
+    """The conversation ``--conversation`` names: an id or unique prefix, as ``history``
+    takes; the full id of a state whose conversation is no longer in the history also counts.
+    An unknown id is a one-line :class:`~starling_tui.errors.HistoryError`."""
+    from starling_tui.engine.worker.kv_state import list_states
+    from starling_tui.factory import open_history
+
+    if id_or_prefix in {h.meta.get("conversation_id") for h in list_states(folder)}:
+        return id_or_prefix
+    with open_history() as store:
+        return store.resolve_id(id_or_prefix)

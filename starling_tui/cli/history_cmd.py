@@ -2,7 +2,7 @@
 
 IDs may be shortened to any unique prefix. ``show`` and ``export`` use the active branch of a
 conversation (the one the app shows). ``export`` writes to stdout unless ``--output`` is given,
-in which case the file is written atomically. ``delete``
+in which case the file is written atomically, into a folder that must exist. ``delete``
 leaves nothing of the conversation behind (its text, its search entries, its saved KV
 states). ``search`` exits 0 when something matched and 1 (with ``no matches for 'QUERY'`` on
 stderr) when nothing did, like ``grep``; errors also exit 1 with a ``starling-tui: error:``
@@ -135,10 +135,13 @@ def _delete(store: Any, args: argparse.Namespace) -> int:
 
 
 def export_target(output: str, example: str) -> Path:
-    """The file ``--output`` names; a folder (or a name ending in a slash) is refused."""
+    """The file ``--output`` names; a folder (or a name ending in a slash) is refused, and so
+    is a file in a folder that does not exist (a typo must not create folders)."""
     from starling_tui.errors import UserError
 
     path = Path(output)
     if path.is_dir() or output.endswith(("/", os.sep)):
         raise UserError(f"{path} is a folder; give a file name, e.g. {path / example}")
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write {path}: there is no folder {path.parent}")
     return path
