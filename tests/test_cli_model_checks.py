@@ -1,17 +1,18 @@
 """Settings that cannot suit the machine or the model are refused in one line, before anything
-is saved; a context rounded up says so."""
+is saved; coding mode only on an OpenChat model; a context rounded up says so."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from starling_tui.cli.main import main
 from starling_tui.config.machine import logical_cores
-from starling_tui.engine.base import EngineOptions
+from starling_tui.engine.base import EngineOptions, ModelInfo
 from starling_tui.engine.fake import FakeEngine
-from starling_tui.errors import ConfigError, EngineError
+from starling_tui.errors import ConfigError, EngineError, UserError
 from starling_tui.history import HistoryStore
 from starling_tui.models import inspect_model
 from starling_tui.models.capacity import check_context, context_note, kv_cache_bytes
@@ -29,6 +30,15 @@ def run(capsys: Capture, *argv: str, engine: FakeEngine | None = None) -> tuple[
 def conversation_count() -> int:
     with HistoryStore() as store:
         return len(store.list_conversations())
+
+
+class NotOpenChat(FakeEngine):
+    """The scripted engine, with a model in its own chat template (like SmolLM2's ChatML)."""
+
+    def load(self, options: EngineOptions) -> ModelInfo:
+        """Pretend to load a ChatML model."""
+        self._info = dataclasses.replace(super().load(options), template="chat_template")
+        return self._info
 
 
 # -- threads: the settings table refuses more than the machine has --------------------------
@@ -97,3 +107,66 @@ def test_ask_says_that_ctx_10_became_256(capsys: Capture, starling_f16_gguf: Pat
     assert status == 0, err
     assert ("note: the context is 256 tokens, not the 10 asked: llama.cpp rounds it up to a "
             "multiple of 256") in err.splitlines()
+
+
+# -- coding mode needs an OpenChat model ------------------------------------------------------
+
+
+def test_ask_code_on_another_model_is_refused_before_anything_is_saved(
+    capsys: Capture, smollm2_gguf: Path
+) -> None:
+    status, err = run(capsys, "ask", "--model", str(smollm2_gguf), "--code", "Sort a list",
+                      engine=NotOpenChat())
+    assert status == 1
+    assert err.splitlines()[-1] == ("starling-tui: error: coding mode needs an OpenChat model "
+                                    "(Starling); this model uses another prompt format")
+    assert conversation_count() == 0
+
+
+def test_continuing_a_coding_conversation_on_another_model_piles_nothing_up(
+    capsys: Capture, smollm2_gguf: Path
+) -> None:
+    status, _err = run(capsys, "ask", "--model", str(smollm2_gguf), "--code", "Sort a list",
+                       engine=FakeEngine(["sorted(xs)"]))
+    assert status == 0
+    for _ in range(2):
+        status, err = run(capsys, "ask", "--model", str(smollm2_gguf), "--continue", "Faster?",
+                          engine=NotOpenChat())
+        assert status == 1 and "coding mode needs an OpenChat model" in err
+    with HistoryStore() as store:
+        (conversation,) = store.list_conversations()
+        path = store.active_path(conversation.id)
+    assert conversation.mode == "code"
+    assert [(m.role, m.finish_reason) for m in path] == [("user", None), ("assistant", "stop")]
+
+
+def test_the_chat_core_refuses_code_mode_for_the_app_too(smollm2_gguf: Path) -> None:
+    from starling_tui.chat import ChatCore
+    from starling_tui.config import Settings
+
+    engine = NotOpenChat()
+    engine.load(EngineOptions(model_path=str(smollm2_gguf)))
+    assert engine.info is not None and not engine.info.is_openchat
+    with HistoryStore() as store:
+        core = ChatCore(store, engine, Settings())
+        with pytest.raises(UserError, match="coding mode needs an OpenChat model"):
+            core.check_mode("code")
+        core.check_mode("auto")
+        with pytest.raises(UserError):
+            core.start("Sort a list", mode="code")
+        assert store.list_conversations() == []
+    openchat = FakeEngine()
+    assert openchat.load(EngineOptions(model_path="starling.gguf")).is_openchat
+
+
+def test_real_models_say_whether_they_are_openchat(
+    smollm2_gguf: Path, starling_f16_gguf: Path
+) -> None:
+    from starling_tui.engine.parent.process import ProcessEngine
+
+    engine = ProcessEngine()
+    try:
+        assert not engine.load_vocab(EngineOptions(model_path=str(smollm2_gguf))).is_openchat
+        assert engine.load_vocab(EngineOptions(model_path=str(starling_f16_gguf))).is_openchat
+    finally:
+        engine.close()

@@ -116,7 +116,7 @@ def test_coding_mode_needs_an_openchat_vocabulary(smol, smollm2_gguf: Path) -> N
     from starling_tui.types import ChatRequest
 
     _vocab, tok, template = smol
-    expected = "coding mode needs an OpenChat model \\(Starling\\); this model uses its own chat"
+    expected = "coding mode needs an OpenChat model \\(Starling\\); this model uses another"
     with pytest.raises(EngineError, match=expected):
         resolve_format("code", tok, template)
     assert resolve_format("auto", tok, template) == "chat_template"

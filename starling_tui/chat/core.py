@@ -34,6 +34,7 @@ from starling_tui.engine.base import Engine, PromptPreview
 from starling_tui.errors import UserError
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
+from starling_tui.prompt.builder import CODE_NEEDS_OPENCHAT
 from starling_tui.text import checked_text
 from starling_tui.types import ChatRequest, SamplingOptions
 
@@ -137,6 +138,7 @@ class ChatCore:
         checked_text(text, "the prompt")
         if system_prompt is not None:
             checked_text(system_prompt, "the system prompt")
+        self.check_mode(mode)
         conversation = self.new_conversation(
             mode=mode, system_prompt=system_prompt, sampling_overrides=sampling_overrides,
             model=model,
@@ -156,6 +158,7 @@ class ChatCore:
         """
         checked_text(text, "the prompt")
         conversation = self.store.get_conversation(conversation_id)
+        self.check_mode(conversation.mode)
         path = (
             self.store.path_to(after)
             if after is not None
@@ -166,6 +169,7 @@ class ChatCore:
     def regenerate(self, conversation_id: str) -> PendingReply:
         """Answer the active branch's last user message again (a sibling of the old reply)."""
         conversation = self.store.get_conversation(conversation_id)
+        self.check_mode(conversation.mode)
         path = self.store.active_path(conversation.id)
         users = [i for i, m in enumerate(path) if m.role == "user"]
         if not users:
@@ -175,6 +179,7 @@ class ChatCore:
     def edit_and_resend(self, message_id: int, text: str) -> PendingReply:
         """Save an edited copy of a user message as its sibling branch and answer it."""
         checked_text(text, "the message")
+        self.check_mode(self._conversation_mode(message_id))
         edited = self.store.edit_message(message_id, text)
         conversation = self.store.get_conversation(edited.conversation_id)
         return self._pending(conversation, self.store.path_to(edited.id))
@@ -186,6 +191,13 @@ class ChatCore:
         target = siblings[(ids.index(message_id) + step) % len(siblings)]
         self.store.switch_branch(target.id)
         return target
+
+    def check_mode(self, mode: str | None) -> None:
+        """Refuse coding mode, in one line and before anything is saved, unless the loaded
+        model is an OpenChat model (``ModelInfo.is_openchat``); the app asks before Ctrl+T."""
+        info = self._engine.info if self._engine is not None else None
+        if mode == "code" and info is not None and not info.is_openchat:
+            raise UserError(CODE_NEEDS_OPENCHAT)
 
     def cancel(self) -> None:
         """Stop the reply being generated (thread-safe); it is saved ``cancelled``."""
@@ -219,6 +231,9 @@ class ChatCore:
     def _pending(self, conversation: Conversation, path: list[Message]) -> PendingReply:
         request = build_request(conversation, path, self.sampling_for(conversation))
         return PendingReply(self.store, self.engine, path[-1], request)
+
+    def _conversation_mode(self, message_id: int) -> str:
+        return self.store.get_conversation(self.store.get_message(message_id).conversation_id).mode
 
     def _model_name(self, model: str | None) -> str:
         if model is not None:

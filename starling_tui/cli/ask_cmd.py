@@ -143,7 +143,11 @@ def run(args: argparse.Namespace) -> int:
         with factory.open_history() as store:
             from starling_tui.chat import ChatCore
 
-            stats = _turn(ChatCore(store, engine, settings), args, text, continued, model.name)
+            core = ChatCore(store, engine, settings)
+            # Before the conversation's mode is changed or anything saved: coding mode needs
+            # an OpenChat model (a continued coding conversation too).
+            core.check_mode("code" if args.code else continued.mode if continued else None)
+            stats = _turn(core, args, text, continued, model.name)
     finally:
         engine.close()
     if stats.dropped_messages:

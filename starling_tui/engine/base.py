@@ -63,6 +63,12 @@ class ModelInfo:
     gpu_note: str = ""  # why this many layers were offloaded (e.g. "no GPU backend in this build")
     context_note: str = ""  # the context differs from the size asked for, and why
 
+    @property
+    def is_openchat(self) -> bool:
+        """Whether this is an OpenChat model (Starling's format and vocabulary): the one kind
+        of model on which coding mode (``Code User:``) works."""
+        return self.template == "openchat"
+
 
 @dataclass
 class GenerationStats:

@@ -18,7 +18,7 @@ from starling_tui.types import ChatMessage, TemplateMode
 PromptFormat = Literal["openchat", "code", "chat_template"]
 OPENCHAT_EOT = "<|end_of_turn|>"
 CODE_NEEDS_OPENCHAT = (
-    "coding mode needs an OpenChat model (Starling); this model uses its own chat template"
+    "coding mode needs an OpenChat model (Starling); this model uses another prompt format"
 )
 
 
