@@ -94,10 +94,10 @@ def test_exports_include_the_files(store: HistoryStore) -> None:
     path = store.active_path(conv.id)
     markdown = to_markdown(conv, path)
     assert (
-        f"## You\n\nAdd type hints\n\n**File:** src/sort.py ({QUICKSORT.size} bytes)\n\n```\n"
+        f"## You\n\nAdd type hints\n\n**File:** src/sort.py ({QUICKSORT.size} bytes)\n\n```python\n"
         "def quicksort(items):\n    return sorted(items)\n```\n" in markdown
     )
-    assert f"**File:** notes.md ({NOTES.size} bytes)\n\n````\nPivot" in markdown
+    assert f"**File:** notes.md ({NOTES.size} bytes)\n\n````markdown\nPivot" in markdown
     document = json.loads(to_json(conv, path))
     assert document["messages"][0]["attachments"] == [
         {"name": a.name, "size": a.size, "sha256": a.sha256, "text": a.text}

@@ -19,7 +19,6 @@ rename).
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -28,6 +27,7 @@ from typing import Any
 
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
+from starling_tui.prompt.attachments import fence_for, fence_language, shown_name
 from starling_tui.types import Attachment
 
 EXPORT_FORMAT_VERSION = 1
@@ -71,12 +71,11 @@ def to_markdown(conversation: Conversation, path: Sequence[Message]) -> str:
 
 def _markdown_file(attachment: Attachment) -> list[str]:
     """A file as Markdown: its name and size, then its text in a fence it cannot close."""
-    longest = max((len(run) for run in re.findall(r"`+", attachment.text)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = fence_for(attachment.text)
     return [
-        f"**File:** {attachment.name} ({attachment.size:,} bytes)",
+        f"**File:** {shown_name(attachment.name)} ({attachment.size:,} bytes)",
         "",
-        fence,
+        fence + fence_language(attachment.name),
         attachment.text.removesuffix("\n"),
         fence,
     ]
@@ -119,7 +118,8 @@ def to_text(conversation: Conversation, path: Sequence[Message]) -> str:
         status = f" ({reason})" if reason else ""
         lines += ["", f"[{message.role}]{status}", message.content]
         for attachment in message.attachments:
-            lines += [f"--- file: {attachment.name} ({attachment.size:,} bytes) ---",
+            name = shown_name(attachment.name)
+            lines += [f"--- file: {name} ({attachment.size:,} bytes) ---",
                       attachment.text.removesuffix("\n")]
     return "\n".join(lines).rstrip() + "\n"
 
