@@ -85,18 +85,34 @@ class ChatView:
         banner.update(text)
         banner.set_class(bool(text), "-shown")
 
-    def start_edit(self, view: MessageView) -> None:
-        """Put a user message in the prompt box to resend as a branch."""
+    def start_edit(self, view: MessageView) -> str:
+        """Put a user message in the prompt box to resend as a branch; returns the draft it
+        replaced (the caller keeps it to give back after the edit)."""
         self.show_edit_banner(EDIT_BANNER)
         prompt = self.prompt
+        draft = prompt.text
         prompt.load_text(view.content)
         prompt.move_cursor(prompt.document.end)
         focus_now(prompt)
+        return draft
 
-    def cancel_edit(self) -> None:
-        """Drop the edit: hide the banner, empty the prompt box."""
+    def cancel_edit(self, draft: str) -> None:
+        """Drop the edit: hide the banner, put the draft from before the edit back."""
         self.show_edit_banner("")
-        self.prompt.load_text("")
+        self.put_draft(draft)
+
+    def put_draft(self, text: str) -> None:
+        """Show ``text`` in the prompt box, the cursor at its end."""
+        prompt = self.prompt
+        prompt.load_text(text)
+        prompt.move_cursor(prompt.document.end)
+
+    def type_into_prompt(self, text: str) -> None:
+        """Insert typed ``text`` at the prompt box's cursor and give it focus (keys that no
+        other widget takes: typing always lands in the prompt box)."""
+        prompt = self.prompt
+        focus_now(prompt)
+        prompt.insert(text)
 
     def copy(self, *, code: bool) -> None:
         """Copy the selected message (or its last code block) through OSC 52, or say why not."""
@@ -111,10 +127,11 @@ class ChatView:
         what = "Code block" if code else "Message"
         self.screen.notify(f"{what} copied to the clipboard", timeout=2)
 
-    def take_prompt(self, text: str) -> int | None:
-        """Clear the prompt box for a sent ``text``; the id of the message shown last."""
+    def take_prompt(self, text: str, draft: str = "") -> int | None:
+        """Clear the prompt box for a sent ``text`` (leaving ``draft``, the text from before an
+        edit, in it); the id of the message shown last."""
         self.prompt.remember(text)
-        self.prompt.load_text("")
+        self.put_draft(draft)
         self.show_edit_banner("")
         shown = self.log.last_view()
         return shown.message_id if shown else None
@@ -123,12 +140,16 @@ class ChatView:
         """Replace the log with a loaded page; recall first, so Up works once it shows."""
         self.prompt.set_recall(message.prompts)
         log = self.log
+        selecting = log.selected() is not None  # else the focus stays where the user types
         await log.show(message.entries, more_above=message.more_above)
         self._release_removed()
         log.mark_view_start(message.view_start, message.dropped)
         self.status.context_used = message.context_used
-        if message.focus_id is not None and (view := log.view_for(message.focus_id)):
-            focus_now(view)
+        focus = log.view_for(message.focus_id) if message.focus_id is not None else None
+        if focus is not None and selecting:
+            focus_now(focus)
+        if message.hit_id is not None:
+            log.show_hit(message.hit_id)
 
     async def clear(self) -> None:
         """An empty log for a new chat."""
@@ -176,7 +197,7 @@ class ChatView:
     def show_loading(self, path: str) -> AwaitMount:
         """Cover the screen with load progress (await the result: it is on screen)."""
         self.status.state = LOADING
-        return self.screen.app.push_screen(LoadingScreen(path))
+        return self.screen.app.push_screen(LoadingScreen(path, typed=self.type_into_prompt))
 
     def close_loading(self) -> None:
         """Take the load progress away (if it is showing)."""

@@ -10,7 +10,7 @@ them and sends every worker failure to one handler.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
@@ -55,13 +55,21 @@ class ChatState:
     model_info: ModelInfo | None = None
     reply_id: int | None = None  # the reply streaming now
     editing_id: int | None = None  # the user message being edited
+    draft: str = ""  # the prompt box's text when the edit began: given back after it
     search_query: str = ""  # the sidebar's search text
+    preview_after_reply: bool = False  # the inspector waits for the reply to end
+    default_system: str = ""  # the system prompt the loaded model's template adds itself
+    # set (ctrl+g) before a new chat's first message, saved with it; None: the app settings
+    new_system_prompt: str | None = None
+    new_sampling: dict[str, Any] = field(default_factory=dict)
 
     def show(self, conversation: Conversation | None) -> None:
         """``conversation`` is the one shown now (None: a new chat); an edit is dropped."""
         self.conversation_id = conversation.id if conversation else None
         self.mode = conversation.mode if conversation else self.mode
         self.editing_id = None
+        if conversation is not None:  # a new chat's own settings went with its first message
+            self.new_system_prompt, self.new_sampling = None, {}
 
 
 class ChatController:
@@ -96,9 +104,9 @@ class ChatController:
             self.state.search_query = query
         self._run("sidebar", self.jobs.sidebar, self.state.search_query, exclusive=True)
 
-    def open_conversation(self, conversation_id: str | None) -> None:
-        """Show a conversation (None: the most recent one)."""
-        self._run("open", self.jobs.open, conversation_id, exclusive=True)
+    def open_conversation(self, conversation_id: str | None, at: int | None = None) -> None:
+        """Show a conversation (None: the most recent one), at the message ``at`` if given."""
+        self._run("open", self.jobs.open, conversation_id, at, exclusive=True)
 
     def load_older(self, before_id: int) -> None:
         """Load the page above ``before_id`` of the shown conversation."""
@@ -137,13 +145,18 @@ class ChatController:
         """Load a model in a worker (the screen shows the loading dialog)."""
         self._run("model", self.jobs.load_model, path, exclusive=True)
 
-    def preview(self, text: str) -> None:
-        """The exact prompt of the next request, for the inspector."""
+    def preview(self, text: str) -> bool:
+        """The exact prompt of the next request, for the inspector; False when it must wait
+        for the reply being written (asked for now, the engine would end that reply)."""
         if self.state.model_info is None:
             self._warn("No model loaded: press ctrl+o to open one")
+        elif self.generating:
+            self.state.preview_after_reply = True
+            return False
         else:
             self._run("preview", self.jobs.preview, self.state.conversation_id, text,
                       self.state.mode, exclusive=True)
+        return True
 
     def can_generate(self) -> bool:
         """May a reply start now? (Says why not.)"""
@@ -164,7 +177,9 @@ class ChatController:
             self._reply = self._run("reply", self.jobs.edit_and_resend, edit_of, text)
         else:
             self._reply = self._run("reply", self.jobs.send, state.conversation_id, text,
-                                    mode=state.mode, after=after)
+                                    mode=state.mode, after=after,
+                                    system_prompt=state.new_system_prompt,
+                                    sampling=dict(state.new_sampling))
 
     def regenerate(self) -> None:
         """Answer the last user message again, as a new branch of the reply."""

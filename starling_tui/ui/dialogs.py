@@ -70,18 +70,31 @@ class ChatDialogs:
             self.controller.delete_conversation(target)
 
     async def conversation_settings(self) -> None:
-        """Edit this conversation's system prompt, coding mode and sampling overrides."""
-        cid = self.controller.state.conversation_id
+        """Edit this conversation's system prompt, coding mode and sampling overrides (a new
+        chat's are kept until its first message creates it)."""
+        state = self.controller.state
+        cid = state.conversation_id
         if cid is None:
-            self.screen.notify("Send a first message, then set this chat's settings",
-                               severity="warning")
+            system = self.controller.core.settings.system_prompt
+            if state.new_system_prompt is not None:
+                system = state.new_system_prompt
+            current = ConversationSettings(state.mode, system, dict(state.new_sampling))
+        else:
+            conversation = await asyncio.to_thread(self.controller.core.conversation, cid)
+            current = ConversationSettings(
+                conversation.mode, conversation.system_prompt, dict(conversation.sampling)
+            )
+        dialog = ConversationSettingsScreen(current, default_system=state.default_system,
+                                            new_chat=cid is None)
+        result = await self.screen.app.push_screen_wait(dialog)
+        if result is None:
             return
-        conversation = await asyncio.to_thread(self.controller.core.conversation, cid)
-        current = ConversationSettings(
-            conversation.mode, conversation.system_prompt, dict(conversation.sampling)
-        )
-        result = await self.screen.app.push_screen_wait(ConversationSettingsScreen(current))
-        if result is not None:
+        if cid is None:
+            state.mode = result.mode
+            state.new_system_prompt = result.system_prompt
+            state.new_sampling = dict(result.sampling)
+            self.view.show_mode(result.mode)
+        else:
             self.controller.change_conversation(
                 cid, mode=result.mode, system_prompt=result.system_prompt,
                 sampling_changes=result.sampling, replace_sampling=True,
@@ -113,7 +126,10 @@ class ChatDialogs:
         """Edit the app settings; they apply now and are saved to the config file."""
         app, controller = self.screen.app, self.controller
         current = controller.core.settings
-        result = await app.push_screen_wait(SettingsScreen(current, sorted(app.available_themes)))
+        default = controller.state.default_system if controller.state.model_info else None
+        result = await app.push_screen_wait(
+            SettingsScreen(current, sorted(app.available_themes), default_system=default)
+        )
         if result is None:
             return
         reload_needed = controller.apply_settings(result)

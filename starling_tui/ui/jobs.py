@@ -30,10 +30,14 @@ from starling_tui.ui.messages import (
     SidebarLoaded,
     UserMessageAdded,
 )
+from starling_tui.ui.model_defaults import default_system_prompt
 from starling_tui.ui.reply_batches import ReplyBatcher
 from starling_tui.ui.services import Services
+from starling_tui.ui.widgets.chat_log import PAGE_SIZE
 
 Post = Callable[[Message], object]
+HIT_CONTEXT = 2  # messages shown above a search hit
+MAX_HIT_SPAN = 400  # most messages mounted to show a hit with everything below it
 
 
 class ChatJobs:
@@ -52,25 +56,40 @@ class ChatJobs:
         self.post(SidebarLoaded(data.sidebar_rows(self.store, query), query))
 
     def show(self, conversation: Conversation, focus_id: int | None = None,
-             before_id: int | None = None) -> None:
-        """Post the conversation's newest page (the page above ``before_id`` when given)."""
+             before_id: int | None = None, *, page_size: int = PAGE_SIZE,
+             hit_id: int | None = None) -> None:
+        """Post the conversation's newest ``page_size`` messages (the page above
+        ``before_id`` when given)."""
         store, cid = self.store, conversation.id
-        entries, more_above = data.load_page(store, cid, before_id)
+        entries, more_above = data.load_page(store, cid, before_id, page_size)
         reply = data.last_reply(store, cid) if before_id is None else None
         start, dropped = data.view_start(store, reply)
         self.post(ConversationLoaded(
             conversation, entries, more_above, data.recall_prompts(store, cid), focus_id,
-            data.context_in_use(reply), start, dropped,
+            data.context_in_use(reply), start, dropped, hit_id,
         ))
 
-    def open(self, conversation_id: str | None) -> None:
-        """Show a conversation; None: the most recent one, if there is one."""
+    def open(self, conversation_id: str | None, at: int | None = None) -> None:
+        """Show a conversation (None: the most recent one, if there is one); ``at``: a
+        search hit, shown on its branch, scrolled to and highlighted."""
         conversation = (
             self.store.get_conversation(conversation_id) if conversation_id
             else self.store.latest_conversation()
         )
-        if conversation is not None:
+        if conversation is None:
+            return
+        if at is None:
             self.show(conversation)
+            return
+        if at not in (m.id for m in self.store.active_path(conversation.id)):
+            self.store.switch_branch(at)  # the match is on another branch: show that one
+        ids = [m.id for m in self.store.active_path(conversation.id)]
+        span = data.span_to(ids, at, HIT_CONTEXT, MAX_HIT_SPAN)
+        if span is None:  # too far up to mount all that is below it
+            self.post(Notice("The match is further up: scroll up to reach it"))
+            self.show(conversation)
+        else:
+            self.show(conversation, page_size=span, hit_id=at)
 
     def older(self, conversation_id: str, before_id: int) -> None:
         """Post the page above ``before_id``."""
@@ -111,12 +130,13 @@ class ChatJobs:
 
     def load_model(self, path: str) -> None:
         """Load a model; a failure becomes a dialog and the previous state stays usable."""
+        engine = self.core.engine
         try:
-            info = self.core.engine.load(self.services.engine_options(path))
+            info = engine.load(self.services.engine_options(path))
         except (EngineError, UserError, OSError) as error:
             self.post(ModelLoadFailed(path, str(error)))
             return
-        self.post(ModelLoaded(info))
+        self.post(ModelLoaded(info, default_system_prompt(engine.preview)))
 
     def preview(self, conversation_id: str | None, text: str, mode: str) -> None:
         """Post the exact prompt of the next request (the unsent text as its message)."""
@@ -125,10 +145,13 @@ class ChatJobs:
     # -- turns --------------------------------------------------------------------------------
 
     def send(self, conversation_id: str | None, text: str, *, mode: str,
-             after: int | None = None) -> None:
-        """Save the user's message (a new chat when ``conversation_id`` is None) and reply."""
+             after: int | None = None, system_prompt: str | None = None,
+             sampling: dict[str, Any] | None = None) -> None:
+        """Save the user's message (a new chat when ``conversation_id`` is None, with the
+        ``system_prompt`` and ``sampling`` overrides set before it) and reply."""
         if conversation_id is None:
-            pending = self.core.start(text, mode=mode)
+            pending = self.core.start(text, mode=mode, system_prompt=system_prompt,
+                                      sampling_overrides=sampling)
         else:
             pending = self.core.send(conversation_id, text, after=after)
         conversation = self.store.get_conversation(pending.conversation_id)

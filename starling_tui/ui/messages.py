@@ -22,6 +22,7 @@ class ModelLoaded(Message):
     """The engine finished loading a model."""
 
     info: ModelInfo
+    default_system: str = ""  # the system prompt the model's template adds by itself
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ConversationLoaded(Message):
     context_used: int = 0  # tokens the last reply filled, for the context meter
     view_start: int | None = None  # the oldest message the model saw at the last reply
     dropped: int = 0  # turns the last reply's request left out to fit the context
+    hit_id: int | None = None  # a search hit to scroll to and highlight
 
 
 @dataclass

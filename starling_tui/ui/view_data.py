@@ -79,6 +79,16 @@ def view_start(store: HistoryStore, reply: Message | None) -> tuple[int | None, 
     return first_seen_id(store.path_to(reply.parent_id), dropped), dropped
 
 
+def span_to(path_ids: Sequence[int], message_id: int, context: int, most: int) -> int | None:
+    """How many of the newest messages to show so ``message_id`` is shown with ``context``
+    messages above it (at least a page); None when that is more than ``most`` or the message
+    is not on the path."""
+    if message_id not in path_ids:
+        return None
+    span = len(path_ids) - path_ids.index(message_id) + context
+    return max(span, PAGE_SIZE) if span <= most else None
+
+
 def recall_prompts(store: HistoryStore, conversation_id: str) -> list[str]:
     """The user prompts of the active branch, oldest first (for Up recall)."""
     return [m.content for m in store.active_path(conversation_id) if m.role == "user"]
@@ -96,6 +106,7 @@ def sidebar_rows(store: HistoryStore, query: str = "", limit: int = 200) -> list
         if hit.conversation_id not in rows:
             snippet = " ".join(hit.snippet.split())
             rows[hit.conversation_id] = ConversationRow(
-                hit.conversation_id, hit.conversation_title or "New chat", snippet
+                hit.conversation_id, hit.conversation_title or "New chat", snippet,
+                hit.message_id,
             )
     return list(rows.values())

@@ -89,7 +89,7 @@ async def test_edit_an_earlier_message_resends_as_a_branch(
         # select the first user message in the log and edit it
         log = screen.query_one(ChatLog)
         log.views()[0].focus()
-        await pilot.press("e")
+        await pilot.press("f3")
         prompt = screen.query_one(PromptInput)
         editing = screen.controller.state.editing_id
         assert prompt.text == "Q1" and editing == log.views()[0].message_id
@@ -125,10 +125,10 @@ async def test_copy_message_and_code_block_use_osc52(make_services: MakeServices
         assert app.clipboard == "ls\n"
         assert any(w.startswith("\x1b]52;c;") for w in written)
         views(pilot)[1].focus()
-        await pilot.press("y")
+        await pilot.press("f6")
         assert app.clipboard == "ls\n"
         views(pilot)[0].focus()
-        await pilot.press("c")
+        await pilot.press("f5")
         assert app.clipboard == "code please"
 
 

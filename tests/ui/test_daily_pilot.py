@@ -6,14 +6,44 @@ reply, the context meter, dialogs, search, the small ones) with the scripted Fak
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
-from pilot_helpers import SIZE, ready, screen_text, send, views
+from pilot_helpers import SIZE, ready, screen_text, send, views, wait_for
+from textual.widgets import Button, Input, OptionList, Select, Switch, TextArea
+from textual.widgets._select import SelectOverlay
 
+from starling_tui.engine.base import EngineOptions, ModelInfo, PromptPreview
+from starling_tui.engine.fake import FakeEngine
+from starling_tui.history.store import HistoryStore
+from starling_tui.types import ChatMessage, ChatRequest
 from starling_tui.ui.app import StarlingApp
+from starling_tui.ui.focus import focus_now
+from starling_tui.ui.screens.conversation_settings import ConversationSettingsScreen
+from starling_tui.ui.screens.error import ErrorScreen
+from starling_tui.ui.screens.inspector import InspectorScreen
+from starling_tui.ui.screens.loading import LoadingScreen
+from starling_tui.ui.screens.settings import SettingsScreen
 from starling_tui.ui.services import Services
+from starling_tui.ui.widgets.chat_log import ChatLog
+from starling_tui.ui.widgets.prompt_input import PromptInput
+from starling_tui.ui.widgets.sidebar import Sidebar
 
 MakeServices = Callable[..., Services]
+
+
+class GatedEngine(FakeEngine):
+    """A FakeEngine whose model load waits until the test opens the gate."""
+
+    def __init__(self, gate: threading.Event, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.gate = gate
+
+    def load(self, options: EngineOptions) -> ModelInfo:
+        """Wait for the gate, then load as the FakeEngine does."""
+        self.gate.wait(30)
+        return super().load(options)
 
 
 async def test_line_breaks_show_as_typed_and_as_the_model_wrote_them(
@@ -35,3 +65,271 @@ async def test_line_breaks_show_as_typed_and_as_the_model_wrote_them(
         assert any(line.rstrip().endswith(" Apples") for line in lines)
         assert any(line.rstrip().endswith(" Pears") for line in lines)
         assert views(pilot)[0].content == "Line one\nLine two\n    indented line three"
+
+
+async def test_typing_after_a_branch_switch_goes_to_the_prompt_box(
+    make_services: MakeServices,
+) -> None:
+    app = StarlingApp(make_services(["first answer", "second answer"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "question")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: views(pilot)[-1].content == "second answer"
+                       and screen.controller.state.reply_id is None)
+        prompt = screen.query_one(PromptInput)
+        focus_now(prompt)
+        await pilot.press("alt+left")
+        await wait_for(pilot, lambda: views(pilot)[-1].content == "first answer")
+        await pilot.press(*"hello")
+        assert prompt.text == "hello" and prompt.has_focus
+        assert screen.controller.state.editing_id is None
+
+
+async def test_typing_on_a_selected_message_goes_to_the_prompt_box(
+    make_services: MakeServices,
+) -> None:
+    app = StarlingApp(make_services(["no code here"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "question")
+        prompt = screen.query_one(PromptInput)
+        focus_now(views(pilot)[1])
+        await pilot.press(*"yes, edit and copy")  # y, e and c were the message's actions
+        assert prompt.text == "yes, edit and copy" and prompt.has_focus
+        assert screen.controller.state.editing_id is None
+        assert not screen.query_one("#edit-banner").has_class("-shown")
+        assert not app._notifications  # no "No code block in that message"
+
+
+async def test_typing_after_closing_an_error_dialog_goes_to_the_prompt_box(
+    make_services: MakeServices,
+) -> None:
+    app = StarlingApp(make_services(["an answer"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "question")
+        focus_now(views(pilot)[0])
+        await app.push_screen(ErrorScreen("Engine error", "something failed"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press(*"a typed sentence")
+        prompt = screen.query_one(PromptInput)
+        assert prompt.text == "a typed sentence"
+        assert screen.controller.state.editing_id is None
+
+
+async def test_an_edit_keeps_the_draft_and_gives_it_back(make_services: MakeServices) -> None:
+    app = StarlingApp(make_services(["an answer"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "question")
+        prompt = screen.query_one(PromptInput)
+        await pilot.press(*"half a thought")
+        await pilot.press("f3")
+        assert prompt.text == "question" and screen.controller.state.editing_id is not None
+        await pilot.press("escape")  # cancel the edit: the draft comes back
+        assert prompt.text == "half a thought"
+        await pilot.press("f3")
+        prompt.load_text("question, edited")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: views(pilot)[0].content == "question, edited"
+                       and screen.controller.state.reply_id is None)
+        assert prompt.text == "half a thought"  # sent the edit: the draft is back too
+
+
+async def test_typing_while_the_model_loads_reaches_the_prompt_box(
+    make_services: MakeServices,
+) -> None:
+    gate = threading.Event()
+    engine = GatedEngine(gate)
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LoadingScreen), what="loading")
+        await pilot.press(*"early words")
+        gate.set()
+        screen = await ready(pilot)
+        assert screen.query_one(PromptInput).text == "early words"
+
+
+class DefaultSystemEngine(FakeEngine):
+    """A FakeEngine whose template adds a system prompt of its own when none is given (as
+    ChatML templates such as SmolLM2's do)."""
+
+    def preview(self, request: ChatRequest) -> PromptPreview:
+        """Prepend the template's default system turn to a request that has none."""
+        if request.messages and request.messages[0].role != "system":
+            default = ChatMessage("system", "You are a fake helper.")
+            request = replace(request, messages=(default, *request.messages))
+        return super().preview(request)
+
+
+class BusyPreviewEngine(FakeEngine):
+    """A FakeEngine that notes each prompt preview asked for while a reply streams (the real
+    engine serves one request at a time: such a preview ends the reply)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.streaming_thread: int | None = None
+        self.previews_mid_reply = 0
+
+    def generate(self, request: ChatRequest) -> Iterator[str]:
+        """Stream as the FakeEngine does, marking the stream as busy."""
+        self.streaming_thread = threading.get_ident()
+        try:
+            yield from super().generate(request)
+        finally:
+            self.streaming_thread = None
+
+    def preview(self, request: ChatRequest) -> PromptPreview:
+        """Count a preview asked for by another thread mid-reply, then build it."""
+        busy = self.streaming_thread not in (None, threading.get_ident())
+        self.previews_mid_reply += busy
+        return super().preview(request)
+
+
+async def test_f7_during_a_reply_waits_for_it_instead_of_touching_it(
+    make_services: MakeServices, store: HistoryStore,
+) -> None:
+    engine = BusyPreviewEngine([" ".join(f"w{i}" for i in range(200))], delay_s=0.02)
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press(*"go", "enter")
+        await wait_for(pilot, lambda: len(views(pilot)) == 2 and views(pilot)[1].content)
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen))
+        assert app.screen.preview is None  # type: ignore[attr-defined]
+        assert "waiting for the reply to end" in screen_text(pilot)
+        await wait_for(pilot, lambda: app.screen.preview is not None)  # type: ignore[attr-defined]
+        assert engine.previews_mid_reply == 0
+        saved = store.active_path(screen.conversation_id or "")[-1]
+        assert saved.finish_reason == "stop" and "w199" in app.screen.preview.rendered  # type: ignore[attr-defined]
+
+
+async def test_a_new_chat_takes_its_system_prompt_before_the_first_message(
+    make_services: MakeServices, store: HistoryStore,
+) -> None:
+    engine = FakeEngine(["Short."])
+    app = StarlingApp(make_services(engine=engine, new_chat=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConversationSettingsScreen))
+        await pilot.press(*"Be brief.", "ctrl+s")  # the system prompt box has the focus
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConversationSettingsScreen))
+        await send(pilot, "hi")
+        (conversation,) = store.list_conversations()
+        assert conversation.system_prompt == "Be brief."
+        first = engine.requests[-1].messages[0]
+        assert (first.role, first.content) == ("system", "Be brief.")
+
+
+def visible_control(widget: object) -> bool:
+    """A control the user can see take the focus (not a scroll container or the dialog)."""
+    return isinstance(widget, (Input, TextArea, Switch, Select, Button, SelectOverlay))
+
+
+async def test_dialogs_focus_a_visible_control_and_tab_moves_between_controls(
+    make_services: MakeServices,
+) -> None:
+    app = StarlingApp(make_services(["ok"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "hi")
+        for key, dialog in (("ctrl+g", ConversationSettingsScreen), ("f9", SettingsScreen)):
+            await pilot.press(key)
+            await wait_for(pilot, lambda d=dialog: isinstance(app.screen, d))  # type: ignore[misc]
+            for _ in range(4):
+                assert visible_control(app.screen.focused), app.screen.focused
+                await pilot.press("tab")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda d=dialog: not isinstance(app.screen, d))  # type: ignore[misc]
+
+
+async def test_dialogs_show_their_keys_and_bordered_fields(make_services: MakeServices) -> None:
+    app = StarlingApp(make_services(["ok"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "hi")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConversationSettingsScreen))
+        temperature = app.screen.query_one("#sampling-temperature", Input)
+        assert temperature.styles.border_top[0] not in ("", "none", "hidden")
+        assert "ctrl+s" in str(app.screen.query_one("#save", Button).label)
+        await pilot.press("escape")
+        await pilot.press("f9")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        assert "ctrl+s" in str(app.screen.query_one("#save", Button).label)
+        threads = app.screen.query_one("#setting-threads").query_one(Input)
+        assert threads.styles.border_top[0] not in ("", "none", "hidden")
+
+
+async def test_an_empty_system_prompt_box_shows_the_model_s_default(
+    make_services: MakeServices,
+) -> None:
+    app = StarlingApp(make_services(["ok"], engine=DefaultSystemEngine(["ok"])))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConversationSettingsScreen))
+        box = app.screen.query_one("#system-prompt", TextArea)
+        assert box.text == "" and "You are a fake helper." in str(box.placeholder)
+        await pilot.press("escape")
+        await pilot.press("f9")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        row = app.screen.query_one("#setting-system_prompt").query_one(Input)
+        assert "You are a fake helper." in str(row.placeholder)
+
+
+def seed_long_chat(store: HistoryStore, word: str, at: int, turns: int = 20) -> tuple[str, int]:
+    """A conversation of ``turns`` exchanges, ``word`` only in user message number ``at``;
+    returns its id and that message's id."""
+    conversation = store.create_conversation(title=f"long chat about {word}")
+    hit = 0
+    for n in range(turns):
+        text = f"question {n} about {word}" if n == at else f"question {n}"
+        message = store.add_message(conversation.id, "user", text)
+        hit = message.id if n == at else hit
+        store.add_message(conversation.id, "assistant", f"answer {n}\n\nmore\n\nlines",
+                          finish_reason="stop")
+    return conversation.id, hit
+
+
+async def test_a_search_hit_opens_scrolled_to_the_match_and_highlighted(
+    make_services: MakeServices, store: HistoryStore,
+) -> None:
+    cid, hit = seed_long_chat(store, "feudalism", at=2)
+    store.create_conversation()  # a newer, empty chat opens at start
+    app = StarlingApp(make_services(new_chat=True))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("ctrl+f", *"feudalism")
+        await wait_for(pilot, lambda: screen.query_one(Sidebar).highlighted_id == cid)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.conversation_id == cid
+                       and any(v.message_id == hit for v in views(pilot)))
+        log = screen.query_one(ChatLog)
+        view = log.view_for(hit)
+        assert view is not None and view.has_class("search-hit")
+        await wait_for(pilot, lambda: log.scrollable_content_region.overlaps(view.region),
+                       what="the match scrolled into view")
+        assert "question 2 about feudalism" in screen_text(pilot)
+        assert screen.query_one(PromptInput).has_focus  # typing goes on in the prompt box
+
+
+async def test_escape_in_the_search_box_clears_it(
+    make_services: MakeServices, store: HistoryStore,
+) -> None:
+    seed_long_chat(store, "owls", at=0, turns=1)
+    seed_long_chat(store, "bees", at=0, turns=1)
+    app = StarlingApp(make_services(new_chat=True))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        sidebar = screen.query_one(Sidebar)
+        await pilot.press("ctrl+f", *"owls")
+        await wait_for(pilot, lambda: sidebar.query_one(OptionList).option_count == 1)
+        await pilot.press("escape")
+        assert sidebar.query_text == ""
+        await wait_for(pilot, lambda: sidebar.query_one(OptionList).option_count == 2)
+        assert screen.query_one(PromptInput).has_focus

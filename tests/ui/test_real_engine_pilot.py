@@ -12,8 +12,10 @@ from starling_tui.chat import ChatCore
 from starling_tui.cli.tui_cmd import prepare_child_processes
 from starling_tui.config import Settings
 from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.engine.worker.hooks import FaultPlan
 from starling_tui.history.store import HistoryStore
 from starling_tui.ui.app import StarlingApp
+from starling_tui.ui.screens.inspector import InspectorScreen
 from starling_tui.ui.services import Services
 from starling_tui.ui.widgets.status_line import StatusLine
 
@@ -39,6 +41,9 @@ async def test_chat_with_the_real_engine(
         screen = await ready(pilot, timeout=120)
         info = screen.controller.state.model_info
         assert info is not None and info.quant == "Q4_1"
+        # SmolLM2's ChatML template writes a system turn of its own: the dialogs show it
+        assert screen.controller.state.default_system == (
+            "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
         await send(pilot, "What is the capital of France?", timeout=120)
         reply = views(pilot)[-1]
         conv_id = screen.conversation_id or ""
@@ -62,3 +67,34 @@ async def test_chat_with_the_real_engine(
         assert "And of Italy?" in shown_preview.rendered
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is chat(pilot))
+
+
+async def test_the_inspector_opened_during_a_reply_leaves_the_reply_alone(
+    make_services: Callable[..., Services], store: HistoryStore, smollm2_gguf: Path,
+) -> None:
+    prepare_child_processes()
+    slow = ProcessEngine(faults=FaultPlan(token_delay=0.05))  # ~1.5 s for 30 tokens
+    try:
+        services = make_services(engine=slow, model=str(smollm2_gguf),
+                                 settings=Settings(max_tokens=30))
+        app = StarlingApp(services)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await ready(pilot, timeout=120)
+            screen.query_one("#prompt").focus()
+            await pilot.press(*"Count from one to twenty.", "enter")
+            await wait_for(pilot, lambda: len(views(pilot)) == 2 and views(pilot)[1].content,
+                           timeout=60, what="the first piece of the reply")
+            await pilot.press("f7")
+            await wait_for(pilot, lambda: not screen.controller.generating
+                           and screen.controller.state.reply_id is None, timeout=60,
+                           what="the reply to end")
+            saved = store.active_path(screen.conversation_id or "")[-1]
+            assert saved.finish_reason in ("stop", "length")  # not "cancelled"
+            assert "[stopped]" not in views(pilot)[1].header_text()
+            # the inspector shows the next prompt, which holds the finished reply
+            await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen)
+                           and app.screen.preview is not None, timeout=30)
+            assert saved.content.strip()[:10] in app.screen.preview.rendered  # type: ignore[union-attr]
+            await pilot.press("escape")
+    finally:
+        slow.close()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Footer, Input, Label, TextArea
 from textual.worker import Worker, WorkerState
 
 from starling_tui.history.records import Conversation
@@ -102,9 +102,13 @@ class ChatScreen(Screen[None]):
         await self.view.show_conversation(message)
 
     def _set_conversation(self, conversation: Conversation | None) -> None:
-        self.controller.state.show(conversation)
+        state = self.controller.state
+        if state.editing_id is not None:  # another conversation or branch: the edit is over
+            self.view.cancel_edit(state.draft)
+            state.draft = ""
+        state.show(conversation)
         self.view.show_edit_banner("")
-        self.view.show_title(conversation, self.controller.state.mode)
+        self.view.show_title(conversation, state.mode)
 
     @on(msg.OlderLoaded)
     async def _older_loaded(self, message: msg.OlderLoaded) -> None:
@@ -136,13 +140,18 @@ class ChatScreen(Screen[None]):
     async def _reply_finished(self, message: msg.ReplyFinished) -> None:
         await self.view.reply_finished(message.message_id, message.finish_reason,
                                        message.stats, message.view_start)
-        self.controller.state.reply_id = None
+        state = self.controller.state
+        state.reply_id = None
         self.controller.refresh_sidebar()
+        if state.preview_after_reply:  # F7 was pressed during the reply: its prompt now
+            state.preview_after_reply = False
+            self.controller.preview(self.view.prompt.text)
 
     @on(msg.ModelLoaded)
     def _model_loaded(self, message: msg.ModelLoaded) -> None:
         self.view.close_loading()
         self.controller.state.model_info = message.info
+        self.controller.state.default_system = message.default_system
         self.view.show_model(message.info)
 
     @on(msg.ModelLoadFailed)
@@ -152,7 +161,11 @@ class ChatScreen(Screen[None]):
 
     @on(msg.PreviewReady)
     def _preview_ready(self, message: msg.PreviewReady) -> None:
-        self.app.push_screen(InspectorScreen(message.preview))
+        waiting = self.app.screen
+        if isinstance(waiting, InspectorScreen) and waiting.preview is None:
+            waiting.show_preview(message.preview)
+        else:
+            self.app.push_screen(InspectorScreen(message.preview))
 
     @on(msg.ConversationDeleted)
     async def _conversation_deleted(self, message: msg.ConversationDeleted) -> None:
@@ -166,13 +179,26 @@ class ChatScreen(Screen[None]):
 
     @on(Sidebar.Selected)
     def _sidebar_selected(self, message: Sidebar.Selected) -> None:
-        if message.conversation_id != self.conversation_id:
-            self.controller.open_conversation(message.conversation_id)
+        if message.conversation_id != self.conversation_id or message.message_id is not None:
+            self.controller.open_conversation(message.conversation_id, message.message_id)
+        focus_now(self.query_one(PromptInput))
+
+    @on(Sidebar.SearchCleared)
+    def _search_cleared(self) -> None:
         focus_now(self.query_one(PromptInput))
 
     @on(Sidebar.SearchChanged)
     def _search_changed(self, message: Sidebar.SearchChanged) -> None:
         self.controller.refresh_sidebar(message.query)
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key that no widget took (a selected message, the sidebar list, nothing
+        focused) is typed into the prompt box: typed text never becomes an action or is lost."""
+        if event.is_printable and event.character and not isinstance(
+            self.focused, (Input, TextArea)
+        ):
+            event.stop()
+            self.view.type_into_prompt(event.character)
 
     @on(PromptInput.Submitted)
     def _prompt_submitted(self, message: PromptInput.Submitted) -> None:
@@ -183,19 +209,25 @@ class ChatScreen(Screen[None]):
     def send(self, text: str) -> None:
         """Send the prompt box's text (as an edit when editing), if a reply can start."""
         if self.controller.can_generate():
-            self.controller.send(text, after=self.view.take_prompt(text))
+            state = self.controller.state
+            draft = state.draft if state.editing_id is not None else ""
+            state.draft = ""
+            self.controller.send(text, after=self.view.take_prompt(text, draft))
 
     async def action_new_chat(self) -> None:
         """Clear the view for a new conversation (saved once its first message is sent)."""
-        self.controller.state.mode = "auto"
+        state = self.controller.state
+        state.mode, state.new_system_prompt, state.new_sampling = "auto", None, {}
         self._set_conversation(None)
         await self.view.clear()
 
     def action_stop(self) -> None:
         """Stop the reply being generated (it is kept, marked), or cancel an edit."""
-        if not self.controller.stop() and self.controller.state.editing_id is not None:
-            self.controller.state.editing_id = None
-            self.view.cancel_edit()
+        state = self.controller.state
+        if not self.controller.stop() and state.editing_id is not None:
+            state.editing_id = None
+            self.view.cancel_edit(state.draft)
+            state.draft = ""
 
     def action_regenerate(self) -> None:
         """Answer the last user message again, as a new branch of the reply."""
@@ -207,8 +239,11 @@ class ChatScreen(Screen[None]):
         if view is None:
             self.notify("No message to edit", severity="warning")
             return
-        self.controller.state.editing_id = view.message_id
-        self.view.start_edit(view)
+        state = self.controller.state
+        draft = self.view.start_edit(view)
+        if state.editing_id is None:  # editing another message keeps the first draft
+            state.draft = draft
+        state.editing_id = view.message_id
 
     def action_branch(self, step: int) -> None:
         """Show the previous/next sibling branch of the selected (or last branched) message."""
@@ -241,8 +276,13 @@ class ChatScreen(Screen[None]):
         self.notify(f"Coding mode {'on' if mode == 'code' else 'off'}", timeout=2)
 
     def action_inspect_prompt(self) -> None:
-        """Show the exact tokens of the next request (with the unsent text as the message)."""
-        self.controller.preview(self.view.prompt.text)
+        """Show the exact tokens of the next request (with the unsent text as the message);
+        during a reply the inspector opens at once and fills in when the reply ends."""
+        if not self.controller.preview(self.view.prompt.text):
+            self.app.push_screen(InspectorScreen(None), self._inspector_closed)
+
+    def _inspector_closed(self, _: None) -> None:
+        self.controller.state.preview_after_reply = False  # closed before the reply ended
 
     def action_dialog(self, name: str) -> None:
         """Run one of the dialog flows (rename, delete, chat_settings, open_model, settings)."""

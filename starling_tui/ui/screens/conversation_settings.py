@@ -1,7 +1,9 @@
 """Per-conversation settings: coding mode, system prompt and sampling overrides.
 
 The sampling rows come from the settings table (label, hint, validation); an empty row means
-"follow the app settings", so the conversation stores only what the user set for it.
+"follow the app settings", so the conversation stores only what the user set for it. A new
+chat can be set up before its first message (the settings are saved with it). The dialog
+opens in the system prompt box; an empty box shows the model's own default; Ctrl+S saves.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Switch, TextArea
 
 from starling_tui.chat.sampling import SAMPLING_KEYS
 from starling_tui.config import spec
 from starling_tui.errors import ConfigError
+from starling_tui.ui.focus import focus_now
+from starling_tui.ui.model_defaults import system_placeholder
+from starling_tui.ui.widgets.form import Form
 
 
 @dataclass(frozen=True)
@@ -43,19 +48,25 @@ class ConversationSettingsScreen(ModalScreen[ConversationSettings | None]):
         Binding("ctrl+s", "save", "Save"),
     ]
 
-    def __init__(self, current: ConversationSettings) -> None:
+    def __init__(self, current: ConversationSettings, *, default_system: str = "",
+                 new_chat: bool = False) -> None:
         super().__init__()
         self.current = current
+        self.default_system = default_system  # the model's own system prompt ("" if none)
+        self.new_chat = new_chat
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide-dialog"):
-            yield Label("Conversation settings", classes="dialog-title")
-            with VerticalScroll(classes="form"):
+            title = ("New chat settings (kept with its first message)" if self.new_chat
+                     else "Conversation settings")
+            yield Label(title, classes="dialog-title")
+            with Form(classes="form"):
+                yield Label("System prompt", classes="form-label")
+                yield TextArea(self.current.system_prompt, id="system-prompt", soft_wrap=True,
+                               placeholder=system_placeholder(self.default_system))
                 with Horizontal(classes="form-row"):
                     yield Label("Coding mode (Code User:)", classes="form-label")
                     yield Switch(self.current.mode == "code", id="code-mode")
-                yield Label("System prompt", classes="form-label")
-                yield TextArea(self.current.system_prompt, id="system-prompt", soft_wrap=True)
                 for key in SAMPLING_KEYS:
                     setting = spec(key)
                     with Horizontal(classes="form-row"):
@@ -63,10 +74,13 @@ class ConversationSettingsScreen(ModalScreen[ConversationSettings | None]):
                         value = self.current.sampling.get(key)
                         text = "" if key not in self.current.sampling else setting.to_text(value)
                         yield Input(text, placeholder="app setting", id=f"sampling-{key}",
-                                    compact=True, tooltip=setting.help)
+                                    tooltip=setting.help)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        focus_now(self.query_one("#system-prompt", TextArea))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

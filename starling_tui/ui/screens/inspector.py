@@ -1,4 +1,9 @@
-"""The prompt inspector: the exact token ids and rendered text of the next request."""
+"""The prompt inspector: the exact token ids and rendered text of the next request.
+
+Opened while a reply is being written, it waits: the next prompt holds that reply, and asking
+the engine for a prompt mid-reply would end the reply (the engine serves one request at a
+time). The chat screen fills it in with :meth:`InspectorScreen.show_preview` once the reply ends.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +17,43 @@ from textual.widgets import Label, Static
 
 from starling_tui.engine.base import PromptPreview
 
+WAITING = ("The next prompt holds the reply being written: it shows here when the reply ends "
+           "(the reply goes on; esc closes this).")
+
+
+def title_text(preview: PromptPreview | None) -> str:
+    """The dialog's title: the prompt's size and what was left out, or that it is coming."""
+    if preview is None:
+        return "Next prompt: waiting for the reply to end…"
+    dropped = ""
+    if preview.dropped_messages:
+        dropped = f" · {preview.dropped_messages} oldest messages dropped to fit"
+    return f"Next prompt: {len(preview.token_ids)} tokens{dropped}"
+
 
 class InspectorScreen(ModalScreen[None]):
-    """Read-only view of a :class:`PromptPreview`."""
+    """Read-only view of a :class:`PromptPreview` (None: not known yet, see the module)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close")]
 
-    def __init__(self, preview: PromptPreview) -> None:
+    def __init__(self, preview: PromptPreview | None) -> None:
         super().__init__()
         self.preview = preview
 
     def compose(self) -> ComposeResult:
         p = self.preview
-        dropped = ""
-        if p.dropped_messages:
-            dropped = f" · {p.dropped_messages} oldest messages dropped to fit"
         with Vertical(classes="dialog wide-dialog"):
-            yield Label(f"Next prompt: {len(p.token_ids)} tokens{dropped}", classes="dialog-title")
+            yield Label(title_text(p), classes="dialog-title", id="inspector-title")
             with VerticalScroll(classes="inspector-body"):
                 yield Label("Rendered", classes="inspector-heading")
-                yield Static(p.rendered, markup=False, id="inspector-rendered")
+                yield Static(p.rendered if p else WAITING, markup=False, id="inspector-rendered")
                 yield Label("Token ids", classes="inspector-heading")
-                yield Static(str(list(p.token_ids)), markup=False, id="inspector-ids")
+                yield Static(str(list(p.token_ids)) if p else "", markup=False,
+                             id="inspector-ids")
+
+    def show_preview(self, preview: PromptPreview) -> None:
+        """Fill in the prompt the dialog was waiting for."""
+        self.preview = preview
+        self.query_one("#inspector-title", Label).update(title_text(preview))
+        self.query_one("#inspector-rendered", Static).update(preview.rendered)
+        self.query_one("#inspector-ids", Static).update(str(list(preview.token_ids)))

@@ -4,6 +4,7 @@ Labels, kinds, choices, hints and validation all come from ``starling_tui.config
 (the same table the config file, the environment and the flags are read with). The screen
 dismisses with a validated :class:`~starling_tui.config.Settings`, or None when cancelled;
 the chat screen applies it (an engine setting reloads the model) and saves what changed.
+It opens in its first field; Tab moves between fields, Ctrl+S saves, Escape cancels.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select
 
 from starling_tui.config import SETTINGS, Settings
 from starling_tui.errors import ConfigError
+from starling_tui.ui.focus import focus_now
+from starling_tui.ui.model_defaults import system_placeholder
+from starling_tui.ui.widgets.form import Form
 from starling_tui.ui.widgets.setting_field import SettingField
 
 HIDDEN = frozenset({"model"})  # chosen with the model picker (ctrl+o)
@@ -39,23 +43,36 @@ class SettingsScreen(ModalScreen[Settings | None]):
         Binding("ctrl+s", "save", "Save"),
     ]
 
-    def __init__(self, current: Settings, themes: list[str]) -> None:
+    def __init__(self, current: Settings, themes: list[str], *,
+                 default_system: str | None = None) -> None:
         super().__init__()
         self.current = current
         self.themes = tuple(themes)
+        # the loaded model's own system prompt ("" if none; None: no model to ask)
+        self.default_system = default_system
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide-dialog"):
             yield Label("Settings", classes="dialog-title")
-            with VerticalScroll(classes="form"):
+            with Form(classes="form"):
                 for spec in SETTINGS:
                     if spec.name not in HIDDEN:
                         choices = self.themes if spec.name == "theme" else ()
                         yield SettingField(spec, getattr(self.current, spec.name),
-                                           choices=choices)
+                                           choices=choices,
+                                           placeholder=self._placeholder(spec.name))
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _placeholder(self, name: str) -> str:
+        if name == "system_prompt" and self.default_system is not None:
+            return system_placeholder(self.default_system)
+        return ""  # the table's hint
+
+    def on_mount(self) -> None:
+        first = self.query_one(SettingField)
+        focus_now(first.query_one("Input, Select, Switch"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

@@ -1,5 +1,8 @@
 """The scrolling chat: only the most recent messages are mounted, older ones load on scroll.
 
+A selected message takes only Up/Down (select), Left/Right (its branches) and the screen's
+function keys: a printable key is never an action here, the screen sends it to the prompt box.
+
 The log is anchored to the bottom, so a streaming reply stays in view while the user is at the
 end; scrolling up releases the anchor (Textual re-anchors when they scroll back down).
 """
@@ -41,6 +44,7 @@ class ChatLog(VerticalScroll):
 
     DEFAULT_CSS = """
     ChatLog { height: 1fr; padding: 0 1; }
+    ChatLog > MessageView.search-hit { border-left: wide $warning; background: $warning 15%; }
     ChatLog > .view-start {
         width: 1fr; color: $warning; text-style: italic; border-top: dashed $warning;
     }
@@ -49,9 +53,6 @@ class ChatLog(VerticalScroll):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "select(-1)", "Previous message", show=False),
         Binding("down", "select(1)", "Next message", show=False),
-        Binding("e", "screen.edit_message", "Edit", show=False),
-        Binding("c", "screen.copy_message", "Copy", show=False),
-        Binding("y", "screen.copy_code", "Copy code", show=False),
         Binding("left", "screen.branch(-1)", "Previous branch", show=False),
         Binding("right", "screen.branch(1)", "Next branch", show=False),
     ]
@@ -87,10 +88,20 @@ class ChatLog(VerticalScroll):
         self.anchor()
 
     async def add(self, entry: MessageEntry) -> MessageView:
-        """Append a message at the bottom and return its widget."""
+        """Append a message at the bottom and return its widget; a message the user sends
+        brings the view back to the bottom (and keeps it there while the reply streams)."""
         view = self._view(entry)
         await self.mount(view)
+        if entry.role == "user":
+            self.anchor()
         return view
+
+    def show_hit(self, message_id: int) -> None:
+        """Highlight a search hit and scroll it to the top once laid out."""
+        view = self.view_for(message_id)
+        if view is not None:
+            view.add_class("search-hit")
+            self.call_after_refresh(self.scroll_to_widget, view, top=True, animate=False)
 
     async def prepend(self, entries: Sequence[MessageEntry], *, more_above: bool) -> None:
         """Mount an older page above the oldest message, keeping the reading position."""

@@ -20,15 +20,17 @@ class SettingField(Horizontal):
     """Label and control for one setting."""
 
     DEFAULT_CSS = """
-    SettingField { height: auto; margin-bottom: 1; }
-    SettingField > Label { width: 22; }
+    SettingField { height: auto; }
+    SettingField > Label { width: 22; margin-top: 1; }
     SettingField > Input, SettingField > Select { width: 1fr; }
     """
 
-    def __init__(self, spec: SettingSpec, value: Any, *, choices: tuple[str, ...] = ()) -> None:
+    def __init__(self, spec: SettingSpec, value: Any, *, choices: tuple[str, ...] = (),
+                 placeholder: str = "") -> None:
         super().__init__(id=f"setting-{spec.name}")
         self.spec = spec
         self.value = value
+        self.placeholder = placeholder or spec.form.hint  # the caller may say more
         # choices given by the caller win (the theme list comes from the app, not the table)
         self.choices = choices or (spec.form.choices if spec.form.kind == "choice" else ())
 
@@ -42,9 +44,10 @@ class SettingField(Horizontal):
             options = [(c, c) for c in self.choices]
             if current not in self.choices:
                 options.insert(0, (current, current))
-            yield Select(options, value=current, allow_blank=False, compact=True)
+            yield Select(options, value=current, allow_blank=False)
         else:
-            yield Input(self.spec.to_text(self.value), placeholder=form.hint, compact=True,
+            # bordered, not compact: an empty field must still be visible as a field
+            yield Input(self.spec.to_text(self.value), placeholder=self.placeholder,
                         tooltip=self.spec.help)
 
     def text(self) -> str:

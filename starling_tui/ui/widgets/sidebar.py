@@ -1,9 +1,10 @@
 """The conversation sidebar: a search box over a newest-first list of conversations.
 
 With a query, the list shows full-text search hits (one row per conversation, with the matching
-excerpt). Enter in the search box opens the top hit (once the hits for what was typed are in:
-a fast typist's Enter never opens a stale row); Down moves to the list, where Enter opens the
-highlighted conversation, Delete asks to delete it and F2 renames it.
+excerpt); a hit opens at its message. Enter in the search box opens the top hit (once the hits
+for what was typed are in: a fast typist's Enter never opens a stale row); Escape clears the
+search (an empty box lets Escape stop a reply as anywhere else); Down moves to the list, where
+Enter opens the highlighted conversation, Delete asks to delete it and F2 renames it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -30,6 +32,7 @@ class ConversationRow:
     id: str
     title: str
     detail: str = ""  # a search excerpt or the message count
+    message_id: int | None = None  # a search hit: the matching message
 
 
 class Sidebar(Vertical):
@@ -45,18 +48,25 @@ class Sidebar(Vertical):
         Binding("delete", "screen.dialog('delete')", "Delete chat", show=False),
         Binding("f2", "screen.dialog('rename')", "Rename", show=False),
         Binding("down", "focus_list", "To the list", show=False),  # from the search box
+        Binding("escape", "clear_search", "Clear search", show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown_query = ""  # the query whose rows the list shows
         self._open_top_hit_of: str | None = None  # Enter came before that query's hits
+        self._hits: dict[str, int] = {}  # conversation → its matching message, while searching
 
     @dataclass
     class Selected(Message):
-        """The user opened a conversation."""
+        """The user opened a conversation (at ``message_id``: a search hit)."""
 
         conversation_id: str
+        message_id: int | None = None
+
+    @dataclass
+    class SearchCleared(Message):
+        """Escape emptied the search box: the user is done searching."""
 
     @dataclass
     class SearchChanged(Message):
@@ -78,6 +88,7 @@ class Sidebar(Vertical):
         """Replace the list (the rows for ``query``), keeping the highlight on ``current_id``."""
         option_list = self.query_one(OptionList)
         option_list.clear_options()
+        self._hits = {row.id: row.message_id for row in rows if row.message_id is not None}
         for row in rows:
             label = Text(row.title or "Untitled", overflow="ellipsis", no_wrap=True)
             if row.detail:
@@ -120,7 +131,7 @@ class Sidebar(Vertical):
         if option_list.option_count:
             top = option_list.get_option_at_index(0).id
             if top is not None:
-                self.post_message(self.Selected(top))
+                self.post_message(self.Selected(top, self._hits.get(top)))
 
     def action_focus_list(self) -> None:
         """Move from the search box to the list."""
@@ -129,4 +140,12 @@ class Sidebar(Vertical):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id is not None:
-            self.post_message(self.Selected(event.option.id))
+            self.post_message(self.Selected(event.option.id, self._hits.get(event.option.id)))
+
+    def action_clear_search(self) -> None:
+        """Empty the search box (the list shows every conversation again)."""
+        search = self.query_one("#sidebar-search", Input)
+        if not search.value:
+            raise SkipAction()  # nothing to clear: Escape does what it does elsewhere
+        search.value = ""
+        self.post_message(self.SearchCleared())
