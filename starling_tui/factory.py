@@ -46,6 +46,7 @@ def engine_options(settings: Settings, model_path: str | os.PathLike[str] = "") 
         self_extend=settings.self_extend,
         self_extend_window=settings.self_extend_window,
         speculative=settings.speculative,
+        chat_format=settings.chat_format,
     )
 
 

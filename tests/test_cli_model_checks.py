@@ -170,3 +170,52 @@ def test_real_models_say_whether_they_are_openchat(
         assert engine.load_vocab(EngineOptions(model_path=str(starling_f16_gguf))).is_openchat
     finally:
         engine.close()
+
+
+# -- a model without a chat template: Gemma 3 270M, a base model ------------------------------
+
+
+@pytest.mark.slow
+def test_tokens_and_ask_say_which_format_a_model_without_template_gets(
+    capsys: Capture, gemma3_gguf: Path
+) -> None:
+    note = ("no chat template in the model: gemma format, the usual one for its architecture "
+            "(gemma3); set chat_format to change it")
+    status = main(["tokens", "--model", str(gemma3_gguf), "Hello there"])
+    out, err = capsys.readouterr()
+    assert status == 0
+    rendered = out.split("\n", 1)[1]
+    assert rendered == ("<bos><start_of_turn>user\nHello there<end_of_turn>\n"
+                        "<start_of_turn>model\n\n")
+    assert f"({note})" in err.splitlines()
+    status = main(["tokens", "--model", str(gemma3_gguf), "--chat-format", "chatml", "Hi"])
+    out, err = capsys.readouterr()
+    assert status == 0 and out.splitlines()[1] == "<bos><|im_start|>user"
+    assert "chatml format, as chat_format says" in err
+    status, err = run(capsys, "ask", "--model", str(gemma3_gguf), "--max-tokens", "8",
+                      "What is the capital of France?")
+    assert status == 0, err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("model: ")]
+    assert line.endswith(f"; {note}")
+    status, err = run(capsys, "ask", "--model", str(gemma3_gguf), "--code", "Sort a list")
+    assert status == 1 and "coding mode needs an OpenChat model" in err
+
+
+def test_model_info_of_a_model_without_template(gemma3_gguf: Path) -> None:
+    from starling_tui.engine.parent.process import ProcessEngine
+
+    engine = ProcessEngine()
+    try:
+        info = engine.load_vocab(EngineOptions(model_path=str(gemma3_gguf)))
+        assert (info.template, info.is_openchat) == ("gemma", False)
+        assert info.template_note.startswith("no chat template in the model: gemma format")
+        fallback = engine.load_vocab(EngineOptions(model_path=str(gemma3_gguf),
+                                                   chat_format="openchat"))
+        assert fallback.template == "openchat" and not fallback.is_openchat
+    finally:
+        engine.close()
+
+
+def test_kv_size_from_the_header_of_a_grouped_query_model(gemma3_gguf: Path) -> None:
+    gemma = inspect_model(gemma3_gguf)  # 18 layers, one KV head of 256 for keys and values
+    assert gemma.kv_per_token == 18 * (256 + 256)

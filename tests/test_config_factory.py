@@ -48,6 +48,7 @@ def test_no_engine_option_is_left_at_its_default_by_accident() -> None:
             n_gpu_layers=1, ctx=1, threads=1, batch=1, flash_attn=True, mmap=False, mlock=True,
             extra_bufts=True, kv_cache_type="q4_0", state_cache=False, state_cache_budget_mb=1,
             context_overflow="drop", context_shift_share=0.5, self_extend=2, self_extend_window=64,
+            chat_format="gemma", speculative="off",
         ),
         "/m.gguf",
     )

@@ -95,7 +95,8 @@ def model_line(info: ModelInfo) -> str:
     line = f"model: {info.name} ({info.quant}) on {info.backend}"
     if not info.path.startswith(("http://", "https://")):
         line += f", {info.n_gpu_layers}/{info.n_layers} layers on the GPU"
-    return f"{line} — {info.gpu_note}" if info.gpu_note else line
+    line = f"{line} — {info.gpu_note}" if info.gpu_note else line
+    return f"{line}; {info.template_note}" if info.template_note else line
 
 
 def overflow_note(dropped: int, n_ctx: int) -> str:

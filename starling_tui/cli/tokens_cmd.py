@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(json.dumps(list(preview.token_ids)))
     print(preview.rendered)
+    if preview.format_note:
+        print(f"({preview.format_note})", file=sys.stderr)
     if request.sampling.max_tokens is not None:
         print(f"(replies stop after max_tokens = {request.sampling.max_tokens})", file=sys.stderr)
     if preview.dropped_messages:

@@ -16,7 +16,13 @@ from starling_tui.config import values as v
 from starling_tui.config.machine import logical_cores
 from starling_tui.config.spec import SettingSpec, setting, spec_of_field
 from starling_tui.errors import ConfigError
-from starling_tui.types import OVERFLOW_POLICIES, GpuLayers, OverflowPolicy
+from starling_tui.types import (
+    CHAT_FORMATS,
+    OVERFLOW_POLICIES,
+    ChatFormat,
+    GpuLayers,
+    OverflowPolicy,
+)
 
 ENGINE, SAMPLING = "engine", "sampling"
 # More threads than cores only queue behind each other: thousands made a reply crawl.
@@ -86,6 +92,11 @@ class Settings:
         "speculative decoding from the conversation's own text: auto (drafts only where they "
         "pay on this model and device) or off", label="Speculative decoding",
         flags=("--speculative",), metavar="MODE")
+    chat_format: ChatFormat = setting(
+        ENGINE, "auto", v.choice(*CHAT_FORMATS),
+        "prompt format of a model without a chat template: auto (from its architecture or "
+        "vocabulary, else OpenChat with a warning), openchat, or one of llama.cpp's built-in "
+        "templates", label="Chat format", flags=("--chat-format",), metavar="FORMAT")
     engine_url: str | None = setting(
         ENGINE, None, v.text(optional=True),
         "an OpenAI-compatible server to chat with instead of the local llama.cpp engine",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from starling_tui.config.settings import Settings
-from starling_tui.types import ChatRequest, FinishReason, GpuLayers, OverflowPolicy
+from starling_tui.types import ChatFormat, ChatRequest, FinishReason, GpuLayers, OverflowPolicy
 
 # The user-facing defaults of the load options: the settings table's, never restated here.
 _DEFAULTS = Settings()
@@ -44,6 +44,7 @@ class EngineOptions:
     context_shift_share: float = _DEFAULTS.context_shift_share  # share one context shift frees
     self_extend: int = _DEFAULTS.self_extend  # Self-Extend group size G (1 = off)
     self_extend_window: int = _DEFAULTS.self_extend_window  # Self-Extend neighbour window W
+    chat_format: ChatFormat = _DEFAULTS.chat_format  # the format of a model without a template
     speculative: str = _DEFAULTS.speculative  # "auto": draft from the conversation where it pays
 
 
@@ -59,15 +60,18 @@ class ModelInfo:
     n_layers: int
     n_gpu_layers: int
     backend: str  # e.g. "CPU", "CUDA0"
-    template: str  # "openchat" or "chat_template"
+    # The prompt format: "openchat", "chat_template" (the model's own) or, for a model without
+    # one, a llama.cpp built-in format's name ("gemma", "chatml"…)
+    template: str
     gpu_note: str = ""  # why this many layers were offloaded (e.g. "no GPU backend in this build")
+    template_note: str = ""  # the model has no chat template: which format was chosen and why
     context_note: str = ""  # the context differs from the size asked for, and why
 
     @property
     def is_openchat(self) -> bool:
         """Whether this is an OpenChat model (Starling's format and vocabulary): the one kind
         of model on which coding mode (``Code User:``) works."""
-        return self.template == "openchat"
+        return self.template == "openchat" and not self.template_note
 
 
 @dataclass
@@ -96,6 +100,7 @@ class PromptPreview:
     token_ids: tuple[int, ...]
     rendered: str
     dropped_messages: int = 0
+    format_note: str = ""  # the model has no chat template: which format was chosen and why
 
 
 class Engine(Protocol):

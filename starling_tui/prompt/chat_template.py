@@ -60,7 +60,7 @@ def render_template(template: str, variables: dict[str, Any]) -> str:
         raise TemplateError(f"the model's chat template failed: {one_line(exc)}") from exc
 
 
-def _split_specials(text: str, special_ids: dict[str, int]) -> list[Part]:
+def split_specials(text: str, special_ids: dict[str, int]) -> list[Part]:
     """Split template text into plain text and special tokens (longest match first)."""
     names = sorted((s for s in special_ids if s), key=len, reverse=True)
     if not names:
@@ -102,10 +102,10 @@ def chat_template_parts(
     parts: list[Part] = []
     pos = 0
     for match in marker.finditer(rendered):
-        parts.extend(_split_specials(rendered[pos : match.start()], specials))
+        parts.extend(split_specials(rendered[pos : match.start()], specials))
         parts.append(turn_text(messages[int(match.group(1))]))
         pos = match.end()
-    parts.extend(_split_specials(rendered[pos:], specials))
+    parts.extend(split_specials(rendered[pos:], specials))
     if tok.add_bos and not (parts and parts[0] == tok.bos):
         parts.insert(0, tok.bos)
     return parts

@@ -25,14 +25,16 @@ def reply_room(max_tokens: int | None, n_ctx: int) -> int:
 def plan_prompt(
     request: ChatRequest, tok: PromptTokenizer, template: str | None, n_ctx: int, *,
     policy: OverflowPolicy, shift_share: float, room: int | None = None,
+    without_template: PromptFormat = "openchat",
 ) -> tuple[FittedPrompt, PromptFormat]:
     """The fitted prompt of ``request`` in a window of ``n_ctx`` tokens, and its format.
 
-    ``room``: tokens to keep free after the prompt (default: :func:`reply_room`). Raises
-    ``PromptTooLong`` (the conversation cannot fit) or ``ValueError`` (a chat template that
-    failed to render).
+    ``room``: tokens to keep free after the prompt (default: :func:`reply_room`);
+    ``without_template``: the format chosen at load for a model without a chat template.
+    Raises ``PromptTooLong`` (the conversation cannot fit) or ``ValueError`` (a chat template
+    that failed to render).
     """
-    fmt = resolve_format(request.mode, tok, template)
+    fmt = resolve_format(request.mode, tok, template, without_template)
 
     def build(messages: Sequence[ChatMessage]) -> list[int]:
         return encode_parts(build_parts(messages, fmt, tok, template), tok.encode)

@@ -41,6 +41,7 @@ from starling_tui.errors import EngineError
 from starling_tui.models.capacity import context_note
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
 from starling_tui.prompt.fit import FittedPrompt
+from starling_tui.prompt.formats import choose_format, strips_reply_space
 from starling_tui.prompt.parts import render_parts
 from starling_tui.prompt.plan import plan_prompt
 from starling_tui.types import ChatRequest
@@ -77,6 +78,8 @@ class Session:
         self.vocab = LlamaVocab(self.model)
         self.tok = self.vocab.prompt_tokenizer()
         self.template = self._metadata("tokenizer.chat_template")
+        self.format = choose_format(self.tok, self.template, self._metadata(
+            "general.architecture") or "", options.chat_format)
         self.n_ctx_train = int(self.model.n_ctx_train()) or int(
             self._metadata(f"{self._metadata('general.architecture')}.context_length") or 4096
         )
@@ -118,7 +121,7 @@ class Session:
         """What is loaded and how it runs."""
         path = self.options.model_path
         name = self._metadata("general.name") or Path(path).stem
-        fmt = resolve_format("auto", self.tok, self.template)
+        fmt = resolve_format("auto", self.tok, self.template, self.format.format)
         n_layers = int(llama().llama_model_n_layer(self.model.model))
         return ModelInfo(
             path=path, name=name, quant=quant_name(llama().llama_model_ftype(self.model.model)),
@@ -126,7 +129,7 @@ class Session:
             n_layers=n_layers,
             n_gpu_layers=min(self.n_gpu_layers, n_layers),  # llama.cpp counts the output layer too
             backend=backend_label(self.n_gpu_layers),
-            template="chat_template" if fmt == "chat_template" else "openchat",
+            template=fmt, template_note=self.format.note,
             gpu_note=self.gpu_note,
             context_note=context_note(self.options.n_ctx, self.n_ctx),
         )
@@ -140,7 +143,8 @@ class Session:
         try:
             return plan_prompt(request, self.tok, self.template, self.n_ctx,
                                policy=self.options.context_overflow,
-                               shift_share=self.options.context_shift_share, room=room)
+                               shift_share=self.options.context_shift_share, room=room,
+                               without_template=self.format.format)
         except ValueError as exc:  # PromptTooLong, or a chat template that failed to render
             raise EngineError(str(exc)) from exc
 
@@ -148,7 +152,8 @@ class Session:
         """Exact ids and the rendered prompt (special tokens written out)."""
         fitted, fmt = self.plan(request)
         rendered = render_parts(build_parts(fitted.messages, fmt, self.tok, self.template))
-        return PromptPreview(tuple(fitted.ids), rendered, fitted.dropped_messages)
+        return PromptPreview(tuple(fitted.ids), rendered, fitted.dropped_messages,
+                             format_note=self.format.note)
 
     # -- generation ----------------------------------------------------------------------
 
@@ -182,7 +187,7 @@ class Session:
                           lambda: "".join(pieces), stats)
         # OpenChat prompts end "Assistant:" and the template writes ": " + reply, so the
         # reply's leading space belongs to the template (and re-renders identically).
-        loop = ReplyLoop(kv, self.model, strip_space=fmt != "chat_template", faults=self.faults,
+        loop = ReplyLoop(kv, self.model, strip_space=strips_reply_space(fmt), faults=self.faults,
                          make_room=room)
 
         def keep_and_emit(text: str) -> None:
