@@ -1,4 +1,4 @@
-"""Resolve SRC: a local checkpoint folder, or a Hub repo id fetched with huggingface_hub.
+"""Resolve SRC: a local checkpoint folder, or a Hub repo id fetched into the Hugging Face cache.
 
 Only what conversion needs is downloaded (config, tokenizer files, safetensors and their
 index, the model card for the license); pickle ``.bin`` weights never are. Which files those are
@@ -47,35 +47,19 @@ def resolve_source(source: str | Path, *, quiet: bool = True, weights: bool = Tr
 
 
 def _download(repo_id: str, quiet: bool, weights: bool) -> Path:
-    """Fetch the selected files of ``repo_id`` into the download folder (``weights=False``: all
-    but the safetensors shards); offline, a folder an earlier download filled is used as is."""
-    from huggingface_hub import constants
+    """Fetch the selected files of ``repo_id`` into the Hugging Face cache, as ``pull`` does
+    (``weights=False``: all but the safetensors shards); offline, the cache is used as is."""
+    import sys
 
     from starling_tui.errors import UserError
-    from starling_tui.paths import app_paths
-    from starling_tui.pull.hub_errors import hub_errors
+    from starling_tui.pull.service import fetch_checkpoint
 
-    target = app_paths().download_dir / repo_id.replace("/", "--")
-    if constants.HF_HUB_OFFLINE and (target / "config.json").is_file():
-        return target
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr)
+
     try:
-        with hub_errors(repo_id, "main"):  # one line for every Hub or network failure
-            _fetch_selected(repo_id, target, weights)
-    except UserError as exc:  # those, and the selection refusing the repo (pickles only…)
+        return fetch_checkpoint(repo_id, weights=weights, say=say, progress=not quiet)
+    except UserError as exc:  # a Hub or network failure, or the selection refusing the repo
         raise ConvertError(f"cannot download {repo_id} from the Hugging Face Hub: {exc}") \
             from None
-    return target
-
-
-def _fetch_selected(repo_id: str, target: Path, weights: bool) -> None:
-    from huggingface_hub import HfApi, hf_hub_download
-
-    from starling_tui.pull.selection import INDEX_FILE, metadata_files, weight_files
-
-    names = [s.rfilename for s in HfApi().model_info(repo_id).siblings or []]
-    for name in metadata_files(names, repo_id):
-        hf_hub_download(repo_id, name, local_dir=target)
-    if weights:
-        index = target / INDEX_FILE if INDEX_FILE in names else None
-        for name in weight_files(index, names, repo_id):
-            hf_hub_download(repo_id, name, local_dir=target)

@@ -43,11 +43,6 @@ class AppPaths:
         """Saved KV states of conversations."""
         return self.cache_dir / "kv-states"
 
-    @property
-    def download_dir(self) -> Path:
-        """Checkpoints fetched by ``pull`` before conversion."""
-        return self.cache_dir / "downloads"
-
 
 def app_paths() -> AppPaths:
     """Return the app's paths, honouring ``STARLING_TUI_HOME`` when it is set."""

@@ -21,6 +21,12 @@ def hub_env(hub: FakeHub, tmp_path: Path) -> dict[str, str]:
             "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 
 
+def cached_files(tmp_path: Path, repo: str) -> set[str]:
+    """The file names of ``repo``'s snapshots in the run's Hugging Face cache."""
+    storage = tmp_path / "hf-home" / "hub" / ("models--" + repo.replace("/", "--"))
+    return {p.name for p in (storage / "snapshots").rglob("*") if p.is_file()}
+
+
 def test_hub_repo_id_fetches_only_what_conversion_needs(tiny_checkpoint: Path,
                                                         tmp_path: Path) -> None:
     repo = tmp_path / "repo"
@@ -34,7 +40,7 @@ def test_hub_repo_id_fetches_only_what_conversion_needs(tiny_checkpoint: Path,
         fetched_names = {s.file for s in hub.file_gets()}
     assert result.returncode == 0, result.stderr
     assert "pytorch_model.bin" not in fetched_names and "notes.txt" not in fetched_names
-    fetched = set(os.listdir(next(app_paths().download_dir.iterdir())))
+    fetched = cached_files(tmp_path, "someone/tiny-starling")  # pull's cache, not a copy
     assert "pytorch_model.bin" not in fetched and "notes.txt" not in fetched
     assert {"config.json", "tokenizer.model", "model.safetensors.index.json"} <= fetched
     fields = read_gguf(tmp_path / "m.gguf").fields
@@ -70,7 +76,7 @@ def test_dry_run_of_a_repo_id_reads_only_the_weights_headers(tiny_checkpoint: Pa
     weights = sum(ref.nbytes for ref in find_weights(tiny_checkpoint).values())
     assert "dry run: would write" in result.stderr
     assert f"would download {human(weights)} of weights" in result.stderr
-    downloaded = {p.name for p in app_paths().download_dir.rglob("*") if p.is_file()}
+    downloaded = cached_files(tmp_path, "someone/tiny-starling")
     assert "config.json" in downloaded and not any(n.endswith(".safetensors") for n in downloaded)
     assert not app_paths().models_dir.exists() or not list(app_paths().models_dir.iterdir())
 

@@ -241,3 +241,20 @@ def test_offline_with_an_incomplete_cache_names_the_missing_shard(
     result = starling("pull", hub=hub, hf_home=hf_home, offline=True)
     assert_one_line_error(result, "is incomplete: missing model-00003-of-00003.safetensors;")
     assert_no_model_files(isolated_home)
+
+
+@pytest.mark.slow
+def test_pull_converts_what_starling_convert_downloaded_without_fetching_it_again(
+        hub: FakeHub, hf_home: Path, isolated_home: Path, tmp_path: Path) -> None:
+    """One Hub download per repo: `starling-convert REPO` fills the same cache `pull` reads."""
+    from model_fixtures import run_convert_cli
+
+    env = {"HF_ENDPOINT": hub.endpoint, "HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "0",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    converted = run_convert_cli(DEFAULT_REPO, "--outtype", "f16", "--quiet",
+                                "--outfile", str(tmp_path / "m.gguf"), env=env)
+    assert converted.returncode == 0, converted.stderr
+    offline = starling("pull", hub=hub, hf_home=hf_home, offline=True)
+    assert offline.returncode == 0, offline.stderr
+    assert "offline: converting the cached copy" in offline.stdout
+    assert (models_dir(isolated_home) / f"{MODEL_NAME}.gguf").is_file()

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from starling_tui.disk import check_free_space, existing_ancestor, human
 from starling_tui.pull import download as dl
-from starling_tui.pull.cache import offline_checkpoint, offline_file
+from starling_tui.pull.cache import cached_snapshot, offline_checkpoint, offline_file
 from starling_tui.pull.errors import PullError
 from starling_tui.pull.hub_errors import hub_errors
 from starling_tui.pull.install import check_gguf, install_file, make_default
@@ -51,20 +51,39 @@ def pull_checkpoint(repo: str, *, quant: str = "q4_k_m", revision: str = "main",
     if target.exists():
         say(f"{target} is already there (delete it to convert again)")
     else:
-        cache_dir = dl.hub_cache_dir()
-        if is_offline():
-            folder = offline_checkpoint(cache_dir, repo, revision)
-            say(f"offline: converting the cached copy of {repo} in {folder}")
-        else:
-            folder = _download_checkpoint(repo, revision, cache_dir, target, kind, progress, say)
+        folder = fetch_checkpoint(repo, revision=revision, conversion=(target, kind), say=say,
+                                  progress=progress)
         run_converter(folder, kind.name, target, repo, progress)
         say(f"converted {repo} to {target}")
     make_default(target, say)
     return target
 
 
-def _download_checkpoint(repo: str, revision: str, cache_dir: Path, target: Path,
-                         quant: QuantType, progress: bool | None, say: Say) -> Path:
+def fetch_checkpoint(repo: str, *, revision: str = "main", weights: bool = True,
+                     conversion: tuple[Path, QuantType] | None = None, say: Say = print,
+                     progress: bool | None = None) -> Path:
+    """The folder of ``repo``'s checkpoint in the Hugging Face cache, fetched where missing.
+
+    The one download of a Hub checkpoint: ``pull`` and ``starling-convert REPO`` both use it, so
+    the same weights are never stored twice. ``weights=False`` fetches only the small files (a
+    dry run reads the shards' headers remotely). ``conversion`` (the output file and its type)
+    adds the converted file's size to the free-space check. Offline (``HF_HUB_OFFLINE=1``) only
+    the cache is used, and a missing file is named.
+    """
+    cache_dir = dl.hub_cache_dir()
+    if is_offline():
+        snapshot = cached_snapshot(cache_dir, repo, revision)
+        if not weights and snapshot is not None and (snapshot / "config.json").is_file():
+            return snapshot
+        folder = offline_checkpoint(cache_dir, repo, revision)
+        say(f"offline: converting the cached copy of {repo} in {folder}")
+        return folder
+    return _download_checkpoint(repo, revision, cache_dir, weights, conversion, progress, say)
+
+
+def _download_checkpoint(repo: str, revision: str, cache_dir: Path, weights: bool,
+                         conversion: tuple[Path, QuantType] | None, progress: bool | None,
+                         say: Say) -> Path:
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.utils.tqdm import silent_tqdm
 
@@ -80,6 +99,8 @@ def _download_checkpoint(repo: str, revision: str, cache_dir: Path, target: Path
     snapshot = dl.repo_cache_folder(cache_dir, repo) / "snapshots" / commit
     if not (snapshot / "config.json").is_file():
         raise PullError(f"{repo} changed on the Hub while pulling; run the pull again")
+    if not weights:
+        return snapshot
     index = snapshot / INDEX_FILE if (snapshot / INDEX_FILE).is_file() else None
     remotes = []
     for name in weight_files(index, sizes, repo):
@@ -87,14 +108,17 @@ def _download_checkpoint(repo: str, revision: str, cache_dir: Path, target: Path
             remotes.append(dl.remote_file(repo, name, commit))
     total = sum(r.size or sizes.get(r.name, 0) for r in remotes)
     present = sum(dl.bytes_present(cache_dir, repo, r) for r in remotes)
-    cost = conversion_cost(total, snapshot / "config.json", quant)
+    needs = {cache_dir: (total - present, "to download")}
+    then = ""
+    if conversion is not None:
+        target, quant = conversion
+        cost = conversion_cost(total, snapshot / "config.json", quant)
+        needs[target.parent] = (cost.total, "for the conversion")
+        then = f"; converting needs about {human(cost.total)} more in " \
+               f"{existing_ancestor(target.parent)}"
     say(f"{repo} ({commit[:12]}): {len(small) + len(remotes)} files, {human(total)} of weights"
-        f" ({human(present)} already downloaded); converting needs about {human(cost.total)}"
-        f" more in {existing_ancestor(target.parent)}")
-    check_free_space({
-        cache_dir: (total - present, "to download"),
-        target.parent: (cost.total, "for the conversion"),
-    })
+        f" ({human(present)} already downloaded){then}")
+    check_free_space(needs)
     for number, remote in enumerate(remotes, 1):
         have = dl.bytes_present(cache_dir, repo, remote)
         resume = f", resuming after {human(have)}" if 0 < have < (remote.size or 0) else ""
