@@ -33,6 +33,10 @@ class ModelFileError(UserError):
     """A model file is missing, not a GGUF, truncated, or cannot be resolved from a name."""
 
 
+class ModelHasNoTensors(ModelFileError):
+    """A sound GGUF header with no tensors: a vocabulary-only file, fine for tokenizing only."""
+
+
 class HistoryError(UserError):
     """The history database is corrupt, locked, too new, or a conversation/message is unknown."""
 

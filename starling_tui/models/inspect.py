@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starling_tui.errors import ModelFileError
+from starling_tui.errors import ModelFileError, ModelHasNoTensors
 from starling_tui.models.file_types import file_type_name, tensor_type_name
 from starling_tui.models.gguf_reader import GGUF_MAGIC, GGUFHeader, TensorInfo, read_gguf_header
 
@@ -91,7 +91,7 @@ def _check(path: Path, name: str, size: int, header: GGUFHeader) -> ModelFile:
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
     if not header.tensors:
-        raise ModelFileError(f"{name} has no tensors (a vocabulary-only GGUF?)")
+        raise ModelHasNoTensors(f"{name} has no tensors (a vocabulary-only GGUF?)")
     types: Counter[str] = Counter()
     data_end = 0
     for tensor in header.tensors:

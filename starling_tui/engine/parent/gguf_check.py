@@ -20,8 +20,6 @@ from starling_tui.errors import EngineError
 if TYPE_CHECKING:
     from starling_tui.engine.base import EngineOptions
 
-_NO_TENSORS = "has no tensors"  # inspect_model's words, raised after the whole header parsed
-
 
 def check_model_file(path: str | Path, *, vocab_only: bool = False) -> Path:
     """Return ``path`` resolved, or raise :class:`EngineError` saying what is wrong with it.
@@ -29,15 +27,17 @@ def check_model_file(path: str | Path, *, vocab_only: bool = False) -> Path:
     ``vocab_only`` (a tokenizer-only load) accepts a sound GGUF without tensors, the one
     complaint of ``inspect_model`` that such a load does not care about.
     """
-    from starling_tui.errors import ModelFileError
+    from starling_tui.errors import ModelFileError, ModelHasNoTensors
     from starling_tui.models import inspect_model
 
     p = Path(path).expanduser()
     try:
         inspect_model(p)
-    except ModelFileError as exc:
-        if vocab_only and _NO_TENSORS in str(exc):
+    except ModelHasNoTensors as exc:
+        if vocab_only:
             return p.resolve()
+        raise EngineError(str(exc)) from exc
+    except ModelFileError as exc:
         raise EngineError(str(exc)) from exc
     return p.resolve()
 
