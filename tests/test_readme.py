@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-from starling_tui.config import SETTINGS, Settings, load_settings
+from starling_tui.config import SETTINGS, Settings, load_settings, spec
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -83,3 +85,63 @@ def test_every_chat_action_is_in_the_key_table() -> None:
     table = README.split("## Key bindings", 1)[1].split("\n## ", 1)[0]
     for action in CHAT_ACTIONS:
         assert f"| {action.help} |" in table, action.key
+
+
+def _sub_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name: sub for action in actions for name, sub in action.choices.items()}
+
+
+def _command_parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Every command that runs (``ask``, ``history export``…) with its argparse parser."""
+    from starling_tui.cli import main as cli
+
+    commands = cli.available_commands()
+    pending = [(name, _sub_parsers(cli.build_parser(commands, cli.load_command(name), name))[name])
+               for name in commands]
+    while pending:
+        path, parser = pending.pop(0)
+        subs = _sub_parsers(parser)
+        if not subs:
+            yield path, parser
+        pending += [(f"{path} {name}", sub) for name, sub in subs.items()]
+
+
+def _is_setting_flag(action: argparse.Action) -> bool:
+    """A flag built from the settings table (``cli/options.py``), documented by its table."""
+    names = {s.name for s in SETTINGS}
+    return action.dest in names and action.help == spec(action.dest).help
+
+
+def _long_flags(actions: list[argparse.Action]) -> list[str]:
+    return [flag for action in actions for flag in action.option_strings
+            if flag.startswith("--") and flag != "--help"]
+
+
+def _command_row(path: str) -> str:
+    rows = [line for line in _section("Commands and flags").splitlines()
+            if re.match(rf"\| [^|]*`starling-tui {path}[ `]", line)]
+    assert len(rows) == 1, f"no one row for `starling-tui {path}` under Commands and flags"
+    return rows[0]
+
+
+def test_the_commands_are_walked() -> None:
+    paths = {path for path, _ in _command_parsers()}
+    assert {"tui", "ask", "history export", "pull", "eval"} <= paths
+
+
+def test_every_command_flag_is_in_its_row_of_the_command_table() -> None:
+    missing = []
+    for path, parser in _command_parsers():
+        row = _command_row(path)
+        own = [a for a in parser._actions if not _is_setting_flag(a)]
+        missing += [f"{path} {flag}" for flag in _long_flags(own)
+                    if not re.search(rf"`{re.escape(flag)}[ `]", row)]
+    assert missing == []
+
+
+def test_every_settings_flag_of_a_command_is_in_the_settings_table() -> None:
+    table = _section("Settings")
+    for path, parser in _command_parsers():
+        flags = _long_flags([a for a in parser._actions if _is_setting_flag(a)])
+        assert [f for f in flags if f"`{f}`" not in table] == [], path
