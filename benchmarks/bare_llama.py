@@ -64,7 +64,7 @@ def bare_params(lc: Any, n_ctx: int, threads: int, gpu_layers: int, flash: bool 
 def _open(path: Path, n_ctx: int, threads: int, gpu_layers: int, flash: bool | None) -> Any:
     from llama_cpp import _internals
 
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+    from starling_tui.llama.backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params(n_gpu_layers=gpu_layers))

@@ -59,7 +59,7 @@ def last_logits(session: Any) -> np.ndarray:
     # segfault on the GPU host (benchmarks/README, "GPU").
     import numpy as np
 
-    from starling_tui.engine.worker.llama_backend import llama
+    from starling_tui.llama.backend import llama
 
     n_vocab = session.model.n_vocab()
     ptr = llama().llama_get_logits_ith(session.kv.ctx.ctx, -1)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bare_llama import timed_decode
 from engine_bench import smollm2_path
 
-from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+from starling_tui.llama.backend import llama, load_model, model_params
 
 
 def measure(model: Any, flash: bool, threads: int, history: int) -> dict[str, float]:

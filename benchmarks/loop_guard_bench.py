@@ -53,7 +53,7 @@ def tokenizers() -> dict[str, object]:
     import sentencepiece
     from checkpoint_tokenizer import mistral_tokenizer_model
 
-    from starling_tui.engine.worker.llama_backend import load_model, model_params
+    from starling_tui.llama.backend import load_model, model_params
 
     smol = load_model(smollm2_path(), model_params(vocab_only=True))
     mistral = sentencepiece.SentencePieceProcessor(model_file=str(mistral_tokenizer_model()))

@@ -58,7 +58,7 @@ def reference_model(kind: str, folder: Path) -> Path:
 
 def dequantize(source: Path, target: Path) -> None:
     """Q4_1 → F16 with llama.cpp (``allow_requantize``), in a child process."""
-    code = ("import sys; from starling_tui.engine.worker.llama_backend import llama; "
+    code = ("import sys; from starling_tui.llama.backend import llama; "
             "lc = llama(); p = lc.llama_model_quantize_default_params(); "
             "p.ftype = lc.LLAMA_FTYPE_MOSTLY_F16; p.allow_requantize = True; "
             "sys.exit(lc.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
@@ -70,7 +70,7 @@ def bare_loop(path: Path, text: str, chunks: int, n_ctx: int = 512) -> float:
     from llama_cpp import _internals
 
     from starling_tui.engine.worker.context import default_threads
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+    from starling_tui.llama.backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params())

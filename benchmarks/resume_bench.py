@@ -33,7 +33,7 @@ from engine_bench import history, smollm2_path
 
 from starling_tui.engine.base import EngineOptions, GenerationStats
 from starling_tui.engine.parent.process import ProcessEngine
-from starling_tui.engine.worker.kv_state import list_states
+from starling_tui.llama.kv_state import list_states
 from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 CID = "resume-bench"

@@ -35,7 +35,7 @@ def chunk_perplexity(path: Path, tokens: list[int], extend: SelfExtend | None,
     """Perplexity of the second half of ``tokens`` evaluated in one fresh context."""
     from llama_cpp import _internals
 
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+    from starling_tui.llama.backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params())
@@ -91,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     path = Path(args.model) if args.model else smollm2_path()
 
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+    from starling_tui.llama.backend import llama, load_model, model_params
     from starling_tui.quality.text import default_text
 
     model = load_model(path, model_params())  # vocab_only would report no training context

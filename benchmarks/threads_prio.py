@@ -51,7 +51,7 @@ def bare_speeds(path: Path, threads: int, prompt_tokens: int, tokens: int, limit
     """(prompt tok/s, decode tok/s) of a bare greedy loop with an attached threadpool."""
     from llama_cpp import _internals
 
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+    from starling_tui.llama.backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params())

@@ -30,7 +30,7 @@ def attach_imatrix(params: Any, path: Path) -> list[Any]:
 
     Returns the ctypes buffers, which must stay alive until quantization ends.
     """
-    from starling_tui.engine.worker.llama_backend import llama
+    from starling_tui.llama.backend import llama
     from starling_tui.quality.imatrix_file import read_imatrix
 
     lc = llama()
@@ -72,7 +72,7 @@ def _kv_overrides(lc: Any, values: dict[str, str | int]) -> Any:
 def _watch_log(lc: Any) -> None:
     """Wrap the current log callback to keep llama.cpp's imatrix entry count."""
     global _log_callback
-    from starling_tui.engine.worker import llama_backend
+    from starling_tui.llama import backend as llama_backend
 
     previous = getattr(llama_backend, "_LOG_CALLBACK", None)
 

@@ -71,7 +71,7 @@ def _main(argv: list[str]) -> int:
     # The parent handles Ctrl-C (and kills this process); never die half-way on our own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     source, target, llama_ftype, *imatrix = argv
-    from starling_tui.engine.worker.llama_backend import llama, recent_errors
+    from starling_tui.llama.backend import llama, recent_errors
 
     lc = llama()  # imports llama_cpp with native logging silenced
     params = lc.llama_model_quantize_default_params()

@@ -56,7 +56,7 @@ def _check_tensors(path: Path, plan: list[PlannedTensor], exact_types: bool) -> 
 
 
 def _check_vocab(path: Path, n_vocab: int) -> None:
-    from starling_tui.engine.worker.llama_backend import load_model, model_params
+    from starling_tui.llama.backend import load_model, model_params
 
     try:
         model = load_model(path, model_params(vocab_only=True))

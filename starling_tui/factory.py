@@ -123,7 +123,7 @@ def open_history(path: Path | None = None) -> HistoryStore:
 
 def clear_saved_states(conversation_id: str) -> int:
     """Remove a conversation's saved KV states; returns how many there were."""
-    from starling_tui.engine.worker.kv_state import clear_states
+    from starling_tui.llama.kv_state import clear_states
     from starling_tui.paths import app_paths
 
     return clear_states(app_paths().state_cache_dir, conversation_id)

@@ -2,7 +2,7 @@
 
 llama-cpp-python's server and ``Llama`` class build their model parameters from
 ``llama_model_default_params``; this wraps it so extra buffer types follow
-:func:`starling_tui.engine.worker.llama_backend.default_extra_bufts` (off on AMX CPUs, where
+:func:`starling_tui.llama.backend.default_extra_bufts` (off on AMX CPUs, where
 llama.cpp's AMX path crashes on quantized batches).
 """
 
@@ -15,7 +15,7 @@ def patch_default_params() -> None:
     """Route ``Llama``'s default model parameters through the project's AMX-safe choice."""
     import llama_cpp.llama_cpp as lc
 
-    from starling_tui.engine.worker.llama_backend import default_extra_bufts
+    from starling_tui.llama.backend import default_extra_bufts
 
     original = lc.llama_model_default_params
     if getattr(original, "amx_safe", False):

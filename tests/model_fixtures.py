@@ -69,12 +69,12 @@ def eval_logits(path: Path, tokens: list[int], *, n_ctx: int = 256) -> np.ndarra
 
     The KV cache is F32 and flash attention off (llama.cpp's CPU flash-attention kernel and
     default KV cache work in F16), so an F32 model is computed at float32 precision.
-    Loads through ``starling_tui.engine.worker.llama_backend`` so extra buffer types are off
+    Loads through ``starling_tui.llama.backend`` so extra buffer types are off
     on AMX CPUs.
     """
     from llama_cpp import _internals
 
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+    from starling_tui.llama.backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params())
@@ -102,7 +102,7 @@ def greedy_generate(path: Path, prompt: list[int], n_new: int) -> list[int]:
     """Greedy-decode ``n_new`` tokens after ``prompt`` with llama.cpp (one token per step)."""
     from llama_cpp import _internals
 
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+    from starling_tui.llama.backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params())

@@ -8,7 +8,7 @@ from checkpoint_tokenizer import OPENCHAT_TEMPLATE
 from model_card import CARD
 from model_fixtures import read_gguf
 
-from starling_tui.engine.worker.llama_backend import load_model, model_params
+from starling_tui.llama.backend import load_model, model_params
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from starling_tui.engine.worker import devices
-from starling_tui.engine.worker.llama_backend import gpu_offload_supported
+from starling_tui.llama import devices
+from starling_tui.llama.backend import gpu_offload_supported
 
 
 def test_cpu_device_is_listed_with_its_memory() -> None:

@@ -15,8 +15,8 @@ from checkpoint_tokenizer import mistral_tokenizer_model
 from model_card import HELLO_IDS
 
 from starling_tui.engine.base import EngineOptions
-from starling_tui.engine.worker.llama_backend import llama
 from starling_tui.engine.worker.session import Session
+from starling_tui.llama.backend import llama
 from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 pytestmark = pytest.mark.slow

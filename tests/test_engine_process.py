@@ -30,7 +30,7 @@ def ask(text: str, history: tuple[ChatMessage, ...] = (), max_tokens: int | None
 
 
 def test_info_describes_model_and_gpu_choice(smol_engine: ProcessEngine, smollm2_gguf) -> None:
-    from starling_tui.engine.worker.llama_backend import gpu_offload_supported
+    from starling_tui.llama.backend import gpu_offload_supported
 
     info = smol_engine.info
     assert info is not None

@@ -106,8 +106,8 @@ def test_generate_without_model_is_an_error() -> None:
 
 def test_utf8_is_never_split(smollm2_gguf) -> None:
     """Multi-byte characters spread over several tokens come out whole."""
-    from starling_tui.engine.worker.llama_backend import load_model, model_params
     from starling_tui.engine.worker.sampling import PieceDecoder
+    from starling_tui.llama.backend import load_model, model_params
 
     model = load_model(smollm2_gguf, model_params(vocab_only=True))
     text = "日本語 🦙 naïve ❤️"

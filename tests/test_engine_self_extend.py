@@ -32,7 +32,7 @@ class Context:
                  gpu_layers: int = 0) -> None:
         from llama_cpp import _internals
 
-        from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+        from starling_tui.llama.backend import llama, load_model, model_params
 
         self.lc = lc = llama()
         self.model = load_model(path, model_params(n_gpu_layers=gpu_layers))

@@ -39,7 +39,7 @@ def conversation(turns: int, words: int = 30) -> list[ChatMessage]:
 
 
 def last_logits(session: Any) -> np.ndarray:
-    from starling_tui.engine.worker.llama_backend import llama
+    from starling_tui.llama.backend import llama
 
     ptr = llama().llama_get_logits_ith(session.kv.ctx.ctx, -1)
     return np.ctypeslib.as_array(ptr, shape=(session.model.n_vocab(),)).astype(np.float64)

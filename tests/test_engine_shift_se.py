@@ -61,7 +61,7 @@ def session(path: Path, **changes: Any) -> Any:
 
 def assert_exact(s: Any, path: Path) -> None:
     """Decode QUERY after the cache; its logits equal a fresh evaluation at the map's positions."""
-    from starling_tui.engine.worker.llama_backend import llama
+    from starling_tui.llama.backend import llama
 
     kv = s.kv
     tokens, positions = [*kv.tokens, QUERY], [*kv.map.positions, kv.map.next()]

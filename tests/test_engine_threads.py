@@ -96,7 +96,7 @@ def test_unreadable_samples_leave_the_counts_alone() -> None:
 def test_context_is_governed_unless_threads_are_fixed(starling_f16_gguf: Path) -> None:
     from starling_tui.engine.base import EngineOptions
     from starling_tui.engine.worker.context import create_context
-    from starling_tui.engine.worker.llama_backend import load_model, model_params
+    from starling_tui.llama.backend import load_model, model_params
 
     model = load_model(starling_f16_gguf, model_params())
     try:

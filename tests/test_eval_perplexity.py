@@ -19,7 +19,7 @@ def independent_perplexity(path: Path, text: str, n_ctx: int, n_chunks: int) -> 
     """llama-perplexity's method written out again over llama-cpp-python's raw logits."""
     from llama_cpp import _internals
 
-    from starling_tui.engine.worker.llama_backend import llama, load_model, model_params
+    from starling_tui.llama.backend import llama, load_model, model_params
 
     lc = llama()
     model = load_model(path, model_params())

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from starling_tui.quality import ggml_tensor as gt
+from starling_tui.llama import ggml_tensor as gt
 from starling_tui.quality.errors import QualityError
 from starling_tui.quality.imatrix_file import (
     ImatrixData,

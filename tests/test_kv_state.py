@@ -12,7 +12,8 @@ import pytest
 from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.worker.hooks import FaultPlan
-from starling_tui.engine.worker.kv_state import (
+from starling_tui.errors import EngineCrashed
+from starling_tui.llama.kv_state import (
     StateError,
     clear_states,
     enforce_budget,
@@ -20,7 +21,6 @@ from starling_tui.engine.worker.kv_state import (
     read_state,
     write_state,
 )
-from starling_tui.errors import EngineCrashed
 from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 
 # -- file format -------------------------------------------------------------------------

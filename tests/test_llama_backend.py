@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from starling_tui.engine.worker import llama_backend
+from starling_tui.llama import backend as llama_backend
 
 SAPPHIRE_RAPIDS = "processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile amx_int8 avx2\n"
 EPYC = "processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 avx2\n"

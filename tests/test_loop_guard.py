@@ -126,7 +126,7 @@ def tokenizers(smollm2_gguf: Path, starling_f16_gguf: Path) -> dict[str, Tokeniz
     """The real tokenizers: SmolLM2's (GPT-2 style BPE) and the tiny fixtures' Mistral v1.
 
     Each gives a text's ids and each token's text, as the engine's piece decoder emits it."""
-    from starling_tui.engine.worker.llama_backend import load_model, model_params
+    from starling_tui.llama.backend import load_model, model_params
 
     models = {name: load_model(path, model_params(vocab_only=True))
               for name, path in (("SmolLM2", smollm2_gguf), ("Mistral", starling_f16_gguf))}

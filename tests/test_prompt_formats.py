@@ -42,7 +42,7 @@ def tokenizer(specials: tuple[str, ...] = TURN_TOKENS, add_bos: bool = False) ->
 
 def llama_cpp_render(name: str, messages: list[ChatMessage]) -> str:
     """``llama_chat_apply_template`` with llama.cpp's built-in template ``name``."""
-    from starling_tui.engine.worker.llama_backend import llama
+    from starling_tui.llama.backend import llama
 
     lc = llama()
     chat = (lc.llama_chat_message * len(messages))(*[

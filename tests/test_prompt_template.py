@@ -18,12 +18,13 @@ CHATML_SPECIALS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 @pytest.fixture(scope="module")
 def smol(smollm2_gguf: Path):
     """SmolLM2's vocabulary (vocab-only load) and embedded chat template."""
-    from starling_tui.engine.worker.llama_backend import load_model, model_params
-    from starling_tui.engine.worker.vocab import LlamaVocab
+    from starling_tui.engine.worker.tokenizer import prompt_tokenizer
+    from starling_tui.llama.backend import load_model, model_params
+    from starling_tui.llama.vocab import LlamaVocab
 
     vocab = LlamaVocab(load_model(smollm2_gguf, model_params(vocab_only=True)))
     template = vocab.model.metadata()["tokenizer.chat_template"]
-    return vocab, vocab.prompt_tokenizer(), template
+    return vocab, prompt_tokenizer(vocab), template
 
 
 def _llama_reference(vocab, template: str, messages: list[ChatMessage]) -> list[int]:

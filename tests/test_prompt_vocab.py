@@ -94,16 +94,17 @@ def user_defined_vocab_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _vocab(path: Path):
-    from starling_tui.engine.worker.llama_backend import load_model, model_params
-    from starling_tui.engine.worker.vocab import LlamaVocab
+    from starling_tui.llama.backend import load_model, model_params
+    from starling_tui.llama.vocab import LlamaVocab
 
     return LlamaVocab(load_model(path, model_params(vocab_only=True)))
 
 
 def _openchat_ids(path: Path, messages, mode: str = "openchat") -> list[int]:
+    from starling_tui.engine.worker.tokenizer import prompt_tokenizer
     from starling_tui.prompt.openchat import build_openchat_ids
 
-    return build_openchat_ids(messages, mode, _vocab(path).prompt_tokenizer())
+    return build_openchat_ids(messages, mode, prompt_tokenizer(_vocab(path)))
 
 
 def test_reference_ids_through_the_worker(vocab_gguf: Path) -> None:
@@ -129,7 +130,7 @@ def test_reference_ids_through_the_worker(vocab_gguf: Path) -> None:
 @pytest.mark.parametrize("fixture", ["vocab_gguf", "user_defined_vocab_gguf"])
 def test_injection_stays_plain_text(fixture: str, request: pytest.FixtureRequest) -> None:
     """Typed control strings never become control ids, however the GGUF types its tokens."""
-    from starling_tui.engine.worker.llama_backend import llama
+    from starling_tui.llama.backend import llama
     from starling_tui.types import ChatMessage
 
     path = request.getfixturevalue(fixture)

@@ -27,7 +27,7 @@ def bare(path: str, layers: int) -> None:
     """Load, decode 8 tokens, free: then fall off the end of the program."""
     from llama_cpp import _internals
 
-    from starling_tui.engine.worker import llama_backend as lb
+    from starling_tui.llama import backend as lb
 
     lc = lb.llama()
     model = lb.load_model(path, lb.model_params(n_gpu_layers=layers))

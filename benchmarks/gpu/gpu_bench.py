@@ -39,7 +39,7 @@ def _gpu_free_bytes() -> int:
     import subprocess
 
     code = (
-        "from starling_tui.engine.worker.devices import gpu_devices as g; d=g(); "
+        "from starling_tui.llama.devices import gpu_devices as g; d=g(); "
         "print(d[0].free_bytes if d else 0)"
     )
     out = subprocess.run(
@@ -129,7 +129,7 @@ def amx_check(model: Path) -> dict:
     llama.cpp's AMX matmul segfaults once a quantized model evaluates >= 2 tokens on the CPU
     (llama.cpp issue 20824). The engine turns extra buffer types off there by default.
     """
-    from starling_tui.engine.worker.llama_backend import cpu_has_amx
+    from starling_tui.llama.backend import cpu_has_amx
 
     if not cpu_has_amx():
         return {"amx": False}

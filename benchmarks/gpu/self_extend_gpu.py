@@ -112,7 +112,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=99)
     args = parser.parse_args()
-    from starling_tui.engine.worker.devices import list_devices
+    from starling_tui.llama.devices import list_devices
 
     print("devices:", list_devices())
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,7 +37,7 @@ def _mib(size: int) -> str:
 
 
 def _show(args: argparse.Namespace, folder: Any, budget_mb: int) -> int:
-    from starling_tui.engine.worker.kv_state import list_states
+    from starling_tui.llama.kv_state import list_states
 
     states = sorted(list_states(folder), key=lambda h: h.last_used, reverse=True)
     total = sum(h.size for h in states)
@@ -60,8 +60,8 @@ def _show(args: argparse.Namespace, folder: Any, budget_mb: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Show or clear the saved states."""
     from starling_tui.config import load_settings
-    from starling_tui.engine.worker.kv_state import clear_states
     from starling_tui.factory import clear_saved_states
+    from starling_tui.llama.kv_state import clear_states
     from starling_tui.paths import app_paths
 
     folder = app_paths().state_cache_dir
@@ -84,8 +84,8 @@ def _conversation(id_or_prefix: str, folder: Any) -> str:
     """The conversation ``--conversation`` names: an id or unique prefix, as ``history``
     takes; the full id of a state whose conversation is no longer in the history also counts.
     An unknown id is a one-line :class:`~starling_tui.errors.HistoryError`."""
-    from starling_tui.engine.worker.kv_state import list_states
     from starling_tui.factory import open_history
+    from starling_tui.llama.kv_state import list_states
 
     if id_or_prefix in {h.meta.get("conversation_id") for h in list_states(folder)}:
         return id_or_prefix

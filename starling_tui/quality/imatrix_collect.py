@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from starling_tui.quality import ggml_tensor as gt
+from starling_tui.llama import ggml_tensor as gt
 from starling_tui.quality.errors import QualityError
 from starling_tui.quality.imatrix_file import ImatrixData, ImatrixEntry
 from starling_tui.quality.scoring import chunk_count, chunk_tokens

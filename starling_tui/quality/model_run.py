@@ -56,7 +56,7 @@ class EvalModel:
             load_failure,
             resolve_gpu_layers,
         )
-        from starling_tui.engine.worker.llama_backend import (
+        from starling_tui.llama.backend import (
             clear_recent_errors,
             llama,
             load_model,
@@ -102,7 +102,7 @@ class EvalModel:
 
     def run_chunk(self, tokens: list[int], first: int, last: int) -> np.ndarray:
         """Decode ``tokens`` from an empty cache; logits of positions ``first..last`` (copied)."""
-        from starling_tui.engine.worker.llama_backend import llama
+        from starling_tui.llama.backend import llama
 
         self.decode_chunk(tokens, first, last)
         logits = llama().llama_get_logits(self.ctx.ctx)
@@ -110,7 +110,7 @@ class EvalModel:
 
     def decode_chunk(self, tokens: list[int], first: int, last: int) -> None:
         """Decode ``tokens`` from an empty cache, with outputs at positions ``first..last``."""
-        from starling_tui.engine.worker.llama_backend import llama
+        from starling_tui.llama.backend import llama
 
         lc = llama()
         lc.llama_memory_clear(lc.llama_get_memory(self.ctx.ctx), True)

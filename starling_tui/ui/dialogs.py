@@ -55,10 +55,7 @@ class ChatDialogs:
         if target is None:
             self.screen.notify("No conversation to rename", severity="warning")
             return
-        conversation = await asyncio.to_thread(self.controller.core.conversation, target)
-        title = await self.screen.app.push_screen_wait(
-            TextPromptScreen("Rename conversation", conversation.title)
-        )
+        title = await self.screen.app.push_screen_wait(TextPromptScreen("Rename conversation", ""))
         if title:
             self.controller.change_conversation(target, title=title)
 
@@ -68,8 +65,7 @@ class ChatDialogs:
         if target is None:
             self.screen.notify("No conversation to delete", severity="warning")
             return
-        conversation = await asyncio.to_thread(self.controller.core.conversation, target)
-        question = ConfirmScreen(f"Delete “{conversation.title or 'New chat'}” for good?")
+        question = ConfirmScreen("Delete this conversation for good?")
         if await self.screen.app.push_screen_wait(question):
             self.controller.delete_conversation(target)
 
@@ -124,7 +120,6 @@ class ChatDialogs:
             ModelPickerScreen(models, services.models_dir)
         )
         if path:
-            self.controller.state.remember_model = path  # saved once it has loaded
             self.load_model(path)
 
     async def settings(self) -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from starling_tui.engine.base import EngineOptions
-from starling_tui.engine.worker.devices import physical_cores
-from starling_tui.engine.worker.llama_backend import gpu_offload_supported, llama
 from starling_tui.engine.worker.threads import govern
 from starling_tui.errors import EngineError
+from starling_tui.llama.backend import gpu_offload_supported, llama
+from starling_tui.llama.devices import physical_cores
 
 ALL_LAYERS = 999  # llama.cpp clamps to the model's layer count
 
@@ -114,7 +114,7 @@ def quant_name(ftype: int) -> str:
 
 def load_failure(path: str, n_gpu_layers: int = 0) -> str:
     """One line saying why llama.cpp could not load ``path`` (from its recent log errors)."""
-    from starling_tui.engine.worker.llama_backend import recent_errors
+    from starling_tui.llama.backend import recent_errors
 
     errors = recent_errors()
     name = Path(path).name

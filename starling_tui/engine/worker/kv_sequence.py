@@ -29,11 +29,11 @@ from starling_tui.engine.worker.context_shift import (
     reusable,
 )
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
-from starling_tui.engine.worker.llama_backend import llama
 from starling_tui.engine.worker.positions import PositionMap
 from starling_tui.engine.worker.self_extend import SelfExtend
 from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.errors import EngineError
+from starling_tui.llama.backend import llama
 
 ABORTED = 2  # llama_decode's return code when the abort callback fired
 

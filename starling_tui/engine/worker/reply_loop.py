@@ -16,10 +16,10 @@ from typing import Any
 from starling_tui.engine.base import GenerationStats
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.kv_sequence import KvSequence
-from starling_tui.engine.worker.llama_backend import llama
 from starling_tui.engine.worker.loop_guard import LoopGuard
 from starling_tui.engine.worker.sampling import PieceDecoder, build_sampler
 from starling_tui.engine.worker.threads import governor_for
+from starling_tui.llama.backend import llama
 from starling_tui.types import ChatRequest, FinishReason
 
 

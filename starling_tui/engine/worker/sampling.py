@@ -12,7 +12,7 @@ import codecs
 import ctypes
 from typing import Any
 
-from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.llama.backend import llama
 from starling_tui.types import SamplingOptions
 
 

@@ -21,23 +21,24 @@ from starling_tui.engine.worker.context import (
     quant_name,
     resolve_gpu_layers,
 )
-from starling_tui.engine.worker.devices import backend_label
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.kv_sequence import KvSequence
-from starling_tui.engine.worker.llama_backend import (
-    clear_recent_errors,
-    llama,
-    load_model,
-    model_params,
-)
 from starling_tui.engine.worker.next_turn import next_turn_prefix, prefill
 from starling_tui.engine.worker.reply_loop import ReplyLoop
 from starling_tui.engine.worker.reply_room import room_maker
 from starling_tui.engine.worker.self_extend import self_extend_for
 from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.engine.worker.threads import before_prompt
-from starling_tui.engine.worker.vocab import LlamaVocab
+from starling_tui.engine.worker.tokenizer import prompt_tokenizer
 from starling_tui.errors import EngineError
+from starling_tui.llama.backend import (
+    clear_recent_errors,
+    llama,
+    load_model,
+    model_params,
+)
+from starling_tui.llama.devices import backend_label
+from starling_tui.llama.vocab import LlamaVocab
 from starling_tui.models.capacity import context_note
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
 from starling_tui.prompt.fit import FittedPrompt
@@ -76,7 +77,7 @@ class Session:
             raise EngineError(load_failure(options.model_path, n_gpu)) from exc
         self.n_gpu_layers = n_gpu
         self.vocab = LlamaVocab(self.model)
-        self.tok = self.vocab.prompt_tokenizer()
+        self.tok = prompt_tokenizer(self.vocab)
         self.template = self._metadata("tokenizer.chat_template")
         self.format = choose_format(self.tok, self.template, self._metadata(
             "general.architecture") or "", options.chat_format)

@@ -20,7 +20,8 @@ from typing import Any
 from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.worker.context import effective_flash_attn
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
-from starling_tui.engine.worker.kv_state import (
+from starling_tui.llama.backend import default_extra_bufts, llama
+from starling_tui.llama.kv_state import (
     StateError,
     enforce_budget,
     read_state,
@@ -28,7 +29,6 @@ from starling_tui.engine.worker.kv_state import (
     touch,
     write_state,
 )
-from starling_tui.engine.worker.llama_backend import default_extra_bufts, llama
 
 log = logging.getLogger("starling_tui.engine.state")
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.llama.backend import llama
 
 BUSY_ROUNDING = 0.5  # a core counts as busy once other programs use half of it or more
 MIN_WINDOW_S = 0.25  # shorter windows are noise (one scheduler tick is 4-10 ms)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass
 
-from starling_tui.engine.worker.llama_backend import llama
+from starling_tui.llama.backend import llama
 
 # enum ggml_backend_dev_type
 _DEVICE_TYPES = {0: "CPU", 1: "GPU", 2: "IGPU", 3: "ACCEL"}

@@ -1,11 +1,11 @@
-"""A loaded model's tokenizer as the prompt builders need it (worker side).
+"""A loaded model's token tables: plain-text encoding, special tokens, the end of a turn.
 
-Wraps llama.cpp's tokenizer into a :class:`~starling_tui.prompt.parts.PromptTokenizer`:
-text is tokenized with special parsing off and no BOS. One catch: llama.cpp still matches
+Text is tokenized with special parsing off and no BOS. One catch: llama.cpp still matches
 USER_DEFINED tokens in plain text with special parsing off (it pre-splits on them the way HF
 tokenizers do), and gguf-py's ``SentencePieceVocab`` writes OpenChat's ``<|end_of_turn|>`` as
 USER_DEFINED. Such special-looking tokens found in user text are replaced by the byte tokens of
-their characters, so they stay plain text whatever the converter wrote.
+their characters, so they stay plain text whatever the converter wrote. The prompt builders'
+view of it is :func:`starling_tui.engine.worker.tokenizer.prompt_tokenizer`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starling_tui.engine.worker.llama_backend import llama
-from starling_tui.prompt.parts import PromptTokenizer
+from starling_tui.llama.backend import llama
 
 _LOOKS_SPECIAL = re.compile(r"<[^<>\s]+>")
 _BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
@@ -70,7 +69,8 @@ class LlamaVocab:
 
     def boundary_ids(self) -> frozenset[int]:
         """Tokens a turn ends or begins with (control and special tokens, BOS, EOS, EOT):
-        Self-Extend never groups across them (:mod:`.positions`)."""
+        Self-Extend never groups across them
+        (:mod:`starling_tui.engine.worker.positions`)."""
         ends = (int(self.model.token_bos()), int(self.model.token_eos()), self.eot_id())
         return frozenset(self.special_ids.values()) | {t for t in ends if t >= 0}
 
@@ -80,19 +80,3 @@ class LlamaVocab:
             return self.special_ids["<|end_of_turn|>"]
         eot = int(self.model.token_eot())
         return eot if eot >= 0 else int(self.model.token_eos())
-
-    def prompt_tokenizer(self) -> PromptTokenizer:
-        """The injected-callables tokenizer the prompt builders use."""
-        bos = int(self.model.token_bos())
-        eos = int(self.model.token_eos())
-        eot = self.eot_id()
-        return PromptTokenizer(
-            encode=self.encode,
-            bos_id=bos,
-            eot_id=eot,
-            bos_text=self.token_text(bos) if bos >= 0 else "",
-            eot_text=self.token_text(eot),
-            eos_text=self.token_text(eos) if eos >= 0 else "",
-            add_bos=bool(self.model.add_bos_token()) and bos >= 0,
-            special_ids=self.special_ids,
-        )

@@ -1,11 +1,11 @@
-"""Saved KV states of conversations (issue 7): file format, atomic writes, LRU budget.
+"""Saved KV states of conversations: the file format, atomic writes, listing and the LRU budget.
 
-After a reply the worker copies sequence 0 of the KV cache out of llama.cpp
-(``llama_state_seq_get_data``) and writes it, with the token list it stands for, to
-``<cache>/kv-states/<conversation>-<settings>.kv``. The settings digest covers everything that
-changes how the prompt evaluates (model file identity, llama.cpp version, context size, batch
-size, KV cache type, flash attention, GPU layers, extra buffer types), so a state is only ever
-found by an engine that would have computed the very same bits.
+After a reply the engine worker (:mod:`starling_tui.engine.worker.state_cache`) copies sequence 0
+of the KV cache out of llama.cpp (``llama_state_seq_get_data``) and writes it, with the token list
+it stands for, to ``<cache>/kv-states/<conversation>-<settings>.kv``. The settings digest covers
+everything that changes how the prompt evaluates (model file identity, llama.cpp version, context
+size, batch size, KV cache type, flash attention, GPU layers, extra buffer types), so a state is
+only ever found by an engine that would have computed the very same bits.
 
 File layout (little endian)::
 
