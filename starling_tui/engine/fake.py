@@ -8,11 +8,11 @@ reply raise :class:`EngineCrashed` to exercise error handling.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 
 from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
+from starling_tui.engine.replies import ReplyNumbers
 from starling_tui.errors import EngineCrashed
 from starling_tui.prompt.attachments import turn_text
 from starling_tui.types import ChatRequest
@@ -33,7 +33,7 @@ class FakeEngine:
         self._delay_s = delay_s
         self._n_ctx = n_ctx
         self._fail_on = fail_on
-        self._cancel = threading.Event()
+        self._numbers = ReplyNumbers()
         self._stats = GenerationStats()
         self._info: ModelInfo | None = None
         self.requests: list[ChatRequest] = []  # what was asked, for assertions
@@ -66,33 +66,35 @@ class FakeEngine:
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
     def generate(self, request: ChatRequest) -> Iterator[str]:
-        """Stream the scripted reply piece by piece."""
+        """Stream the scripted reply piece by piece (numbered now, as the real engines do)."""
+        return self._stream(request, self._numbers.next())
+
+    def _stream(self, request: ChatRequest, number: int) -> Iterator[str]:
         self.requests.append(request)
-        self._cancel.clear()
         prompt = self.preview(request).token_ids
-        self._stats = GenerationStats(prompt_tokens=len(prompt), evaluated_tokens=len(prompt))
+        stats = self._stats = GenerationStats(prompt_tokens=len(prompt),
+                                              evaluated_tokens=len(prompt))
         reply = self._reply_for(request)
         if self._fail_on is not None and self._fail_on in reply:
-            self._stats.finish_reason = "error"
+            stats.finish_reason = "error"
             raise EngineCrashed("the engine process died (scripted failure)")
         start = time.perf_counter()
         limit = request.sampling.max_tokens
         for n, piece in enumerate(self._pieces(reply)):
-            if self._cancel.is_set():
-                self._stats.finish_reason = "cancelled"
+            if self._numbers.superseded(number):
+                stats.finish_reason = "cancelled"
                 return
             if limit is not None and n >= limit:
-                self._stats.finish_reason = "length"
+                stats.finish_reason = "length"
                 return
             if self._delay_s:
                 time.sleep(self._delay_s)
             if n == 0:
-                self._stats.ttft_s = time.perf_counter() - start
-            self._stats.completion_tokens = n + 1
-            elapsed = max(time.perf_counter() - start, 1e-9)
-            self._stats.tokens_per_s = self._stats.completion_tokens / elapsed
+                stats.ttft_s = time.perf_counter() - start
+            stats.completion_tokens = n + 1
+            stats.tokens_per_s = stats.completion_tokens / max(time.perf_counter() - start, 1e-9)
             yield piece
-        self._stats.finish_reason = "stop"
+        stats.finish_reason = "stop"
 
     def preview(self, request: ChatRequest) -> PromptPreview:
         """A stand-in prompt: one id per whitespace-separated word, OpenChat-looking text."""
@@ -104,8 +106,8 @@ class FakeEngine:
         return PromptPreview(tuple(range(1, len(rendered.split()) + 2)), rendered)
 
     def cancel(self) -> None:
-        """Stop the current reply before its next piece."""
-        self._cancel.set()
+        """Stop the current reply (or one requested but not read yet) before its next piece."""
+        self._numbers.cancel()
 
     @property
     def last_stats(self) -> GenerationStats:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
 from starling_tui.engine.parent.gguf_check import check_context_fits, check_model_file
 from starling_tui.engine.parent.pipe import WorkerPipe
+from starling_tui.engine.replies import ReplyNumbers
 from starling_tui.errors import EngineCrashed, EngineError
 from starling_tui.types import ChatRequest
 
@@ -55,8 +56,7 @@ class ProcessEngine:
         self.session_factory = session_factory
         self._pipe = WorkerPipe()
         self._lock = threading.RLock()  # one request on the pipe at a time
-        self._cancel_lock = threading.Lock()
-        self._generation = 0  # id of the newest generate() call
+        self._replies = ReplyNumbers(on_cancel=self._flag_cancel)
         self._open_stream: int | None = None  # a reply whose end the pipe has not delivered
         self._stats = GenerationStats()
         self._info: ModelInfo | None = None
@@ -94,7 +94,7 @@ class ProcessEngine:
         """A reply is still unread: cancel it and drain its rest to keep the pipe in sync."""
         if self._open_stream is None:
             return
-        self._cancel_through(self._open_stream)
+        self._replies.cancel_through(self._open_stream)
         self._open_stream = None
         try:
             while True:
@@ -106,10 +106,10 @@ class ProcessEngine:
         except EngineError:
             return
 
-    def _cancel_through(self, generation: int) -> None:
-        with self._cancel_lock:
-            flag = self._pipe.cancel_upto
-            flag.value = max(flag.value, generation)
+    def _flag_cancel(self, through: int) -> None:
+        """Tell the worker (it checks between tokens) that replies up to ``through`` are over."""
+        flag = self._pipe.cancel_upto
+        flag.value = max(flag.value, through)
 
     # -- Engine protocol -----------------------------------------------------------------
 
@@ -137,10 +137,7 @@ class ProcessEngine:
         The reply is numbered here, before its first piece is asked for, so a ``cancel()``
         made in between stops it.
         """
-        with self._cancel_lock:
-            self._generation += 1
-            generation = self._generation
-        return self._stream(request, generation)
+        return self._stream(request, self._replies.next())
 
     def _stream(self, request: ChatRequest, generation: int) -> Iterator[str]:
         what = "generating a reply"
@@ -210,7 +207,7 @@ class ProcessEngine:
 
     def cancel(self) -> None:
         """Stop the current reply (or one requested but not started yet); safe from any thread."""
-        self._cancel_through(self._generation)
+        self._replies.cancel()
 
     @property
     def last_stats(self) -> GenerationStats:
@@ -229,7 +226,7 @@ class ProcessEngine:
 
     def close(self) -> None:
         """Stop the worker, freeing the model."""
-        self._cancel_through(self._generation)  # a reply in progress stops at its next token
+        self._replies.cancel()  # a reply in progress stops at its next token
         with self._lock:
             self._open_stream = None
             self._pipe.close()
