@@ -29,12 +29,19 @@ class StarlingApp(App[None]):
         self.services = services
 
     def on_mount(self) -> None:
-        theme = self.services.settings.theme
-        if theme and theme in self.available_themes:
-            self.theme = theme
+        self.apply_theme(self.services.settings.theme)
         self.push_screen(ChatScreen(self.services))
         # after the first frame: what start-up built is frozen (see gc_pauses for why)
         self.call_after_refresh(gc_pauses.start)
+
+    def apply_theme(self, theme: str) -> None:
+        """Use the settings' theme; an unknown one is said in one line, not silently ignored."""
+        if theme in self.available_themes:
+            self.theme = theme
+        elif theme:
+            self.notify(f"unknown theme {theme!r} in the settings: using {self.theme} "
+                        "(F9 or the palette's Theme command picks one)",
+                        severity="warning", timeout=10)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own commands plus every chat action (see ``actions.py``)."""

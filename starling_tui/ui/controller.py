@@ -62,12 +62,16 @@ class ChatState:
     # set (ctrl+g) before a new chat's first message, saved with it; None: the app settings
     new_system_prompt: str | None = None
     new_sampling: dict[str, Any] = field(default_factory=dict)
+    remember_model: str = ""  # picked with ctrl+o: saved as the model once it has loaded
+    greedy_ok: str | None = None  # told that ctrl+r repeats at temperature 0: do it anyway
+    sidebar: bool | None = None  # shown or hidden with ctrl+b; None: by the screen's width
 
     def show(self, conversation: Conversation | None) -> None:
         """``conversation`` is the one shown now (None: a new chat); an edit is dropped."""
         self.conversation_id = conversation.id if conversation else None
         self.mode = conversation.mode if conversation else self.mode
         self.editing_id = None
+        self.greedy_ok = None
         if conversation is not None:  # a new chat's own settings went with its first message
             self.new_system_prompt, self.new_sampling = None, {}
 
@@ -182,11 +186,15 @@ class ChatController:
                                     sampling=dict(state.new_sampling))
 
     def regenerate(self) -> None:
-        """Answer the last user message again, as a new branch of the reply."""
-        if self.state.conversation_id is None:
+        """Answer the last user message again, as a new branch of the reply (at temperature 0
+        only once the user was told it repeats the same reply and asked again)."""
+        state = self.state
+        cid = state.conversation_id
+        if cid is None:
             self._warn("Nothing to regenerate yet")
         elif self.can_generate():
-            self._reply = self._run("reply", self.jobs.regenerate, self.state.conversation_id)
+            greedy_ok, state.greedy_ok = state.greedy_ok == cid, None
+            self._reply = self._run("reply", self.jobs.regenerate, cid, greedy_ok=greedy_ok)
 
     def stop(self) -> bool:
         """Stop the reply being generated (saved ``cancelled``); False if there was none."""
@@ -201,6 +209,14 @@ class ChatController:
         if self.state.conversation_id is not None:
             self.change_conversation(self.state.conversation_id, mode=self.state.mode)
         return self.state.mode
+
+    def remember(self, **changes: Any) -> None:
+        """Use and save setting ``changes`` made outside the settings screen (a model picked
+        with ctrl+o, a theme picked in the palette), so the next launch starts with them."""
+        self.apply_settings(self.core.settings.replace(**changes))
+        save = self.services.save_settings
+        if save is not None:
+            self._run("settings", save, changes)
 
     def apply_settings(self, settings: Settings) -> bool:
         """Use ``settings`` from the next reply on; True if the model must be reloaded."""

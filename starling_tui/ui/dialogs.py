@@ -55,7 +55,10 @@ class ChatDialogs:
         if target is None:
             self.screen.notify("No conversation to rename", severity="warning")
             return
-        title = await self.screen.app.push_screen_wait(TextPromptScreen("Rename conversation", ""))
+        conversation = await asyncio.to_thread(self.controller.core.conversation, target)
+        title = await self.screen.app.push_screen_wait(
+            TextPromptScreen("Rename conversation", conversation.title)
+        )
         if title:
             self.controller.change_conversation(target, title=title)
 
@@ -65,7 +68,8 @@ class ChatDialogs:
         if target is None:
             self.screen.notify("No conversation to delete", severity="warning")
             return
-        question = ConfirmScreen("Delete this conversation for good?")
+        conversation = await asyncio.to_thread(self.controller.core.conversation, target)
+        question = ConfirmScreen(f"Delete “{conversation.title or 'New chat'}” for good?")
         if await self.screen.app.push_screen_wait(question):
             self.controller.delete_conversation(target)
 
@@ -120,6 +124,7 @@ class ChatDialogs:
             ModelPickerScreen(models, services.models_dir)
         )
         if path:
+            self.controller.state.remember_model = path  # saved once it has loaded
             self.load_model(path)
 
     async def settings(self) -> None:

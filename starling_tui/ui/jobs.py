@@ -8,6 +8,7 @@ reach the one handler, :func:`starling_tui.ui.worker_errors.show_worker_error`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from textual.message import Message
@@ -16,10 +17,12 @@ from starling_tui.chat import ChatCore, PendingReply
 from starling_tui.engine.base import GenerationStats
 from starling_tui.errors import EngineError, UserError
 from starling_tui.history.records import Conversation
+from starling_tui.types import ChatMessage
 from starling_tui.ui import view_data as data
 from starling_tui.ui.messages import (
     ConversationDeleted,
     ConversationLoaded,
+    GreedyRegenerate,
     ModelLoaded,
     ModelLoadFailed,
     Notice,
@@ -139,8 +142,15 @@ class ChatJobs:
         self.post(ModelLoaded(info, default_system_prompt(engine.preview)))
 
     def preview(self, conversation_id: str | None, text: str, mode: str) -> None:
-        """Post the exact prompt of the next request (the unsent text as its message)."""
-        self.post(PreviewReady(self.core.preview(conversation_id, text or None, mode=mode)))
+        """Post the exact prompt of the next request (the unsent text as its message; an
+        empty box: an empty message, so the prompt shows where the next one goes rather than
+        the last reply straight followed by another reply's header)."""
+        if text:
+            self.post(PreviewReady(self.core.preview(conversation_id, text, mode=mode)))
+            return
+        request = self.core.request(conversation_id, mode=mode)
+        request = replace(request, messages=(*request.messages, ChatMessage("user", "")))
+        self.post(PreviewReady(self.core.engine.preview(request), empty_message=True))
 
     # -- turns --------------------------------------------------------------------------------
 
@@ -164,8 +174,19 @@ class ChatJobs:
         self.show(self.store.get_conversation(pending.conversation_id))
         self.stream(pending)
 
-    def regenerate(self, conversation_id: str) -> None:
-        """Answer the last user message again; the view shows the branch up to it first."""
+    def regenerate(self, conversation_id: str, *, greedy_ok: bool = False) -> None:
+        """Answer the last user message again; the view shows the branch up to it first.
+
+        At temperature 0 a reply that ended by itself would come out as the same words again
+        (greedy decoding): unless ``greedy_ok``, say so instead of making an identical branch.
+        A stopped or failed reply is regenerated at once (its new version gets further).
+        """
+        conversation = self.store.get_conversation(conversation_id)
+        greedy = self.core.sampling_for(conversation).temperature == 0
+        if greedy and not greedy_ok and data.ended_by_itself(data.last_reply(self.store,
+                                                                           conversation_id)):
+            self.post(GreedyRegenerate(conversation_id))
+            return
         pending = self.core.regenerate(conversation_id)
         path = self.store.active_path(conversation_id)
         ids = [m.id for m in path]

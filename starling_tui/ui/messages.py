@@ -112,6 +112,14 @@ class PreviewReady(Message):
     """The exact prompt of the next request, for the inspector."""
 
     preview: PromptPreview
+    empty_message: bool = False  # the box was empty: the prompt holds an empty message
+
+
+@dataclass
+class GreedyRegenerate(Message):
+    """Regenerating was not done: at temperature 0 the reply would come out the same."""
+
+    conversation_id: str
 
 
 @dataclass

@@ -49,6 +49,13 @@ def last_reply(store: HistoryStore, conversation_id: str) -> Message | None:
     return None
 
 
+def ended_by_itself(reply: Message | None) -> bool:
+    """Did ``reply`` end on its own (end of turn, a token limit, the loop guard), rather than
+    being stopped, cut by an error or left unfinished?"""
+    return reply is not None and reply.finish_reason not in (None, "cancelled", "error",
+                                                             "incomplete")
+
+
 def context_in_use(reply: Message | None) -> int:
     """Tokens the conversation filled at ``reply`` (prompt + reply), 0 if unknown."""
     if reply is None or reply.prompt_tokens is None:

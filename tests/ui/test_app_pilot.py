@@ -205,3 +205,23 @@ async def test_up_recalls_the_prompts_of_the_opened_conversation(
         prompt.load_text("")  # type: ignore[attr-defined]
         await pilot.press("up")
         assert prompt.text == "tell me about owls"  # type: ignore[attr-defined]
+
+
+async def test_the_settings_theme_is_used_and_an_unknown_one_is_said(
+    make_services: MakeServices,
+) -> None:
+    from starling_tui.config import Settings
+
+    def said() -> list[str]:
+        return [n.message for n in app._notifications]
+
+    app = StarlingApp(make_services(settings=Settings(theme="nord")))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.theme == "nord" and said() == []
+    app = StarlingApp(make_services(settings=Settings(theme="no-such-theme")))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        (line,) = said()
+        assert "unknown theme 'no-such-theme'" in line and "using textual-dark" in line
+        assert "\n" not in line and app.theme == "textual-dark"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from pilot_helpers import SIZE, ready, send, shown, views, wait_for
 
+from starling_tui.config import Settings
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.history.store import HistoryStore
 from starling_tui.ui.app import StarlingApp
@@ -61,7 +62,8 @@ async def test_escape_stops_and_keeps_the_partial_reply_marked(
 async def test_regenerate_creates_a_sibling_reply_and_branch_keys_switch(
     make_services: MakeServices, store: HistoryStore
 ) -> None:
-    app = StarlingApp(make_services(["first answer", "second answer"]))
+    sampled = Settings(temperature=0.7)  # at 0, ctrl+r first says the reply would repeat
+    app = StarlingApp(make_services(["first answer", "second answer"], settings=sampled))
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         await send(pilot, "question")

@@ -6,27 +6,35 @@ reply, the context meter, dialogs, search, the small ones) with the scripted Fak
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 from pilot_helpers import SIZE, ready, screen_text, send, views, wait_for
+from textual.command import CommandPalette
 from textual.widgets import Button, Input, OptionList, Select, Switch, TextArea
 from textual.widgets._select import SelectOverlay
 
+from starling_tui.config import Settings
 from starling_tui.engine.base import EngineOptions, ModelInfo, PromptPreview
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.history.store import HistoryStore
 from starling_tui.types import ChatMessage, ChatRequest
 from starling_tui.ui.app import StarlingApp
 from starling_tui.ui.focus import focus_now
+from starling_tui.ui.screens.confirm import ConfirmScreen
 from starling_tui.ui.screens.conversation_settings import ConversationSettingsScreen
 from starling_tui.ui.screens.error import ErrorScreen
 from starling_tui.ui.screens.inspector import InspectorScreen
 from starling_tui.ui.screens.loading import LoadingScreen
+from starling_tui.ui.screens.model_picker import ModelPickerScreen
 from starling_tui.ui.screens.settings import SettingsScreen
+from starling_tui.ui.screens.text_prompt import TextPromptScreen
 from starling_tui.ui.services import Services
 from starling_tui.ui.widgets.chat_log import ChatLog
+from starling_tui.ui.widgets.message_view import MARKS
 from starling_tui.ui.widgets.prompt_input import PromptInput
 from starling_tui.ui.widgets.sidebar import Sidebar
 
@@ -70,7 +78,8 @@ async def test_line_breaks_show_as_typed_and_as_the_model_wrote_them(
 async def test_typing_after_a_branch_switch_goes_to_the_prompt_box(
     make_services: MakeServices,
 ) -> None:
-    app = StarlingApp(make_services(["first answer", "second answer"]))
+    sampled = Settings(temperature=0.7)  # at 0, ctrl+r first says the reply would repeat
+    app = StarlingApp(make_services(["first answer", "second answer"], settings=sampled))
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         await send(pilot, "question")
@@ -333,3 +342,135 @@ async def test_escape_in_the_search_box_clears_it(
         assert sidebar.query_text == ""
         await wait_for(pilot, lambda: sidebar.query_one(OptionList).option_count == 2)
         assert screen.query_one(PromptInput).has_focus
+
+
+def saving(services: Services) -> list[dict[str, object]]:
+    """Make ``services`` record what the app saves to the config file; returns the record."""
+    saved: list[dict[str, object]] = []
+    services.save_settings = lambda changes: saved.append(dict(changes))
+    return saved
+
+
+async def test_a_model_opened_with_ctrl_o_is_remembered(
+    make_services: MakeServices, isolated_home: Path,
+) -> None:
+    models = isolated_home / "data" / "models"
+    models.mkdir(parents=True)
+    (models / "other-Q8_0.gguf").write_bytes(b"GGUF")
+    services = make_services()
+    saved = saving(services)
+    app = StarlingApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: saved == [{"model": str(models / "other-Q8_0.gguf")}])
+        assert screen.controller.core.settings.model == str(models / "other-Q8_0.gguf")
+
+
+async def test_a_theme_picked_in_the_command_palette_is_saved(
+    make_services: MakeServices,
+) -> None:
+    services = make_services()
+    saved = saving(services)
+    app = StarlingApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        app.action_change_theme()  # the palette's "Theme" command
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"nord", "enter")
+        await wait_for(pilot, lambda: saved == [{"theme": "nord"}])
+        assert app.theme == "nord" and screen.controller.core.settings.theme == "nord"
+
+
+async def test_rename_starts_with_the_title_and_delete_names_the_chat(
+    make_services: MakeServices,
+) -> None:
+    app = StarlingApp(make_services(["ok"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "Plans for the garden")
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        assert app.screen.query_one(Input).value == "Plans for the garden"
+        await pilot.press("escape")
+        await pilot.press("ctrl+delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Plans for the garden" in screen_text(pilot)
+        await pilot.press("escape")
+
+
+async def test_the_sidebar_collapses_with_ctrl_b_and_on_a_narrow_terminal(
+    make_services: MakeServices,
+) -> None:
+    app = StarlingApp(make_services())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        sidebar = screen.query_one(Sidebar)
+        assert sidebar.display
+        await pilot.press("ctrl+b")
+        assert not sidebar.display
+        await pilot.press("ctrl+b")
+        assert sidebar.display
+        await pilot.press("ctrl+f")  # searching needs the sidebar: it comes back for it
+        assert sidebar.display
+    app = StarlingApp(make_services())
+    async with app.run_test(size=(72, 24)) as pilot:
+        screen = await ready(pilot)
+        sidebar = screen.query_one(Sidebar)
+        await wait_for(pilot, lambda: not sidebar.display, what="a narrow screen to hide it")
+        await pilot.press("ctrl+b")
+        assert sidebar.display
+
+
+async def test_regenerate_at_temperature_0_says_why_the_reply_would_repeat(
+    make_services: MakeServices, store: HistoryStore,
+) -> None:
+    app = StarlingApp(make_services(["same", "same"]))  # the settings' temperature is 0
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "question")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: any("temperature" in n.message.lower()
+                                          for n in app._notifications), what="the hint")
+        await pilot.pause(0.2)
+        user = store.active_path(screen.conversation_id or "")[0]
+        assert len(store.children(user.id)) == 1  # no identical branch made
+        await pilot.press("ctrl+r")  # asked again: it does what it is told
+        await wait_for(pilot, lambda: len(store.children(user.id)) == 2
+                       and screen.controller.state.reply_id is None)
+
+
+async def test_quitting_during_a_reply_marks_it_as_the_readme_says(
+    make_services: MakeServices, store: HistoryStore,
+) -> None:
+    engine = FakeEngine([" ".join(f"w{i}" for i in range(400))], delay_s=0.01)
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press(*"go", "enter")
+        await wait_for(pilot, lambda: len(views(pilot)) == 2 and views(pilot)[1].content)
+        await pilot.press("ctrl+q")
+    await asyncio.sleep(0.5)  # the worker saves the stopped reply as it ends
+    (conversation,) = store.list_conversations()
+    reply = store.active_path(conversation.id)[-1]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if line.startswith("| Ctrl+Q |")]
+    assert f"[{MARKS[reply.finish_reason or '']}]" in row
+
+
+async def test_f7_with_an_empty_box_shows_where_the_next_message_goes(
+    make_services: MakeServices,
+) -> None:
+    app = StarlingApp(make_services(["Paris."]))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "Capital of France?")
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen)
+                       and app.screen.preview is not None)
+        rendered = app.screen.preview.rendered  # type: ignore[attr-defined]
+        # the reply is followed by the user's (empty) turn, not straight by another reply
+        assert "Paris.<|end_of_turn|>GPT4 Correct User:" in rendered
+        assert "empty message" in screen_text(pilot)

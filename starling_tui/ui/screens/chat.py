@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.widgets import Footer, Input, Label, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -25,12 +26,18 @@ from starling_tui.ui.dialogs import ChatDialogs
 from starling_tui.ui.focus import focus_now
 from starling_tui.ui.screens.error import ErrorScreen
 from starling_tui.ui.screens.inspector import InspectorScreen
+from starling_tui.ui.screens.settings import SettingsScreen
 from starling_tui.ui.services import Services
 from starling_tui.ui.widgets.chat_log import ChatLog
 from starling_tui.ui.widgets.prompt_input import PromptInput
 from starling_tui.ui.widgets.sidebar import Sidebar
 from starling_tui.ui.widgets.status_line import StatusLine
 from starling_tui.ui.worker_errors import show_worker_error
+
+SIDEBAR_MIN_WIDTH = 80  # narrower: the sidebar hides by itself (ctrl+b shows it)
+GREEDY_HINT = ("At temperature 0 the model picks the same words every time: the new reply would "
+               "repeat this one. Set a temperature with ctrl+g (this chat) or f9, or press "
+               "ctrl+r again to regenerate anyway.")
 
 
 class ChatScreen(Screen[None]):
@@ -61,6 +68,7 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         focus_now(self.query_one(PromptInput))
         self.view.show_title(None, self.controller.state.mode)
         self.controller.refresh_sidebar()
@@ -85,6 +93,25 @@ class ChatScreen(Screen[None]):
             lambda title, text, then: self.app.push_screen(ErrorScreen(title, text), then),
             self._forget_model, self.load_model,
         )
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """A theme picked in the command palette is saved as F9's is (F9 saves its own, and
+        its live preview is not a choice yet)."""
+        previewing = any(isinstance(s, SettingsScreen) for s in self.app.screen_stack)
+        if not previewing and theme.name != self.controller.core.settings.theme:
+            self.controller.remember(theme=theme.name)
+
+    def on_resize(self) -> None:
+        self._show_sidebar()
+
+    def _show_sidebar(self) -> None:
+        """The sidebar as ctrl+b left it, or by the width: a narrow terminal keeps its
+        columns for the chat."""
+        wanted = self.controller.state.sidebar
+        sidebar = self.view.sidebar
+        sidebar.display = wanted if wanted is not None else self.size.width >= SIDEBAR_MIN_WIDTH
+        if not sidebar.display and sidebar.has_focus_within:
+            focus_now(self.query_one(PromptInput))
 
     def _forget_model(self) -> str:
         self.view.show_model(None)
@@ -150,9 +177,13 @@ class ChatScreen(Screen[None]):
     @on(msg.ModelLoaded)
     def _model_loaded(self, message: msg.ModelLoaded) -> None:
         self.view.close_loading()
-        self.controller.state.model_info = message.info
-        self.controller.state.default_system = message.default_system
+        state = self.controller.state
+        state.model_info = message.info
+        state.default_system = message.default_system
         self.view.show_model(message.info)
+        if state.remember_model and state.remember_model == message.info.path:
+            state.remember_model = ""
+            self.controller.remember(model=message.info.path)
 
     @on(msg.ModelLoadFailed)
     def _model_load_failed(self, message: msg.ModelLoadFailed) -> None:
@@ -163,9 +194,16 @@ class ChatScreen(Screen[None]):
     def _preview_ready(self, message: msg.PreviewReady) -> None:
         waiting = self.app.screen
         if isinstance(waiting, InspectorScreen) and waiting.preview is None:
-            waiting.show_preview(message.preview)
+            waiting.show_preview(message.preview, empty_message=message.empty_message)
         else:
-            self.app.push_screen(InspectorScreen(message.preview))
+            self.app.push_screen(InspectorScreen(message.preview,
+                                                 empty_message=message.empty_message))
+
+    @on(msg.GreedyRegenerate)
+    def _greedy_regenerate(self, message: msg.GreedyRegenerate) -> None:
+        if message.conversation_id == self.conversation_id:
+            self.controller.state.greedy_ok = message.conversation_id
+            self.notify(GREEDY_HINT, severity="warning", timeout=8)
 
     @on(msg.ConversationDeleted)
     async def _conversation_deleted(self, message: msg.ConversationDeleted) -> None:
@@ -262,8 +300,16 @@ class ChatScreen(Screen[None]):
         self.view.copy(code=True)
 
     def action_search(self) -> None:
-        """Put the cursor in the sidebar's search box."""
+        """Put the cursor in the sidebar's search box (showing the sidebar if it was hidden)."""
+        if not self.view.sidebar.display:
+            self.controller.state.sidebar = True
+            self._show_sidebar()
         self.view.sidebar.focus_search()
+
+    def action_toggle_sidebar(self) -> None:
+        """Show or hide the conversation list."""
+        self.controller.state.sidebar = not self.view.sidebar.display
+        self._show_sidebar()
 
     def action_export(self) -> None:
         """Export the conversation to a Markdown file (the chat core's export)."""

@@ -21,14 +21,15 @@ WAITING = ("The next prompt holds the reply being written: it shows here when th
            "(the reply goes on; esc closes this).")
 
 
-def title_text(preview: PromptPreview | None) -> str:
+def title_text(preview: PromptPreview | None, empty_message: bool = False) -> str:
     """The dialog's title: the prompt's size and what was left out, or that it is coming."""
     if preview is None:
         return "Next prompt: waiting for the reply to end…"
     dropped = ""
     if preview.dropped_messages:
         dropped = f" · {preview.dropped_messages} oldest messages dropped to fit"
-    return f"Next prompt: {len(preview.token_ids)} tokens{dropped}"
+    what = "Next prompt, with an empty message" if empty_message else "Next prompt"
+    return f"{what}: {len(preview.token_ids)} tokens{dropped}"
 
 
 class InspectorScreen(ModalScreen[None]):
@@ -36,14 +37,16 @@ class InspectorScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close")]
 
-    def __init__(self, preview: PromptPreview | None) -> None:
+    def __init__(self, preview: PromptPreview | None, *, empty_message: bool = False) -> None:
         super().__init__()
         self.preview = preview
+        self.empty_message = empty_message  # the prompt box was empty (see ``title_text``)
 
     def compose(self) -> ComposeResult:
         p = self.preview
         with Vertical(classes="dialog wide-dialog"):
-            yield Label(title_text(p), classes="dialog-title", id="inspector-title")
+            yield Label(title_text(p, self.empty_message), classes="dialog-title",
+                        id="inspector-title")
             with VerticalScroll(classes="inspector-body"):
                 yield Label("Rendered", classes="inspector-heading")
                 yield Static(p.rendered if p else WAITING, markup=False, id="inspector-rendered")
@@ -51,9 +54,9 @@ class InspectorScreen(ModalScreen[None]):
                 yield Static(str(list(p.token_ids)) if p else "", markup=False,
                              id="inspector-ids")
 
-    def show_preview(self, preview: PromptPreview) -> None:
+    def show_preview(self, preview: PromptPreview, *, empty_message: bool = False) -> None:
         """Fill in the prompt the dialog was waiting for."""
-        self.preview = preview
-        self.query_one("#inspector-title", Label).update(title_text(preview))
+        self.preview, self.empty_message = preview, empty_message
+        self.query_one("#inspector-title", Label).update(title_text(preview, empty_message))
         self.query_one("#inspector-rendered", Static).update(preview.rendered)
         self.query_one("#inspector-ids", Static).update(str(list(preview.token_ids)))
