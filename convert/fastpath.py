@@ -1,8 +1,8 @@
 """Numeric kernels for the hot loop: ggml's own SIMD routines when available, numpy otherwise.
 
 llama-cpp-python ships ggml's shared libraries; their exported row converters
-(``ggml_cpu_bf16_to_fp32``, ``ggml_cpu_fp32_to_fp16``) and ``ggml_quantize_chunk`` are 5-15x
-faster than the equivalent numpy casts, which matters on a 14 GB checkpoint. Results are
+(``ggml_cpu_bf16_to_fp32``, ``ggml_cpu_fp32_to_fp16``) and ``ggml_quantize_chunk`` are several
+times faster than the equivalent numpy casts, which matters on a 14 GB checkpoint. Results are
 bit-identical to the numpy fallbacks (round-to-nearest-even casts, gguf's reference Q8_0).
 Scratch buffers are reused between blocks so the converter's memory stays flat.
 """

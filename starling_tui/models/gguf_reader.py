@@ -3,9 +3,9 @@
 :func:`read_header` walks the header of a memory-mapped GGUF: metadata scalars and strings are
 decoded, arrays (the tokenizer's hundreds of thousands of strings) are stepped over by their
 lengths and read as None (unless asked for), and the tensor table is read whole. gguf-py's
-``GGUFReader`` would do the same job but builds every array up front: about five seconds for
-SmolLM2-135M's header on this (shared, loaded) machine against 0.06 s here, too slow for a
-folder listing or a converter's check (a test checks that both readers agree). Any read past
+``GGUFReader`` would do the same job but builds every array up front, which takes seconds on a
+tokenizer's header: too slow for a folder listing or a converter's check (a test checks that
+both readers agree). Any read past
 the end fails as ``struct.error``; implausible lengths fail as ``ValueError``: callers report
 both as a truncated or corrupt file.
 

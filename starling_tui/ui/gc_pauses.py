@@ -1,12 +1,11 @@
 """Keeping Python's garbage-collector pauses off key presses while replies stream.
 
 Why: a full collection walks every object the collector tracks. In the app those are Textual's
-modules, classes and styles (~75,000 objects once started) plus the widgets of every mounted
-message (a 2,000-token Markdown reply is ~900 widgets, ~90,000 objects). Measured with
-``benchmarks/ui_bench.py`` on the 2-core box, each streamed reply triggered three or more full
-collections of 200–400 ms in a fresh chat and up to 1–2 s with seven long replies mounted
-(the key presses that landed in one waited that long: the p99 tail), and collecting took
-about 40 % of the stream's time.
+modules, classes and styles plus the widgets of every mounted message (a long Markdown reply is
+hundreds of widgets). Left alone, each streamed reply triggered several full collections, each
+long enough that a key press landing in one visibly waited (the p99 tail), growing with every
+long reply mounted; collecting took a large share of the stream's time. The figures, with and
+without this module, are in ``benchmarks/README.md`` (UI; ``benchmarks/ui_bench.py --ab``).
 
 What, at three moments:
 
@@ -26,9 +25,9 @@ from __future__ import annotations
 
 import gc
 
-# CPython's default is 700 allocations. With the settles above, 10,000 cut the collector's
-# time per streamed reply from 56-91 ms to 29-38 ms (ui_bench, alternated runs); the longest
-# young collection seen was 70 ms, in a chat holding seven long replies.
+# CPython's default is 700 allocations. With the settles above, a larger threshold lets objects
+# that live for a moment die young instead of being promoted into full collections, roughly
+# halving the collector's time per streamed reply (ui_bench, alternated runs).
 YOUNG_THRESHOLD = 10_000
 _default_threshold: tuple[int, int, int] | None = None
 

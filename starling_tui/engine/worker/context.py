@@ -44,10 +44,10 @@ def effective_flash_attn(options: EngineOptions, n_gpu_layers: int) -> bool | No
     """Flash attention: the user's choice, else off for a model wholly on the CPU, else
     llama.cpp's own (None: on where the GPU backend supports it).
 
-    llama.cpp's "auto" turns it on for the CPU too, where its kernel is slower: on the 7B shape
-    (Q8_0, 2 cores) a token after 2,048 others took 394 ms with it and 324 ms without, and 16
-    new tokens after 2,048 took 1,884 vs 1,327 ms (``benchmarks/flash_attn_bench.py``). A
-    quantized KV cache needs it, so it stays llama.cpp's choice there.
+    llama.cpp's "auto" turns it on for the CPU too, where its kernel is slower after a long
+    history, for a decode step and for a short follow-up alike (``benchmarks/flash_attn_bench.py``;
+    figures in benchmarks/README.md). A quantized KV cache needs it, so it stays llama.cpp's
+    choice there.
     """
     if options.flash_attn is not None:
         return options.flash_attn

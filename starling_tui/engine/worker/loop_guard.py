@@ -2,7 +2,7 @@
 
 Greedy decoding of small or quantized models can fall into a loop ("a leaf's fate is
 determined, a leaf's fate is determined, ..." until the context is full: SmolLM2, "Write a
-haiku about autumn.", 8,155 tokens). The guard watches the reply's tokens and reports a loop
+haiku about autumn."). The guard watches the reply's tokens and reports a loop
 once the reply's tail is one span repeated back to back, exactly, token for token:
 
 - at least ``MIN_REPEATS`` (3) copies, covering at least ``MIN_TOKENS`` (160) tokens;
@@ -27,7 +27,7 @@ by a number (a numbered template, a blank planner) is rarely longer than a few d
 reply, while a counting loop runs for hundreds.
 
 The check is incremental: a new token extends only the spans ending at earlier copies of the
-same token (a dictionary of run lengths), about a microsecond a token on prose.
+same token (a dictionary of run lengths), cheap next to decoding the token.
 """
 
 from __future__ import annotations

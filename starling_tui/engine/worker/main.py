@@ -4,13 +4,13 @@ Protocol (a ``multiprocessing`` pipe; every request gets exactly one final reply
 
 - ``("load", EngineOptions, vocab_only)`` → ``("ok", ModelInfo)``
 - ``("generate", ChatRequest, id)`` → any number of ``("piece", str)``, then
-  ``("ok", GenerationStats)``; after that reply the KV state is saved (issue 7) and the
+  ``("ok", GenerationStats)``; after that reply the KV state is saved and the
   next user turn's header evaluated, until the next request arrives. The reply
   stops early once the shared cancel value (the newest reply id the parent cancelled) reaches
   ``id``. The first piece goes out at once; later
   tokens are coalesced into at most one piece per ``PIECE_INTERVAL_S`` (30 per second, smooth
   to the eye): every wake-up of the caller takes a core from llama.cpp's threads, which on a
-  machine with as many threads as cores cost ~5% of decode speed when done per token.
+  machine with as many threads as cores measurably slowed decoding when done per token.
 - ``("preview", ChatRequest)`` → ``("ok", PromptPreview)``
 - ``("counters",)`` → ``("ok", dict)`` (llama.cpp's perf counters of the latest reply)
 - ``("close",)`` → pending state saves finish, the process exits

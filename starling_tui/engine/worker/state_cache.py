@@ -1,4 +1,4 @@
-"""Per-conversation KV state save/restore inside the worker (llama.cpp side of issue 7).
+"""Per-conversation KV state save/restore inside the worker (the llama.cpp side of resuming).
 
 ``restore`` runs before a prompt is evaluated: if the conversation has a saved state made
 under identical settings and it shares a longer prefix with the new prompt than the live KV

@@ -3,16 +3,16 @@
 llama.cpp's CPU threads meet at a barrier after every operation, hundreds of times per token.
 When another program keeps one of the cores busy, the thread that shares its core runs only
 part of the time and every other thread waits for it at each barrier: on 2 cores with one busy
-process, 2 threads decoded SmolLM2 at 21.7 tokens/s against 45.8 with 1 (issue 14), and with
-two busy processes at 0.7. So unless the user fixed ``n_threads``, the worker measures, over
+process, 2 threads decode far slower than 1, and with two busy processes hardly at all. So
+unless the user fixed ``n_threads``, the worker measures, over
 the time since its last look, how much CPU the *other* processes used on the CPUs it may run
 on (``/proc/stat`` per CPU, minus this process's own CPU time), counts the cores they keep busy
 (rounded: ``BUSY_ROUNDING``), and uses the free ones: decode threads up to one per physical
 core, prompt threads up to one per CPU, never fewer than 1. It looks when a reply's decoding
 starts (the window then covers the user's typing and the prompt), every ``RECHECK_S`` while
 decoding, and at the reply's end (for the next prompt); :func:`before_prompt` looks before a
-prompt. Measured in ``benchmarks/threads_bench.py`` (2 cores, one busy: 1.04x the best fixed
-setting, the old default under 0.2 tokens/s); the table is in benchmarks/README.md.
+prompt. Measured by ``benchmarks/threads_bench.py`` against fixed thread counts; the figures
+are in benchmarks/README.md (CPU contention).
 
 Where ``/proc/stat`` cannot be read (not Linux) the counts stay llama.cpp's defaults.
 """

@@ -19,10 +19,9 @@ from collections.abc import Callable
 
 from textual.widgets import Markdown
 
-# ≈ 80 tokens. Measured with ui_bench's stream (thread CPU time, so the shared box's load does
-# not blur it): the event loop's p99 stall was 4 ms at 80 chars, 7 ms at 400, 14 ms at 800 and
-# 15–27 ms at 1,500, while the stream's CPU time fell from 2.7 s (80) to 1.5–2.3 s (400 and up):
-# 400 keeps most of the throughput and the stalls short.
+# ≈ 80 tokens. A bigger append stalls the event loop longer (parsing and mounting happen in one
+# go) but costs less CPU per reply; 400 keeps most of the throughput and the stalls short
+# (ui_bench's stream, in thread CPU time: benchmarks/README.md, UI).
 MAX_APPEND_CHARS = 400
 
 

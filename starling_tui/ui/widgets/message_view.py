@@ -127,8 +127,8 @@ class MessageView(Vertical, can_focus=True):
         self.content += text
         if self._feed is None:
             # Each rendered append's new widgets are settled at once, while they are few: a
-            # collection then walks a few thousand objects (milliseconds), where waiting for
-            # the reply's end walks ~90,000 (100-200 ms, a stall a key press would feel).
+            # collection then walks only those, where waiting for the reply's end walks every
+            # widget of the reply at once (a stall a key press would feel).
             self._feed = MarkdownFeed(self.query_one(Markdown), after_append=gc_pauses.settle)
         self._feed.write(text)
 
