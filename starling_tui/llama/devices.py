@@ -82,8 +82,8 @@ def physical_cores() -> int:
     """Physical cores this process may run on (hyper-threads counted once), like llama.cpp.
 
     Decoding is memory-bound: one thread per physical core is llama.cpp's own default, and
-    "half the CPUs" (llama-cpp-python's) leaves half the cores idle on machines without SMT —
-    measured on a 16-core host: 9.2 vs 14.7 tokens/s for a 7B Q4_K_M on the CPU.
+    "half the CPUs" (llama-cpp-python's) leaves half the cores idle on machines without SMT, and
+    decoding slows accordingly (measured on the GPU host: benchmarks/README.md, GPU).
     """
     import os
 
