@@ -23,18 +23,22 @@ class LlamaConverter(ModelConverter):
 
     @property
     def n_head(self) -> int:
+        """Attention (query) heads."""
         return int(self.param("num_attention_heads"))
 
     @property
     def n_head_kv(self) -> int:
+        """Key/value heads: fewer than ``n_head`` with grouped-query attention (Mistral)."""
         return int(self.param("num_key_value_heads", default=self.n_head))
 
     @property
     def head_dim(self) -> int:
+        """Width of one head: config.json's ``head_dim``, else hidden size / heads."""
         hidden = int(self.param("hidden_size"))
         return int(self.param("head_dim", default=hidden // self.n_head))
 
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor of a Llama/Mistral checkpoint with the shape config.json implies."""
         hidden, ff = int(self.param("hidden_size")), int(self.param("intermediate_size"))
         vocab = int(self.param("vocab_size"))
         q, kv = self.n_head * self.head_dim, self.n_head_kv * self.head_dim
@@ -57,15 +61,18 @@ class LlamaConverter(ModelConverter):
         return shapes
 
     def optional_tensors(self) -> set[str]:
+        """``lm_head.weight`` when the head is tied to the embeddings."""
         # a tied head reuses token_embd; llama.cpp does the same when output.weight is absent
         return {"lm_head.weight"} if self.config.get("tie_word_embeddings") else set()
 
     def permute_head_dim(self, hf_name: str) -> int | None:
+        """The head width for the Q and K projections (rotate-half → interleaved RoPE)."""
         if hf_name.endswith(("self_attn.q_proj.weight", "self_attn.k_proj.weight")):
             return self.head_dim
         return None
 
     def add_hparams(self, writer: Any) -> None:
+        """Write llama.cpp's ``llama.*`` hyper-parameters (heads, RoPE, norm epsilon…)."""
         hidden = int(self.param("hidden_size"))
         writer.add_vocab_size(int(self.param("vocab_size")))
         writer.add_context_length(int(self.param("max_position_embeddings")))

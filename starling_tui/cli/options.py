@@ -63,16 +63,16 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    """The ``[engine]`` flags: ``--n-gpu-layers``, ``--ctx``, ``--threads``, ``--batch``,
-    ``--context-overflow``, ``--self-extend``, ``--self-extend-window``, ``--engine URL``."""
+    """The flags of the ``[engine]`` settings that have one (``--ctx``, ``--engine URL``…: the
+    README's settings table lists them all)."""
     group = parser.add_argument_group("engine")
     for setting in _flagged("engine"):
         add_flag(group, setting)
 
 
 def add_sampling_options(parser: argparse.ArgumentParser) -> None:
-    """The ``[sampling]`` flags: ``--temperature``, ``--top-p``, ``--top-k``, ``--min-p``,
-    ``--repeat-penalty``, ``--seed``, ``--max-tokens``, ``--loop-guard/--no-loop-guard``."""
+    """The flags of the ``[sampling]`` settings (``--temperature``…; a boolean also gets its
+    ``--no-`` form, as ``--no-loop-guard``)."""
     group = parser.add_argument_group("sampling")
     for setting in _flagged("sampling"):
         add_flag(group, setting)

@@ -50,6 +50,7 @@ class Channel:
         self._lock = threading.Lock()
 
     def send(self, message: tuple[Any, ...]) -> None:
+        """Send one message to the parent (thread-safe)."""
         with self._lock:
             self.conn.send(message)
 
@@ -63,18 +64,21 @@ class PieceStream:
         self.last_sent = 0.0
 
     def emit(self, text: str) -> None:
+        """Queue a piece of reply text; send what is queued once the interval has passed."""
         self.pending.append(text)
         now = time.monotonic()
         if now - self.last_sent >= PIECE_INTERVAL_S:
             self.flush(now)
 
     def flush(self, now: float | None = None) -> None:
+        """Send what is queued now (at a reply's end, or when the interval has passed)."""
         if self.pending:
             self.channel.send(("piece", "".join(self.pending)))
             self.pending.clear()
         self.last_sent = time.monotonic() if now is None else now
 
     def reset(self) -> None:
+        """Forget what is queued, for a new reply (its first piece then goes out at once)."""
         self.pending.clear()
         self.last_sent = 0.0
 
