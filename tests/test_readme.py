@@ -115,14 +115,21 @@ def _is_setting_flag(action: argparse.Action) -> bool:
 
 def _long_flags(actions: list[argparse.Action]) -> list[str]:
     return [flag for action in actions for flag in action.option_strings
-            if flag.startswith("--") and flag != "--help"]
+            if flag.startswith("--") and flag not in {"--help", "--version"}]
 
 
-def _command_row(path: str) -> str:
+def _command_row(command: str) -> str:
     rows = [line for line in _section("Commands and flags").splitlines()
-            if re.match(rf"\| [^|]*`starling-tui {path}[ `]", line)]
-    assert len(rows) == 1, f"no one row for `starling-tui {path}` under Commands and flags"
+            if re.match(rf"\| [^|]*`{command}[ `]", line)]
+    assert len(rows) == 1, f"no one row for `{command}` under Commands and flags"
     return rows[0]
+
+
+def _missing_from_row(command: str, parser: argparse.ArgumentParser) -> list[str]:
+    row = _command_row(command)
+    own = [a for a in parser._actions if not _is_setting_flag(a)]
+    return [f"{command} {flag}" for flag in _long_flags(own)
+            if not re.search(rf"`{re.escape(flag)}[ `]", row)]
 
 
 def test_the_commands_are_walked() -> None:
@@ -133,11 +140,14 @@ def test_the_commands_are_walked() -> None:
 def test_every_command_flag_is_in_its_row_of_the_command_table() -> None:
     missing = []
     for path, parser in _command_parsers():
-        row = _command_row(path)
-        own = [a for a in parser._actions if not _is_setting_flag(a)]
-        missing += [f"{path} {flag}" for flag in _long_flags(own)
-                    if not re.search(rf"`{re.escape(flag)}[ `]", row)]
+        missing += _missing_from_row(f"starling-tui {path}", parser)
     assert missing == []
+
+
+def test_every_converter_flag_is_in_its_row_of_the_command_table() -> None:
+    from convert.cli import build_parser
+
+    assert _missing_from_row("starling-convert", build_parser()) == []
 
 
 def test_every_settings_flag_of_a_command_is_in_the_settings_table() -> None:
