@@ -38,9 +38,10 @@ def test_info_describes_model_and_gpu_choice(smol_engine: ProcessEngine, smollm2
     assert info.n_ctx == 4096 and info.n_ctx_train == 8192 and info.n_layers == 30
     assert info.template == "chat_template"
     if gpu_offload_supported():
-        assert info.n_gpu_layers == 30 and "offloaded" in info.gpu_note
+        assert info.n_gpu_layers == 30 and "offloaded" in info.gpu_note and info.gpu_build
     else:
         assert info.n_gpu_layers == 0 and "no GPU backend" in info.gpu_note
+        assert not info.gpu_build
 
 
 def test_multi_turn_real_text_reuses_kv(smol_engine: ProcessEngine) -> None:

@@ -64,6 +64,7 @@ class ModelInfo:
     # one, a llama.cpp built-in format's name ("gemma", "chatml"…)
     template: str
     gpu_note: str = ""  # why this many layers were offloaded (e.g. "no GPU backend in this build")
+    gpu_build: bool = True  # False: this llama.cpp build has no GPU backend at all
     template_note: str = ""  # the model has no chat template: which format was chosen and why
     context_note: str = ""  # the context differs from the size asked for, and why
 

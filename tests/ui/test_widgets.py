@@ -88,7 +88,7 @@ async def test_up_recalls_earlier_prompts_only_when_empty() -> None:
 def test_status_texts() -> None:
     assert describe_model(None).startswith("no model loaded")
     assert describe_model(INFO) == "Starling · Q4_K_M · CUDA0 10/32 layers"
-    cpu_build = replace(INFO, n_gpu_layers=0, backend="CPU",
+    cpu_build = replace(INFO, n_gpu_layers=0, backend="CPU", gpu_build=False,
                         gpu_note="auto: no GPU backend in this llama.cpp build, running on CPU")
     assert describe_model(cpu_build) == "Starling · Q4_K_M · CPU (no GPU build)"
     chosen = replace(INFO, n_gpu_layers=0, backend="CPU", gpu_note="CPU only (0 layers offloaded)")
@@ -212,7 +212,7 @@ async def test_status_line_cuts_a_long_name_not_where_the_model_runs(width: int,
                                                                      where: str) -> None:
     info = replace(INFO, name="Starling-LM-7B-beta-LaserRMT-v1-" * 3)
     if where.startswith("CPU"):
-        info = replace(info, n_gpu_layers=0, backend="CPU", gpu_note="auto: no GPU backend")
+        info = replace(info, n_gpu_layers=0, backend="CPU", gpu_build=False)
     status = StatusLine()
     app = Host(status)
     async with app.run_test(size=(width, 3)) as pilot:

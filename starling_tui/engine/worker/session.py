@@ -33,6 +33,7 @@ from starling_tui.engine.worker.tokenizer import prompt_tokenizer
 from starling_tui.errors import EngineError
 from starling_tui.llama.backend import (
     clear_recent_errors,
+    gpu_offload_supported,
     llama,
     load_model,
     model_params,
@@ -131,7 +132,7 @@ class Session:
             n_gpu_layers=min(self.n_gpu_layers, n_layers),  # llama.cpp counts the output layer too
             backend=backend_label(self.n_gpu_layers),
             template=fmt, template_note=self.format.note,
-            gpu_note=self.gpu_note,
+            gpu_note=self.gpu_note, gpu_build=gpu_offload_supported(),
             context_note=context_note(self.options.n_ctx, self.n_ctx),
         )
 

@@ -31,7 +31,7 @@ def model_parts(info: ModelInfo | None) -> tuple[str, str]:
     if info.n_gpu_layers:
         device = info.backend.split(" (", 1)[0]
         where = f"{device} {info.n_gpu_layers}/{info.n_layers} layers"
-    elif "no GPU backend" in info.gpu_note:
+    elif not info.gpu_build:
         where = "CPU (no GPU build)"  # the tooltip says more: a short line fits 80 columns
     else:
         where = f"CPU, GPU 0/{info.n_layers} layers"
