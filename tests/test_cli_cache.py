@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from starling_tui.cli.main import main
-from starling_tui.llama.kv_state import list_states, state_path, write_state
 from starling_tui.history import HistoryStore
+from starling_tui.llama.kv_state import list_states, state_path, write_state
 from starling_tui.paths import app_paths
 
 Capture = pytest.CaptureFixture[str]

@@ -14,8 +14,8 @@ from test_cli_support import conversation_id, run_cli
 from test_history_db import make_v1_database
 
 from starling_tui import atomic
-from starling_tui.llama.kv_state import list_states, state_path, write_state
 from starling_tui.history import HistoryStore
+from starling_tui.llama.kv_state import list_states, state_path, write_state
 from starling_tui.paths import app_paths
 
 SECRET = "My secret passphrase is Zebraquantum Marmalade 7741"
