@@ -120,8 +120,8 @@ def main() -> int:
         results.append(_copy(checkpoint, args.workdir))
         for outtype in args.outtypes.split(","):
             out = args.workdir / f"bench-{outtype}.gguf"
-            command = [sys.executable, "-m", "convert", str(checkpoint), "--outtype", outtype,
-                       "--outfile", str(out), "--quiet"]
+            command = [sys.executable, "-m", "starling_convert", str(checkpoint),
+                       "--outtype", outtype, "--outfile", str(out), "--quiet"]
             results.append(_run(f"starling-convert {outtype}", command, out))
         if args.reference:
             out = args.workdir / "bench-reference-f16.gguf"

@@ -42,8 +42,7 @@ def reference_model(kind: str, folder: Path) -> Path:
     target = folder / f"{kind}-F16.gguf"
     if kind == "tiny":
         from checkpoint_factory import CheckpointSpec, write_checkpoint
-
-        from convert.api import convert_checkpoint
+        from starling_convert.api import convert_checkpoint
 
         checkpoint = write_checkpoint(folder / "tiny-starling", CheckpointSpec())
         return convert_checkpoint(checkpoint, "f16", target, quiet=True)
@@ -112,8 +111,9 @@ def timed(function, *args, **kwargs):  # type: ignore[no-untyped-def]
 def measure(reference: Path, types: list[str], chunks: int, folder: Path,
             calibration_chunks: int) -> list[dict]:
     """One row per (type, with/without imatrix)."""
-    from convert.outtypes import lookup
-    from convert.quantize import quantize_file
+    from starling_convert.outtypes import lookup
+    from starling_convert.quantize import quantize_file
+
     from starling_tui.quality.evaluate import evaluate
     from starling_tui.quality.imatrix_collect import collect_imatrix
     from starling_tui.quality.imatrix_file import write_imatrix

@@ -1,5 +1,5 @@
-"""``python -m convert`` runs the same command line as ``starling-convert``."""
+"""``python -m starling_convert`` runs the same command line as ``starling-convert``."""
 
-from convert.cli import main
+from .cli import main
 
 raise SystemExit(main())

@@ -16,20 +16,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convert.errors import ConvertError
-from convert.hooks import ConvertHooks
-from convert.outtypes import DEFAULT_OUTTYPE, OutType, lookup
-from convert.progress import Progress
-from convert.quality_step import QualitySteps
 from starling_tui.atomic import replace_durably, temp_path
 from starling_tui.disk import existing_ancestor
+
+from .errors import ConvertError
+from .hooks import ConvertHooks
+from .outtypes import DEFAULT_OUTTYPE, OutType, lookup
+from .progress import Progress
+from .quality_step import QualitySteps
 
 DISK_MARGIN = 64 * 1024 * 1024  # headroom for the header, verification and rounding
 
 if TYPE_CHECKING:
-    from convert.architectures.base import ModelConverter, PlannedTensor
-    from convert.source import Source
-    from convert.vocab import Vocab
+    from .architectures.base import ModelConverter, PlannedTensor
+    from .source import Source
+    from .vocab import Vocab
 
 
 @dataclass
@@ -92,10 +93,10 @@ def open_checkpoint(source: str | Path, *, quiet: bool = True, repo_id: str | No
 
     ``weights=False`` leaves a Hub repo's shards on the Hub and checks their headers there.
     """
-    from convert.architectures import converter_for
-    from convert.source import resolve_source
-    from convert.vocab import read_json
-    from convert.weights import find_weights
+    from .architectures import converter_for
+    from .source import resolve_source
+    from .vocab import read_json
+    from .weights import find_weights
 
     src = resolve_source(source, quiet=quiet, weights=weights)
     if repo_id:
@@ -106,7 +107,7 @@ def open_checkpoint(source: str | Path, *, quiet: bool = True, repo_id: str | No
     config = read_json(src.folder / "config.json")
     architectures = config.get("architectures") or [config.get("model_type") or "unknown"]
     converter_cls = converter_for(str(architectures[0]))
-    from convert.remote import remote_weights, weights_are_local
+    from .remote import remote_weights, weights_are_local
 
     if src.weights_on_hub and weights_are_local(src.folder):
         src = replace(src, weights_on_hub=False)  # an earlier download has them all
@@ -159,10 +160,10 @@ def _estimate_quantized(plan: list[PlannedTensor], kind: OutType) -> int:
 
 def _convert(checkpoint: Checkpoint, kind: OutType, plan: list[PlannedTensor], target: Path,
              report: Progress, steps: QualitySteps) -> None:
-    from convert.metadata import add_general
-    from convert.quantize import quantize_file
-    from convert.verify import verify_gguf
-    from convert.writer import write_gguf
+    from .metadata import add_general
+    from .quantize import quantize_file
+    from .verify import verify_gguf
+    from .writer import write_gguf
 
     converter, vocab = checkpoint.converter, checkpoint.vocab
     # an intermediate is labelled with its own type; the quantizer rewrites general.file_type

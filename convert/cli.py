@@ -1,4 +1,4 @@
-"""The ``starling-convert`` command line (also ``python -m convert``)."""
+"""The ``starling-convert`` command line (also ``python -m starling_convert``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convert import __version__
-from convert.outtypes import ALL_OUTTYPES, DEFAULT_OUTTYPE, IMATRIX_OUTTYPES, OUTTYPES
-from convert.quality_step import QualitySteps, add_quality_arguments
+from . import __version__
+from .outtypes import ALL_OUTTYPES, DEFAULT_OUTTYPE, IMATRIX_OUTTYPES, OUTTYPES
+from .quality_step import QualitySteps, add_quality_arguments
 
 if TYPE_CHECKING:
-    from convert.hooks import ConvertHooks
+    from .hooks import ConvertHooks
 
 PROG = "starling-convert"
 
@@ -52,8 +52,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None, hooks: ConvertHooks | None = None) -> int:
     """Run the converter; returns the process exit status (``hooks``: see convert.hooks)."""
     args = build_parser().parse_args(argv)
-    from convert.api import convert_checkpoint
-    from convert.errors import ConvertError
+    from .api import convert_checkpoint
+    from .errors import ConvertError
 
     # SIGTERM cleans up like Ctrl-C does: temp files are removed by the same code path.
     signal.signal(signal.SIGTERM, _raise_interrupt)

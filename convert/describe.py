@@ -1,4 +1,4 @@
-"""``python -m convert.describe TYPE``: one output type as JSON, for ``starling-tui pull``.
+"""``python -m starling_convert.describe TYPE``: one output type as JSON, for ``starling-tui pull``.
 
 ``starling_tui`` never imports the converter (it runs it as a child process), yet ``pull``
 must know before downloading what a ``--quant`` produces: the file-name label, and the disk a
@@ -14,7 +14,7 @@ import sys
 
 def describe(name: str) -> dict[str, object]:
     """The facts ``pull`` needs about output type ``name`` (raises ConvertError)."""
-    from convert.outtypes import lookup
+    from .outtypes import lookup
 
     kind = lookup(name)
     return {"name": kind.name, "label": kind.label, "direct": kind.direct,
@@ -23,11 +23,11 @@ def describe(name: str) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print TYPE's description; returns the exit status."""
-    from convert.errors import ConvertError
+    from .errors import ConvertError
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m convert.describe TYPE", file=sys.stderr)
+        print("usage: python -m starling_convert.describe TYPE", file=sys.stderr)
         return 2
     try:
         print(json.dumps(describe(args[0])))

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from convert import fastpath
+from . import fastpath
 
 
 def tensor_nbytes(shape: tuple[int, ...], ggml_type: str) -> int:

@@ -1,6 +1,7 @@
 """What a caller plugs into a conversion: the free-space probe and a progress observer.
 
-:func:`convert.api.convert_checkpoint` and :func:`convert.cli.main` take a :class:`ConvertHooks`.
+:func:`starling_convert.api.convert_checkpoint` and :func:`starling_convert.cli.main` take a
+:class:`ConvertHooks`.
 The defaults are the real ones (the disk's free space, no observer); tests pass their own — a
 probe that reports a nearly full disk, an observer that slows the writing down so a signal can
 land mid-conversion, or one that raises ``KeyboardInterrupt`` to stop it.

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from convert import __version__
-from convert.source import Source
+from . import __version__
+from .source import Source
 
 CONVERTER_KEY = "starling.converter"
 

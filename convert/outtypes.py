@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convert.errors import ConvertError
+from .errors import ConvertError
 
 DEFAULT_OUTTYPE = "q4_k_m"
 

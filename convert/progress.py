@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 from starling_tui.disk import human
 
 if TYPE_CHECKING:
-    from convert.hooks import ProgressObserver
+    from .hooks import ProgressObserver
 
 _BAR_WIDTH = 30
 

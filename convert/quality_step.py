@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convert.errors import ConvertError
+from .errors import ConvertError
 
 if TYPE_CHECKING:
-    from convert.architectures.base import PlannedTensor
-    from convert.outtypes import OutType
-    from convert.progress import Progress
     from starling_tui.quality.imatrix_file import ImatrixData
+
+    from .architectures.base import PlannedTensor
+    from .outtypes import OutType
+    from .progress import Progress
 
 SAMPLE_CHUNKS = 4  # --quality: 4 chunks of 512 tokens (1,020 scored tokens)
 SAMPLE_CTX = 512

@@ -2,11 +2,12 @@
 
 A child process keeps a llama.cpp abort from killing the converter before it can clean up,
 and lets Ctrl-C stop a quantization that is deep inside C code (the child is killed). The
-child is ``python -m convert.quantize SRC DST FTYPE`` rather than multiprocessing, which would
-re-import the caller's ``__main__``. With an importance matrix (``--imatrix``) the child reads
-the imatrix GGUF, hands llama.cpp the per-column means through ``llama_model_imatrix_data``
-(as ``llama-quantize --imatrix`` does), records the ``quantize.imatrix.*`` keys in the output,
-and prints how many entries llama.cpp said it has (its own log line), which the parent returns.
+child is ``python -m starling_convert.quantize SRC DST FTYPE`` rather than multiprocessing,
+which would re-import the caller's ``__main__``. With an importance matrix (``--imatrix``) the
+child reads the imatrix GGUF, hands llama.cpp the per-column means through
+``llama_model_imatrix_data`` (as ``llama-quantize --imatrix`` does), records the
+``quantize.imatrix.*`` keys in the output, and prints how many entries llama.cpp said it has
+(its own log line), which the parent returns.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from convert.errors import ConvertError
+from .errors import ConvertError
 
 
 def quantize_file(source: Path, target: Path, llama_ftype: str,
@@ -33,7 +34,8 @@ def quantize_file(source: Path, target: Path, llama_ftype: str,
     the return value is the number of importance-matrix entries llama.cpp reported using
     (None without one).
     """
-    command = [sys.executable, "-m", "convert.quantize", str(source), str(target), llama_ftype]
+    command = [sys.executable, "-m", "starling_convert.quantize", str(source), str(target),
+               llama_ftype]
     command += [str(imatrix)] if imatrix is not None else []
     with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
@@ -79,7 +81,7 @@ def _main(argv: list[str]) -> int:
     params.nthread = os.cpu_count() or 1
     keep_alive = None
     if imatrix:
-        from convert.imatrix_params import attach_imatrix, imatrix_entries_logged
+        from .imatrix_params import attach_imatrix, imatrix_entries_logged
 
         keep_alive = attach_imatrix(params, Path(imatrix[0]))
     status = lc.llama_model_quantize(source.encode(), target.encode(), params)

@@ -11,16 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convert.errors import ConvertError
-from convert.weights import (
+from starling_tui.errors import one_line
+from starling_tui.pull.selection import SINGLE_FILE
+
+from .errors import ConvertError
+from .weights import (
     INDEX_FILE,
     TensorRef,
     index_tensors,
     read_weight_map,
     refs_from_header,
 )
-from starling_tui.errors import one_line
-from starling_tui.pull.selection import SINGLE_FILE
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi

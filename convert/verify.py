@@ -11,10 +11,11 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from convert.architectures.base import PlannedTensor
-from convert.errors import ConvertError
 from starling_tui.models.file_types import tensor_type_name
 from starling_tui.models.gguf_reader import read_gguf_header
+
+from .architectures.base import PlannedTensor
+from .errors import ConvertError
 
 
 def verify_gguf(path: Path, plan: list[PlannedTensor], n_vocab: int, *, exact_types: bool) -> None:

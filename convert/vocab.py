@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convert.errors import ConvertError
+from .errors import ConvertError
 
 _SPECIAL_TYPES = ("bos", "eos", "unk", "pad")
 

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from convert.errors import ConvertError
+from .errors import ConvertError
 
 INDEX_FILE = "model.safetensors.index.json"
 DTYPE_BYTES = {"BF16": 2, "F16": 2, "F32": 4}

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from convert import fastpath
-from convert.architectures.base import PlannedTensor
-from convert.encode import encode_block, permute_heads
-from convert.progress import Progress
-from convert.weights import ShardReader
+from . import fastpath
+from .architectures.base import PlannedTensor
+from .encode import encode_block, permute_heads
+from .progress import Progress
+from .weights import ShardReader
 
 BLOCK_BYTES = 32 * 1024 * 1024  # input bytes per block: large enough for fast I/O, small RSS
 

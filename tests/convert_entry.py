@@ -1,8 +1,8 @@
 """``python tests/convert_entry.py DELAY ARGS…``: the converter CLI with a slowing observer.
 
 Subprocess tests (a signal mid-conversion, the progress bar on a pty) need the writing to take
-a while; they run this entry script, which hands ``convert.cli.main`` an observer that sleeps
-DELAY seconds after every block written — the product code reads no test variable.
+a while; they run this entry script, which hands ``starling_convert.cli.main`` an observer that
+sleeps DELAY seconds after every block written — the product code reads no test variable.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import time
 
 def main() -> int:
     """Run the converter with every block followed by a pause."""
-    from convert.cli import main as convert_main
-    from convert.hooks import ConvertHooks
+    from starling_convert.cli import main as convert_main
+    from starling_convert.hooks import ConvertHooks
 
     delay = float(sys.argv[1])
 

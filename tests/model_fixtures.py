@@ -25,8 +25,8 @@ def converted_gguf(
     tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[[str], Path]:
     """A callable ``outtype -> Path`` converting the tiny checkpoint once per outtype."""
-    from convert.api import convert_checkpoint
-    from convert.outtypes import lookup
+    from starling_convert.api import convert_checkpoint
+    from starling_convert.outtypes import lookup
 
     folder = tmp_path_factory.mktemp("gguf")
     cache: dict[str, Path] = {}
@@ -57,7 +57,7 @@ def starling_q4km_gguf(converted_gguf: Callable[[str], Path]) -> Path:
 def one_layer_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A one-layer F32 model: its keys depend only on their token and position, so position
     edits can be checked exactly against a fresh evaluation."""
-    from convert.api import convert_checkpoint
+    from starling_convert.api import convert_checkpoint
 
     folder = tmp_path_factory.mktemp("one-layer")
     checkpoint = write_checkpoint(folder / "ckpt", CheckpointSpec(shape=Shape(layers=1)))
@@ -133,8 +133,8 @@ def greedy_generate(path: Path, prompt: list[int], n_new: int) -> list[int]:
 
 def run_convert_cli(*args: str, env: dict[str, str] | None = None,
                     timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real ``python -m convert`` in a subprocess (inherits STARLING_TUI_HOME)."""
-    return subprocess.run([sys.executable, "-m", "convert", *args], capture_output=True,
+    """Run the real ``python -m starling_convert`` in a subprocess (inherits STARLING_TUI_HOME)."""
+    return subprocess.run([sys.executable, "-m", "starling_convert", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})},
                           cwd=Path(__file__).resolve().parent.parent)
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from model_fixtures import leftovers
-
-from convert.api import convert_checkpoint
-from convert.errors import ConvertError
-from convert.hooks import ConvertHooks
+from starling_convert.api import convert_checkpoint
+from starling_convert.errors import ConvertError
+from starling_convert.hooks import ConvertHooks
 
 
 def free(n: int) -> ConvertHooks:
@@ -38,12 +37,12 @@ def test_quantized_output_needs_room_for_the_intermediate(tiny_checkpoint: Path,
 
 def test_failed_verification_leaves_no_file(monkeypatch, tiny_checkpoint: Path,
                                             tmp_path: Path) -> None:
-    import convert.verify
+    import starling_convert.verify
 
     def fail(*args, **kwargs):
         raise ConvertError("verification failed: simulated")
 
-    monkeypatch.setattr(convert.verify, "verify_gguf", fail)
+    monkeypatch.setattr(starling_convert.verify, "verify_gguf", fail)
     with pytest.raises(ConvertError, match="simulated"):
         convert_checkpoint(tiny_checkpoint, "q4_0", tmp_path / "m.gguf", quiet=True)
     assert leftovers(tmp_path) == []
@@ -53,7 +52,7 @@ def test_failed_verification_leaves_no_file(monkeypatch, tiny_checkpoint: Path,
 
 def test_interrupt_during_quantization_kills_the_quantizer(monkeypatch, tiny_checkpoint: Path,
                                                            tmp_path: Path) -> None:
-    import convert.quantize
+    import starling_convert.quantize
 
     started = []
 
@@ -64,7 +63,7 @@ def test_interrupt_during_quantization_kills_the_quantizer(monkeypatch, tiny_che
             started.append(self)
             raise KeyboardInterrupt  # as if Ctrl-C arrived while llama.cpp quantizes
 
-    monkeypatch.setattr(convert.quantize.subprocess, "Popen", InterruptedPopen)
+    monkeypatch.setattr(starling_convert.quantize.subprocess, "Popen", InterruptedPopen)
     with pytest.raises(KeyboardInterrupt):
         convert_checkpoint(tiny_checkpoint, "q4_0", tmp_path / "m.gguf", quiet=True)
     assert len(started) == 1 and started[0].returncode is not None  # killed and reaped

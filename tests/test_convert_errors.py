@@ -154,8 +154,8 @@ def test_read_only_output_folder_is_refused(tiny_checkpoint: Path, tmp_path: Pat
 
 def test_too_little_disk_is_refused(tiny_checkpoint: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from convert.cli import main
-    from convert.hooks import ConvertHooks
+    from starling_convert.cli import main
+    from starling_convert.hooks import ConvertHooks
 
     asked: list[Path] = []
 

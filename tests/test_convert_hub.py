@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fake_hub import FakeHub
 from model_fixtures import read_gguf, run_convert_cli
+from starling_convert.weights import find_weights
 
-from convert.weights import find_weights
 from starling_tui.disk import human
 from starling_tui.paths import app_paths
 

@@ -51,8 +51,8 @@ def test_interrupt_leaves_no_partial_file(tiny_checkpoint: Path, tmp_path: Path,
 
 def test_an_observer_that_raises_stops_the_conversion_cleanly(tiny_checkpoint: Path,
                                                               tmp_path: Path) -> None:
-    from convert.api import convert_checkpoint
-    from convert.hooks import ConvertHooks
+    from starling_convert.api import convert_checkpoint
+    from starling_convert.hooks import ConvertHooks
 
     seen: list[tuple[str, int, int]] = []
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from checkpoint_factory import with_spec, write_checkpoint
 from model_fixtures import leftovers, read_gguf, run_convert_cli
+from starling_convert import __version__
+from starling_convert.api import convert_checkpoint
+from starling_convert.errors import ConvertError
 
-from convert import __version__
-from convert.api import convert_checkpoint
-from convert.errors import ConvertError
 from starling_tui.paths import app_paths
 
 
@@ -129,10 +129,10 @@ def test_f32_weights_are_exact_with_qk_permuted(converted_gguf, tiny_checkpoint:
 
 def test_tiny_blocks_write_identical_bytes(monkeypatch, tiny_checkpoint: Path,
                                            starling_f16_gguf: Path, tmp_path: Path) -> None:
-    import convert.writer
+    import starling_convert.writer
 
     # ~2 rows per block: every tensor, the Q/K permutation included, is split into many blocks
-    monkeypatch.setattr(convert.writer, "BLOCK_BYTES", 1000)
+    monkeypatch.setattr(starling_convert.writer, "BLOCK_BYTES", 1000)
     out = convert_checkpoint(tiny_checkpoint, "f16", tmp_path / "small-blocks.gguf", quiet=True)
     assert out.read_bytes() == starling_f16_gguf.read_bytes()
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from model_fixtures import greedy_generate, read_gguf
-
-from convert.outtypes import OUTTYPES
+from starling_convert.outtypes import OUTTYPES
 
 PROMPT = [1, 420, 6316, 28781, 3198, 3123, 1247, 28747, 22557, 32000, 420, 6316, 28781, 3198,
           3123, 21631, 28747]  # the model card's first reference prompt

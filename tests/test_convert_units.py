@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_fixtures import read_gguf
-
-from convert.architectures import converter_for, supported_architectures
-from convert.architectures.llama import rope_settings
-from convert.encode import permute_heads
-from convert.errors import ConvertError
-from convert.outtypes import lookup
-from convert.progress import Progress
-from convert.weights import read_header
+from starling_convert.architectures import converter_for, supported_architectures
+from starling_convert.architectures.llama import rope_settings
+from starling_convert.encode import permute_heads
+from starling_convert.errors import ConvertError
+from starling_convert.outtypes import lookup
+from starling_convert.progress import Progress
+from starling_convert.weights import read_header
 
 
 def test_outtype_lookup_is_case_insensitive_and_errors_in_one_line() -> None:
@@ -102,7 +101,7 @@ def test_progress_choose_follows_tty_and_quiet() -> None:
 
 
 def test_ggml_kernels_match_numpy_bit_for_bit(monkeypatch) -> None:
-    from convert import fastpath
+    from starling_convert import fastpath
 
     if fastpath._ggml() is None:
         pytest.skip("ggml's shared libraries were not found next to llama_cpp")
@@ -121,7 +120,8 @@ def test_ggml_kernels_match_numpy_bit_for_bit(monkeypatch) -> None:
 
 
 def test_tensor_info_reader_agrees_with_gguf_reader(starling_q4km_gguf: Path) -> None:
-    from convert.verify import read_tensor_infos
+    from starling_convert.verify import read_tensor_infos
+
     from starling_tui.models.gguf_reader import read_gguf_header
 
     for path in (starling_q4km_gguf,):

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_fixtures import leftovers
+from starling_convert.cli import main
+from starling_convert.quantize import quantize_file
 
-from convert.cli import main
-from convert.quantize import quantize_file
 from starling_tui.quality.imatrix_collect import collect_imatrix
 from starling_tui.quality.imatrix_file import (
     ImatrixData,

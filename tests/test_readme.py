@@ -145,7 +145,7 @@ def test_every_command_flag_is_in_its_row_of_the_command_table() -> None:
 
 
 def test_every_converter_flag_is_in_its_row_of_the_command_table() -> None:
-    from convert.cli import build_parser
+    from starling_convert.cli import build_parser
 
     assert _missing_from_row("starling-convert", build_parser()) == []
 

@@ -33,8 +33,7 @@ REMAP_CASES = [("f32", False, 1e-5), ("f16", False, 5e-3), ("f16", True, 2e-2),
 def one_layer_model(folder: Path) -> Path:
     """The CPU test's one-layer F32 model (keys depend only on token and position)."""
     from checkpoint_factory import CheckpointSpec, Shape, write_checkpoint
-
-    from convert.api import convert_checkpoint
+    from starling_convert.api import convert_checkpoint
 
     ckpt = write_checkpoint(folder / "ckpt", CheckpointSpec(shape=Shape(layers=1)))
     return convert_checkpoint(ckpt, "f32", folder / "one-layer-f32.gguf", quiet=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from convert.errors import ConvertError
+from ..errors import ConvertError
 
 if TYPE_CHECKING:
-    from convert.architectures.base import ModelConverter
+    from .base import ModelConverter
 
-_MODULES = ("convert.architectures.llama",)
+_MODULES = (".llama",)  # relative: the package installs as starling_convert
 _REGISTRY: dict[str, type[ModelConverter]] = {}
 
 
@@ -27,7 +27,7 @@ def register(cls: type[ModelConverter]) -> type[ModelConverter]:
 
 def _load_all() -> None:
     for module in _MODULES:
-        importlib.import_module(module)
+        importlib.import_module(module, __package__)
 
 
 def supported_architectures() -> list[str]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from convert.encode import tensor_nbytes
-from convert.errors import ConvertError
-from convert.weights import TensorRef
+from ..encode import tensor_nbytes
+from ..errors import ConvertError
+from ..weights import TensorRef
 
 _SKIPPED_SUFFIXES = ("rotary_emb.inv_freq",)  # recomputed by llama.cpp, never stored in GGUF
 _REQUIRED: Any = object()
@@ -125,6 +125,6 @@ class ModelConverter:
     # -- vocabulary -------------------------------------------------------------------------
     def load_vocab(self) -> Any:
         """Read the tokenizer (sentencepiece by default); errors are one line."""
-        from convert.vocab import load_sentencepiece_vocab
+        from ..vocab import load_sentencepiece_vocab
 
         return load_sentencepiece_vocab(self.folder, int(self.param("vocab_size")))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from convert.architectures import register
-from convert.architectures.base import ModelConverter
-from convert.errors import ConvertError
+from ..errors import ConvertError
+from . import register
+from .base import ModelConverter
 
 
 @register

@@ -20,12 +20,13 @@ from starling_tui.atomic import make_private_dirs
 from starling_tui.pull.errors import PullError
 from starling_tui.pull.selection import QuantType
 
-CONVERTER = (sys.executable, "-m", "convert")
+CONVERTER = (sys.executable, "-m", "starling_convert")
 
 
 def describe_quant(quant: str) -> QuantType:
-    """What output type ``quant`` is (``python -m convert.describe``); PullError if unknown."""
-    result = subprocess.run([sys.executable, "-m", "convert.describe", quant],
+    """What output type ``quant`` is (``python -m starling_convert.describe``); PullError if
+    unknown."""
+    result = subprocess.run([sys.executable, "-m", "starling_convert.describe", quant],
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PullError(_last_line(result.stderr).replace("--outtype", "--quant")

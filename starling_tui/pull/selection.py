@@ -85,7 +85,8 @@ def weight_files(index: Path | None, present: Iterable[str], repo: str) -> list[
 
 @dataclass(frozen=True)
 class QuantType:
-    """What pull needs to know of a converter output type (``python -m convert.describe``)."""
+    """What pull needs to know of a converter output type
+    (``python -m starling_convert.describe``)."""
 
     name: str  # as --outtype takes it: q4_k_m
     label: str  # as in file names: Q4_K_M
