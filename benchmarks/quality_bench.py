@@ -68,8 +68,8 @@ def bare_loop(path: Path, text: str, chunks: int, n_ctx: int = 512) -> float:
     """Perplexity over the same chunks with nothing but llama-cpp-python and numpy."""
     from llama_cpp import _internals
 
-    from starling_tui.engine.worker.context import default_threads
     from starling_tui.llama.backend import llama, load_model, model_params
+    from starling_tui.llama.context import default_threads
 
     lc = llama()
     model = load_model(path, model_params())

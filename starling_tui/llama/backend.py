@@ -133,9 +133,6 @@ def _load_mode(lc: Any, use_mmap: bool, use_mlock: bool) -> int:
 
 def load_model(path: str | os.PathLike[str], params: Any | None = None) -> _internals.LlamaModel:
     """Load a GGUF into llama.cpp; raises ``ValueError`` when llama.cpp refuses the file."""
-    from llama_cpp import _internals
+    from starling_tui.llama.internals import new_model
 
-    llama()
-    return _internals.LlamaModel(
-        path_model=os.fspath(path), params=params or model_params(), verbose=False
-    )
+    return new_model(path, params or model_params())

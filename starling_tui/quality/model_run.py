@@ -49,22 +49,19 @@ class EvalModel:
         ``cb_eval`` is llama.cpp's eval callback (``ggml_backend_sched_eval_callback``), used to
         collect an importance matrix; the caller keeps it alive.
         """
-        from llama_cpp import _internals
-
-        from starling_tui.engine.worker.context import (
+        from starling_tui.errors import EngineError
+        from starling_tui.llama.backend import clear_recent_errors, load_model, model_params
+        from starling_tui.llama.context import (
+            ContextParams,
+            context_size,
+            create_context,
             default_threads,
             load_failure,
             resolve_gpu_layers,
         )
-        from starling_tui.llama.backend import (
-            clear_recent_errors,
-            llama,
-            load_model,
-            model_params,
-        )
+        from starling_tui.llama.internals import new_batch
 
         check_model_file(path)
-        lc = llama()
         layers, _note = resolve_gpu_layers("auto")
         clear_recent_errors()
         try:
@@ -72,23 +69,20 @@ class EvalModel:
         except ValueError:
             raise QualityError(load_failure(str(path), layers)) from None
         threads, threads_batch = default_threads()
-        params = lc.llama_context_default_params()
-        params.n_ctx = params.n_batch = n_ctx
-        params.n_ubatch = min(n_ctx, MAX_UBATCH)
-        params.n_seq_max = 1
-        params.n_threads, params.n_threads_batch = threads, threads_batch
-        if layers == 0:  # the CPU flash-attention kernel is the slower one (engine/worker/context)
-            params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        if cb_eval is not None:
-            params.cb_eval = cb_eval
+        params = ContextParams(
+            n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=min(n_ctx, MAX_UBATCH),
+            n_threads=threads, n_threads_batch=threads_batch,
+            # the CPU flash-attention kernel is the slower one (as in the engine)
+            flash_attn=False if layers == 0 else None,
+            cb_eval=cb_eval,
+        )
         try:
-            ctx = _internals.LlamaContext(model=model, params=params, verbose=False)
-        except ValueError:
+            ctx = create_context(model, params, layers)
+        except EngineError as exc:
             model.close()
-            raise QualityError(f"not enough memory for a {n_ctx}-token context "
-                               f"with {path.name}") from None
-        real_ctx = int(lc.llama_n_ctx(ctx.ctx))
-        batch = _internals.LlamaBatch(n_tokens=real_ctx, embd=0, n_seq_max=1, verbose=False)
+            raise QualityError(f"{path.name}: {exc}") from None
+        real_ctx = context_size(ctx)
+        batch = new_batch(real_ctx)
         return cls(path, model, ctx, batch, real_ctx, int(model.n_vocab()))
 
     def tokenize(self, text: str) -> list[int]:

@@ -14,13 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
-from starling_tui.engine.worker.context import (
-    create_context,
-    load_failure,
-    model_metadata,
-    quant_name,
-    resolve_gpu_layers,
-)
+from starling_tui.engine.worker.context import create_context, quant_name
 from starling_tui.engine.worker.hooks import NO_FAULTS, FaultPlan
 from starling_tui.engine.worker.kv_sequence import KvSequence
 from starling_tui.engine.worker.next_turn import next_turn_prefix, prefill
@@ -38,6 +32,7 @@ from starling_tui.llama.backend import (
     load_model,
     model_params,
 )
+from starling_tui.llama.context import load_failure, model_metadata, resolve_gpu_layers
 from starling_tui.llama.devices import backend_label
 from starling_tui.llama.vocab import LlamaVocab
 from starling_tui.models.capacity import context_note
