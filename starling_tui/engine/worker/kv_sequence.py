@@ -83,6 +83,37 @@ class KvSequence:
         if code != 0:
             raise EngineError(f"llama.cpp failed to decode (code {code})")
 
+    def batch_room(self) -> int:
+        """How many tokens one decode at the end may hold: a batch, the window less its last
+        free cell (a reply never fills it) and, with Self-Extend, the rest of the block."""
+        end = len(self.tokens)
+        return max(min(self.n_batch, self.n_ctx - 1 - end,
+                       self.map.chunk_end(end + self.n_batch) - end), 0)
+
+    def verify(self, tokens: Sequence[int]) -> None:
+        """Decode ``tokens`` at the end with logits for every position (a draft's check, at
+        most :meth:`batch_room` tokens); :meth:`keep` then drops the rejected ones. A block
+        they fill is grouped by :meth:`keep`, once only accepted tokens are left in it."""
+        self.batch.set_batch(tokens, self.map.next(), True)
+        code = int(llama().llama_decode(self.ctx.ctx, self.batch.batch))
+        if code != 0:
+            self._after_abort()
+            raise EngineError(f"llama.cpp failed to decode (code {code})")
+        self._edited = False
+        self.tokens.extend(tokens)
+        self.map.grow(len(tokens))
+
+    def keep(self, n: int) -> None:
+        """Keep the first ``n`` tokens after :meth:`verify`: the rest leave the KV cache (they
+        lie in the ungrouped tail, so the cut is exact), then a full block is grouped."""
+        if n < len(self.tokens):
+            llama().llama_memory_seq_rm(self.ctx.memory, 0, self.map.positions[n], -1)
+            del self.tokens[n:]
+            self.map.trim(n)
+        if self.map.block_full():
+            self.map.group_tail(llama(), self.ctx.memory, self.tokens)
+            self._edited = True
+
     def settle(self) -> None:
         """Run a pending K-shift now (a throwaway decode), so a saved state is consistent."""
         if self._edited and self.tokens:

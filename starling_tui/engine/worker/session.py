@@ -21,6 +21,7 @@ from starling_tui.engine.worker.next_turn import next_turn_prefix, prefill
 from starling_tui.engine.worker.reply_loop import ReplyLoop
 from starling_tui.engine.worker.reply_room import room_maker
 from starling_tui.engine.worker.self_extend import self_extend_for
+from starling_tui.engine.worker.speculation import Speculation
 from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.engine.worker.threads import before_prompt
 from starling_tui.engine.worker.tokenizer import prompt_tokenizer
@@ -53,10 +54,17 @@ class Session:
     """A model (and, unless ``vocab_only``, a context) loaded in this process."""
 
     def __init__(
-        self, options: EngineOptions, *, vocab_only: bool = False, faults: FaultPlan = NO_FAULTS
+        self, options: EngineOptions, *, vocab_only: bool = False, faults: FaultPlan = NO_FAULTS,
+        speculation: Speculation | None = None,
     ) -> None:
         self.options = options
         self.faults = faults
+        # drafts from the conversation (a test hands in its own); None when ``speculative``
+        # is off: the drafter's index and the learnt costs outlive each reply
+        if speculation is None and options.speculative == "auto" and not vocab_only:
+            speculation = Speculation()
+        self.speculation = speculation
+        self._prompt_counters: dict[str, float] | None = None
         self.vocab_only = vocab_only
         n_gpu, self.gpu_note = (0, "vocabulary only") if vocab_only else resolve_gpu_layers(
             options.n_gpu_layers
@@ -179,20 +187,25 @@ class Session:
             stats.evaluated_tokens = max(len(kv.tokens) - reused, 0)
             stats.finish_reason = "cancelled"
             return stats
+        # llama.cpp counts a verified draft's batch as prompt work: keep the prompt's own count
+        llama().llama_synchronize(kv.ctx.ctx)
+        self._prompt_counters = self._read_counters()
+        if self.speculation is not None:
+            self.speculation.begin(request, fitted.messages, prompt, self.tok.encode)
         pieces: list[str] = []
         room = room_maker(lambda r: self.plan(r, room=1)[0], kv, request,
                           lambda: "".join(pieces), stats)
         # OpenChat prompts end "Assistant:" and the template writes ": " + reply, so the
         # reply's leading space belongs to the template (and re-renders identically).
         loop = ReplyLoop(kv, self.model, strip_space=strips_reply_space(fmt), faults=self.faults,
-                         make_room=room)
+                         make_room=room, speculation=self.speculation)
 
         def keep_and_emit(text: str) -> None:
             pieces.append(text)
             emit(text)
 
         stats.finish_reason = loop.run(request, keep_and_emit, cancelled, stats, start)
-        self._reply_counters = self._read_counters()
+        self._reply_counters = self._counters_since_prompt()
         self._last_reply = (request, "".join(pieces)) if stats.finish_reason in (
             COMPLETED) else None
         return stats
@@ -227,6 +240,18 @@ class Session:
         """llama.cpp's own perf counters for the latest reply (as they were at its end, so
         the next turn's prefill does not count)."""
         return self._reply_counters or self._read_counters()
+
+    def _counters_since_prompt(self) -> dict[str, float]:
+        """The counters now, with the prompt's figures as they were when it was evaluated and
+        the verified drafts' batches (which llama.cpp counts as prompt work) apart."""
+        counters = self._read_counters()
+        prompt = self._prompt_counters
+        if prompt is not None:
+            counters["n_verify"] = counters["n_p_eval"] - prompt["n_p_eval"]
+            counters["t_verify_ms"] = counters["t_p_eval_ms"] - prompt["t_p_eval_ms"]
+            counters["n_p_eval"] = prompt["n_p_eval"]
+            counters["t_p_eval_ms"] = prompt["t_p_eval_ms"]
+        return counters
 
     def _read_counters(self) -> dict[str, float]:
         data = llama().llama_perf_context(self._context().ctx.ctx)
