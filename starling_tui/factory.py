@@ -11,7 +11,8 @@ the model file, creates the engine and opens the history store. The engine comes
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,29 @@ def load_engine(
     return engine, info
 
 
+@contextmanager
+def preview_engine(
+    settings: Settings, model: ModelFile, engine_factory: EngineFactory | None = None
+) -> Iterator[Engine]:
+    """An engine that previews prompts for ``model`` (the local one loads only the
+    vocabulary), closed on leaving the block."""
+    if engine_factory is None and not settings.engine_url:
+        from starling_tui.engine.parent.process import ProcessEngine
+
+        vocab = ProcessEngine()
+        try:
+            vocab.load_vocab(engine_options(settings, model.path))
+            yield vocab
+        finally:
+            vocab.close()
+        return
+    engine, _info = load_engine(settings, model, engine_factory)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 def preview_prompt(
     settings: Settings,
     model: ModelFile,
@@ -104,15 +128,8 @@ def preview_prompt(
     engine_factory: EngineFactory | None = None,
 ) -> PromptPreview:
     """The exact prompt of ``request``; the local engine loads only the vocabulary for it."""
-    if engine_factory is None and not settings.engine_url:
-        from starling_tui.engine.parent.process import ProcessEngine
-
-        return ProcessEngine.preview_only(engine_options(settings, model.path), request)
-    engine, _info = load_engine(settings, model, engine_factory)
-    try:
+    with preview_engine(settings, model, engine_factory) as engine:
         return engine.preview(request)
-    finally:
-        engine.close()
 
 
 def open_history(path: Path | None = None) -> HistoryStore:

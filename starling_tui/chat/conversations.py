@@ -6,7 +6,7 @@ through it, so what it prints is what ``ask`` and the app send.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -16,7 +16,7 @@ from starling_tui.config import Settings
 from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
 from starling_tui.text import checked_text
-from starling_tui.types import ChatRequest
+from starling_tui.types import Attachment, ChatRequest
 
 
 def create(
@@ -76,8 +76,10 @@ def next_request(
     mode: str | None = None,
     system_prompt: str | None = None,
     sampling_changes: Mapping[str, Any] | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> ChatRequest:
-    """The request continuing the conversation's active path with ``text`` (if any).
+    """The request continuing the conversation's active path with ``text`` (if any) and the
+    files ``attachments`` attached to it.
 
     ``conversation_id`` None is a new chat; ``mode``, ``system_prompt`` and
     ``sampling_changes`` stand in for changes not saved yet.
@@ -96,5 +98,5 @@ def next_request(
         conversation, path,
         sampling.layered(sampling.sampling_from_settings(settings), overrides),
         system_prompt=settings.system_prompt if system_prompt is None else system_prompt,
-        unsent=text, mode=mode,
+        unsent=text, mode=mode, attachments=attachments,
     )

@@ -12,6 +12,7 @@ Typical use (``ask``)::
 
     core = ChatCore(store, engine, settings)
     pending = core.start("Hello", mode="auto")          # or core.send(conversation_id, text)
+    # files: core.start(text, attachments=[f.attachment for f in read_attachments(paths)])
     result = pending.run(on_piece=print_piece)          # saved while it streams
     result.stats.finish_reason, result.stats.dropped_messages
 
@@ -22,10 +23,11 @@ Escape. ``core.settings`` may be replaced when the settings screen changes them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from starling_tui.chat import attachments as files
 from starling_tui.chat import conversations, export, sampling
 from starling_tui.chat.path import build_request
 from starling_tui.chat.reply import PendingReply
@@ -36,7 +38,7 @@ from starling_tui.history.records import Conversation, Message
 from starling_tui.history.store import HistoryStore
 from starling_tui.prompt.builder import CODE_NEEDS_OPENCHAT
 from starling_tui.text import checked_text
-from starling_tui.types import ChatRequest, SamplingOptions
+from starling_tui.types import Attachment, ChatRequest, SamplingOptions
 
 
 class ChatCore:
@@ -104,24 +106,36 @@ class ChatCore:
         mode: str | None = None,
         system_prompt: str | None = None,
         sampling_changes: Mapping[str, Any] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> ChatRequest:
         """The request the next message ``text`` would send (no text: the path as it is).
 
         ``conversation_id`` None is a new chat (the settings' system prompt). ``mode``,
         ``system_prompt`` and ``sampling_changes`` preview what :meth:`configure` would change
-        (``ask --code --system … --temperature …``). This is exactly what :meth:`send` sends
-        for the same conversation, settings and text.
+        (``ask --code --system … --temperature …``); ``attachments`` are the message's files.
+        This is exactly what :meth:`send` sends for the same conversation, settings, text and
+        files.
         """
         return conversations.next_request(
             self.store, self.settings, conversation_id, text, mode=mode,
             system_prompt=system_prompt, sampling_changes=sampling_changes,
+            attachments=attachments,
         )
 
     def preview(
-        self, conversation_id: str | None, text: str | None = None, *, mode: str | None = None
+        self, conversation_id: str | None, text: str | None = None, *, mode: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> PromptPreview:
         """The exact prompt ids and rendering of :meth:`request` (for F7 and ``tokens``)."""
-        return self.engine.preview(self.request(conversation_id, text, mode=mode))
+        return self.engine.preview(
+            self.request(conversation_id, text, mode=mode, attachments=attachments)
+        )
+
+    def check_files_fit(self, request: ChatRequest) -> None:
+        """Refuse, in one line, a request whose newest message's files cannot fit the window
+        (a file larger than the window, or which files to leave out); see
+        :func:`.attachments.check_files_fit`."""
+        files.check_files_fit(self.engine, request)
 
     # -- turns --------------------------------------------------------------------------------
 
@@ -133,28 +147,42 @@ class ChatCore:
         system_prompt: str | None = None,
         sampling_overrides: Mapping[str, Any] | None = None,
         model: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> PendingReply:
-        """A new conversation with ``text`` as its first message; nothing is kept on failure."""
+        """A new conversation with ``text`` (and its files) as its first message.
+
+        Files that cannot fit the context window are refused before anything is saved;
+        nothing is kept on any other failure either.
+        """
         checked_text(text, "the prompt")
         if system_prompt is not None:
             checked_text(system_prompt, "the system prompt")
+        if attachments:
+            files.check_files_fit(self.engine, self.request(
+                None, text, mode=mode, system_prompt=system_prompt,
+                sampling_changes=sampling_overrides, attachments=attachments,
+            ))
         self.check_mode(mode)
         conversation = self.new_conversation(
             mode=mode, system_prompt=system_prompt, sampling_overrides=sampling_overrides,
             model=model,
         )
         try:
-            return self._send_under(conversation, [], text)
+            return self._send_under(conversation, [], text, attachments, checked=True)
         except BaseException:
             self.store.delete_conversation(conversation.id)
             raise
 
-    def send(self, conversation_id: str, text: str, *, after: int | None = None) -> PendingReply:
-        """Save ``text`` as the next user message and return its pending reply.
+    def send(
+        self, conversation_id: str, text: str, *, after: int | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> PendingReply:
+        """Save ``text`` (with its files) as the next user message; its pending reply.
 
         The parent is ``after`` (the message the user saw last) or the active leaf as read
         now; the request is built from that same path, so another process adding to the
         conversation meanwhile cannot make the saved tree differ from what the engine sees.
+        Files that cannot fit the context window are refused before anything is saved.
         """
         checked_text(text, "the prompt")
         conversation = self.store.get_conversation(conversation_id)
@@ -164,7 +192,7 @@ class ChatCore:
             if after is not None
             else self.store.active_path(conversation.id)
         )
-        return self._send_under(conversation, path, text)
+        return self._send_under(conversation, path, text, attachments)
 
     def regenerate(self, conversation_id: str) -> PendingReply:
         """Answer the active branch's last user message again (a sibling of the old reply)."""
@@ -176,11 +204,26 @@ class ChatCore:
             raise UserError("nothing to regenerate: send a message first")
         return self._pending(conversation, path[: users[-1] + 1])
 
-    def edit_and_resend(self, message_id: int, text: str) -> PendingReply:
-        """Save an edited copy of a user message as its sibling branch and answer it."""
+    def edit_and_resend(
+        self, message_id: int, text: str, *, attachments: Sequence[Attachment] | None = None
+    ) -> PendingReply:
+        """Save an edited copy of a user message as its sibling branch and answer it.
+
+        The copy keeps the original's files unless ``attachments`` gives others (``()``:
+        none); files that do not fit with the new text are refused before anything is saved.
+        """
         checked_text(text, "the message")
         self.check_mode(self._conversation_mode(message_id))
-        edited = self.store.edit_message(message_id, text)
+        original = self.store.get_message(message_id)
+        files_kept = original.attachments if attachments is None else tuple(attachments)
+        if files_kept:
+            conversation = self.store.get_conversation(original.conversation_id)
+            above = self.store.path_to(original.parent_id) if original.parent_id else []
+            files.check_files_fit(self.engine, build_request(
+                conversation, above, self.sampling_for(conversation), unsent=text,
+                attachments=files_kept,
+            ))
+        edited = self.store.edit_message(message_id, text, attachments=files_kept)
         conversation = self.store.get_conversation(edited.conversation_id)
         return self._pending(conversation, self.store.path_to(edited.id))
 
@@ -221,10 +264,18 @@ class ChatCore:
     # -- helpers ------------------------------------------------------------------------------
 
     def _send_under(
-        self, conversation: Conversation, path: list[Message], text: str
+        self, conversation: Conversation, path: list[Message], text: str,
+        attachments: Sequence[Attachment] = (), *, checked: bool = False,
     ) -> PendingReply:
+        if attachments and not checked:
+            files.check_files_fit(self.engine, build_request(
+                conversation, path, self.sampling_for(conversation), unsent=text,
+                attachments=attachments,
+            ))
         parent_id = path[-1].id if path else None
-        user = self.store.add_message(conversation.id, "user", text, parent_id=parent_id)
+        user = self.store.add_message(
+            conversation.id, "user", text, parent_id=parent_id, attachments=attachments
+        )
         # Re-read: the first user message gives a new conversation its title.
         return self._pending(self.store.get_conversation(conversation.id), [*path, user])
 

@@ -15,6 +15,11 @@ A continued conversation keeps its own system prompt and the sampling values set
 settings do): flags > the conversation's own values > environment > config file > defaults.
 Sampling values that were not set for the conversation follow the settings of the day.
 
+``--file PATH`` (``-f``, repeatable, ``-`` for stdin) attaches text files to the message; they
+are read and checked before the model loads, and refused in one line (nothing saved) when they
+are not UTF-8 text files or do not fit the context window. A path through a symbolic link is
+followed and named on stderr (``note: a.py is a link to …``).
+
 When the conversation no longer fits the context, the engine leaves the oldest messages out and
 a ``note:`` line on stderr says how many. ``--stats`` prints the reply's figures as one JSON line
 on stderr.
@@ -24,15 +29,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from starling_tui.cli import options
 
 if TYPE_CHECKING:
     from starling_tui.chat import ChatCore
+    from starling_tui.chat.attachments import AttachedFile
     from starling_tui.config import Settings
     from starling_tui.engine.base import GenerationStats, ModelInfo
     from starling_tui.history.records import Conversation
+    from starling_tui.types import Attachment
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -71,8 +79,26 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--stats", action="store_true", help="print the reply's figures as one JSON line on stderr"
     )
+    options.add_file_option(parser)
     options.add_all(parser)
     return parser
+
+
+def read_files(args: argparse.Namespace) -> list[AttachedFile]:
+    """The ``--file`` attachments, read and checked; a note on stderr for each followed link.
+
+    stdin holds one thing: the prompt (PROMPT ``-``) or one file (``-f -``), not both.
+    """
+    from starling_tui.chat.attachments import STDIN, read_attachments
+    from starling_tui.errors import UserError
+
+    if getattr(args, "prompt", None) == STDIN and STDIN in args.files:
+        raise UserError("stdin holds either the prompt ('-') or a file ('-f -'), not both")
+    files = read_attachments(args.files)
+    for file in files:
+        if file.link_note:
+            print(file.link_note, file=sys.stderr, flush=True)
+    return files
 
 
 def read_prompt(prompt: str) -> str:
@@ -131,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = options.settings_from_args(args)
     model = factory.choose_model(settings, args.model)
+    files = read_files(args)
     text = read_prompt(args.prompt)
     if args.system is not None:
         checked_text(args.system, "the system prompt")
@@ -148,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
             # Before the conversation's mode is changed or anything saved: coding mode needs
             # an OpenChat model (a continued coding conversation too).
             core.check_mode("code" if args.code else continued.mode if continued else None)
-            stats = _turn(core, args, text, continued, model.name)
+            attachments = [file.attachment for file in files]
+            stats = _turn(core, args, text, attachments, continued, model.name)
     finally:
         engine.close()
     if stats.dropped_messages:
@@ -165,22 +193,29 @@ def _turn(
     core: ChatCore,
     args: argparse.Namespace,
     text: str,
+    attachments: Sequence[Attachment],
     continued: Conversation | None,
     model_name: str,
 ) -> GenerationStats:
-    """Save the prompt through the chat core, stream the reply to stdout; its figures."""
+    """Save the prompt (and its files) through the chat core, stream the reply to stdout;
+    its figures."""
     flags = sampling_flags(args, core.settings)
     if continued is None:
         pending = core.start(
             text, mode="code" if args.code else "auto", system_prompt=args.system,
-            sampling_overrides=flags, model=model_name,
+            sampling_overrides=flags, model=model_name, attachments=attachments,
         )
     else:
+        if attachments:  # before configure: refused files leave the conversation as it was
+            core.check_files_fit(core.request(
+                continued.id, text, mode="code" if args.code else None,
+                system_prompt=args.system, sampling_changes=flags, attachments=attachments,
+            ))
         core.configure(
             continued.id, model=model_name, mode="code" if args.code else None,
             system_prompt=args.system, sampling_changes=flags or None,
         )
-        pending = core.send(continued.id, text)
+        pending = core.send(continued.id, text, attachments=attachments)
     print(f"conversation: {pending.conversation_id}", file=sys.stderr, flush=True)
     result = pending.run(on_piece=_write_piece)
     if not result.message.content.endswith("\n"):

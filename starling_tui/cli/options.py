@@ -1,5 +1,8 @@
 """Command-line options shared by ``ask``, ``tokens`` and the chat app (``tui``).
 
+``--file``/``-f`` (``ask`` and ``tokens``) attaches text files to the message, so ``tokens -f
+a.py PROMPT`` shows exactly what ``ask -f a.py PROMPT`` sends.
+
 The flags are built from the settings table (``starling_tui.config.SETTINGS``): every setting
 with a flag gets one, with the table's help text and metavar, in the group of its section. Each
 option's ``dest`` is the :class:`~starling_tui.config.Settings` field it overrides and its
@@ -76,6 +79,15 @@ def add_sampling_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("sampling")
     for setting in _flagged("sampling"):
         add_flag(group, setting)
+
+
+def add_file_option(parser: argparse.ArgumentParser) -> None:
+    """``--file PATH`` / ``-f PATH``: attach a text file (repeatable; ``-`` reads stdin)."""
+    parser.add_argument(
+        "--file", "-f", dest="files", metavar="PATH", action="append", default=[],
+        help="attach a text file to the message (repeat for more files; '-' reads stdin); "
+        "the model sees its name and its text in a fenced block before the message",
+    )
 
 
 def add_all(parser: argparse.ArgumentParser) -> None:

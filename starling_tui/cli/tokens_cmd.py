@@ -7,6 +7,8 @@ optional next MESSAGE, or a JSON file of ``{"role", "content"}`` objects (``--me
 ``-`` for stdin). The conversation's request is built by the chat core exactly as ``ask
 --conversation ID MESSAGE`` builds it (same flags, same sampling layering, so the same
 ``max_tokens``); messages the engine leaves out to fit the context are noted on stderr.
+``--file PATH`` (``-f``) attaches files to the message exactly as ``ask -f`` does, with the
+same checks: ``tokens -f a.py PROMPT`` prints the ids ``ask -f a.py PROMPT`` sends.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--system", metavar="TEXT", default=None, help="system prompt")
     parser.add_argument("--code", action="store_true", help="coding mode template")
+    options.add_file_option(parser)
     options.add_all(parser)
     return parser
 
@@ -88,8 +92,11 @@ def _read_messages_file(name: str) -> list[Any]:
     return parse_messages(text, name)
 
 
-def build_request(args: argparse.Namespace, settings: Any) -> Any:
-    """The chat request described by the arguments (through the chat core)."""
+def build_request(
+    args: argparse.Namespace, settings: Any, attachments: Sequence[Any] = ()
+) -> Any:
+    """The chat request described by the arguments (through the chat core), with
+    ``attachments`` on the new message."""
     from starling_tui.chat import ChatCore
     from starling_tui.chat.sampling import sampling_from_settings
     from starling_tui.cli.ask_cmd import read_prompt, sampling_flags
@@ -112,7 +119,7 @@ def build_request(args: argparse.Namespace, settings: Any) -> Any:
     with open_history() as store:
         return ChatCore(store, None, settings).request(
             args.conversation, text, mode=mode, system_prompt=system,
-            sampling_changes=sampling_flags(args, settings),
+            sampling_changes=sampling_flags(args, settings), attachments=attachments,
         )
 
 
@@ -124,19 +131,27 @@ def check_sources(args: argparse.Namespace) -> None:
         raise UserError("give either PROMPT or --messages, not both")
     if not (args.messages or args.conversation or args.prompt is not None):
         raise UserError("give a PROMPT, --conversation ID or --messages FILE")
+    if args.files and args.messages:
+        raise UserError("--file attaches to PROMPT (or --conversation ID MESSAGE), "
+                        "not to --messages")
+    if args.files and args.prompt is None:
+        raise UserError("--file attaches to a message: give the MESSAGE too")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the prompt's ids and rendering."""
     from starling_tui import factory
+    from starling_tui.chat.attachments import check_files_fit
+    from starling_tui.cli.ask_cmd import read_files
 
     check_sources(args)
     settings = options.settings_from_args(args)
     model = factory.choose_model(settings, args.model)
-    request = build_request(args, settings)
-    preview = factory.preview_prompt(
-        settings, model, request, getattr(args, "engine_factory", None)
-    )
+    files = read_files(args)
+    request = build_request(args, settings, [file.attachment for file in files])
+    with factory.preview_engine(settings, model, getattr(args, "engine_factory", None)) as engine:
+        check_files_fit(engine, request)
+        preview = engine.preview(request)
     print(json.dumps(list(preview.token_ids)))
     print(preview.rendered)
     if preview.format_note:
