@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.util
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,11 +37,12 @@ def release_scratch() -> None:
 
 @functools.cache
 def _ggml() -> tuple[Any, Any] | None:
-    """(libggml-base, libggml-cpu) from the installed llama_cpp package, or None."""
-    spec = importlib.util.find_spec("llama_cpp")
-    if spec is None or spec.origin is None:
+    """(libggml-base, libggml-cpu) from the installed llama-cpp-python, or None."""
+    from starling_tui.llama.backend import library_dir
+
+    lib = library_dir()
+    if lib is None:
         return None
-    lib = Path(spec.origin).parent / "lib"
     prefix = "" if sys.platform == "win32" else "lib"
     try:
         base = ctypes.CDLL(str(lib / f"{prefix}ggml-base{_LIB_SUFFIX}"))

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import ctypes
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 _ENTRIES = re.compile(r"have importance matrix data with (\d+) entries")
 _logged: list[int] = []
-_log_callback: Any = None  # kept alive for as long as llama.cpp may call it
 
 
 def imatrix_entries_logged() -> int | None:
@@ -30,7 +28,7 @@ def attach_imatrix(params: Any, path: Path) -> list[Any]:
 
     Returns the ctypes buffers, which must stay alive until quantization ends.
     """
-    from starling_tui.llama.backend import llama
+    from starling_tui.llama.backend import llama, watch_log
     from starling_tui.quality.imatrix_file import read_imatrix
 
     lc = llama()
@@ -52,7 +50,7 @@ def attach_imatrix(params: Any, path: Path) -> list[Any]:
         "quantize.imatrix.chunks_count": data.chunk_count,
     })
     params.kv_overrides = overrides
-    _watch_log(lc)
+    watch_log(_keep_entry_count)
     return [entries, names, arrays, overrides]
 
 
@@ -69,22 +67,7 @@ def _kv_overrides(lc: Any, values: dict[str, str | int]) -> Any:
     return array
 
 
-def _watch_log(lc: Any) -> None:
-    """Wrap the current log callback to keep llama.cpp's imatrix entry count."""
-    global _log_callback
-    from starling_tui.llama import backend as llama_backend
-
-    previous = getattr(llama_backend, "_LOG_CALLBACK", None)
-
-    @lc.llama_log_callback
-    def _log(level: int, text: bytes, user_data: Any) -> None:
-        found = _ENTRIES.search(text.decode("utf-8", "replace"))
-        if found:
-            _logged.append(int(found.group(1)))
-        if previous is not None:
-            previous(level, text, user_data)
-        else:
-            sys.stderr.write(text.decode("utf-8", "replace"))
-
-    _log_callback = _log
-    lc.llama_log_set(_log_callback, None)
+def _keep_entry_count(line: str) -> None:
+    found = _ENTRIES.search(line)
+    if found:
+        _logged.append(int(found.group(1)))

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import collections
 import functools
+import importlib.util
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +95,35 @@ def _silence_native_logs(llama_cpp: Any) -> None:
 
     _LOG_CALLBACK = _drop
     llama_cpp.llama_log_set(_LOG_CALLBACK, None)
+
+
+def watch_log(listener: Callable[[str], None]) -> None:
+    """Hand every later llama.cpp log line to ``listener`` too (the converter reads a count the
+    quantizer logs); the lines still go where they went before (kept errors, or stderr)."""
+    global _LOG_CALLBACK
+    lc = llama()
+    previous = _LOG_CALLBACK
+
+    @lc.llama_log_callback
+    def _log(level: int, text: bytes, user_data: Any) -> None:
+        line = text.decode("utf-8", "replace")
+        listener(line)
+        if previous is not None:
+            previous(level, text, user_data)
+        else:
+            sys.stderr.write(line)
+
+    _LOG_CALLBACK = _log
+    lc.llama_log_set(_LOG_CALLBACK, None)
+
+
+def library_dir() -> Path | None:
+    """The folder of the native libraries llama-cpp-python ships (libllama, libggml-*), found
+    without importing it; None when it is not installed."""
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "lib"
 
 
 def gpu_offload_supported() -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,14 @@ GgmlTensor._fields_ = [
     ("data", ctypes.c_void_p),
     ("name", ctypes.c_char * GGML_MAX_NAME),
 ]
+
+
+def eval_callback(on_tensor: Callable[[int, bool, Any], bool]) -> Any:
+    """``on_tensor(address, ask, user_data)`` as llama.cpp's eval callback
+    (``ggml_backend_sched_eval_callback``); keep the result alive as long as the context."""
+    from llama_cpp import llama_cpp
+
+    return llama_cpp.ggml_backend_sched_eval_callback(on_tensor)
 
 
 @functools.cache

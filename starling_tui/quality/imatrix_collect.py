@@ -41,7 +41,7 @@ class ActivationCollector:
         self.error: BaseException | None = None
         self._layout_checked = False
         # llama.cpp keeps a bare pointer to this: it must live as long as the context
-        self.callback = _callback_type()(self._on_tensor)
+        self.callback = gt.eval_callback(self._on_tensor)
 
     def _on_tensor(self, address: int, ask: bool, _user_data: Any) -> bool:
         try:  # an exception must never unwind into C; keep it and stop this graph instead
@@ -85,12 +85,6 @@ class ActivationCollector:
         """What was collected, as an :class:`ImatrixData`."""
         entries = {name: ImatrixEntry(self.sums[name], self.counts[name]) for name in self.sums}
         return ImatrixData(entries, datasets, chunks, chunk_size)
-
-
-def _callback_type() -> Any:
-    from llama_cpp import llama_cpp
-
-    return llama_cpp.ggml_backend_sched_eval_callback
 
 
 def collect_imatrix(model_path: Path, text: str, *, dataset: str, n_ctx: int = 512,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starling_tui.engine.worker.positions import PositionMap
+from starling_tui.llama.memory import close_gap
 
 MIN_KEPT = 16  # tokens after the gap that must match the prompt for a shift to pay
 MAX_SLIDE = 64  # a turn header is a handful of tokens: no gap slides back further
@@ -120,8 +121,7 @@ def apply_shift(lc: Any, memory: Any, tokens: list[int], positions: PositionMap,
     """
     end = shift.start + shift.length
     p0, p1 = positions.positions[shift.start], positions.positions[end]
-    if not lc.llama_memory_seq_rm(memory, 0, p0, p1):
+    if not close_gap(memory, p0, p1, lc):
         raise RuntimeError("llama.cpp refused to remove the oldest turns from the KV cache")
-    lc.llama_memory_seq_add(memory, 0, p1, -1, p0 - p1)
     positions.remove(shift.start, end)
     del tokens[shift.start : end]

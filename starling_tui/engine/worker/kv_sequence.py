@@ -34,6 +34,7 @@ from starling_tui.engine.worker.self_extend import SelfExtend
 from starling_tui.engine.worker.state_cache import StateCache
 from starling_tui.errors import EngineError
 from starling_tui.llama.backend import llama
+from starling_tui.llama.internals import new_batch
 
 ABORTED = 2  # llama_decode's return code when the abort callback fired
 
@@ -44,13 +45,11 @@ class KvSequence:
     def __init__(self, ctx: Any, n_batch: int, faults: FaultPlan = NO_FAULTS, *,
                  allow_shift: bool = False, extend: SelfExtend | None = None,
                  boundary: Callable[[int], bool] | None = None) -> None:
-        from llama_cpp import _internals
-
         self.ctx = ctx
         self.n_ctx = int(ctx.n_ctx())
         self.n_batch = n_batch
         self.faults = faults
-        self.batch = _internals.LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False)
+        self.batch = new_batch(n_batch)
         self.tokens: list[int] = []
         # ``boundary``: the template's special tokens, after which no group continues
         self.map = PositionMap(extend, boundary)

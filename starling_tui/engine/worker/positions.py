@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from starling_tui.engine.worker.self_extend import SelfExtend
+from starling_tui.llama.memory import group_positions
 
 
 def _never(_token: int) -> bool:
@@ -88,17 +89,14 @@ class PositionMap:
     def group_tail(self, lc: Any, memory: Any, tokens: Sequence[int]) -> None:
         """Group the tail's block (``tokens`` are the whole cache's) in sequence 0.
 
-        One ``llama_memory_seq_add`` per moved token, in increasing order, so no move lands
-        on a key not moved yet (``llama_memory_seq_div`` is wrong in this llama.cpp: see
-        :mod:`.self_extend`).
+        The keys move one position at a time (:func:`starling_tui.llama.memory.group_positions`,
+        which says why not with ``llama_memory_seq_div``); ``lc`` is llama_cpp or a stand-in.
         """
         assert self.extend is not None
         start, size = self.tail, self.extend.window
         base = self.positions[start]
         offsets = self.group_offsets(tokens[start : start + size])
-        for j, offset in enumerate(offsets):
-            if offset != j:
-                lc.llama_memory_seq_add(memory, 0, base + j, base + j + 1, offset - j)
+        group_positions(memory, base, offsets, lc)
         self.positions[start : start + size] = [base + offset for offset in offsets]
         self.blocks.append(start)
         self.tail = start + size

@@ -13,14 +13,13 @@ import ctypes
 from typing import Any
 
 from starling_tui.llama.backend import llama
+from starling_tui.llama.internals import new_sampler
 from starling_tui.types import SamplingOptions
 
 
 def build_sampler(sampling: SamplingOptions, n_vocab: int) -> Any:
     """A llama.cpp sampler chain for ``sampling``."""
-    from llama_cpp import _internals
-
-    chain = _internals.LlamaSampler()
+    chain = new_sampler()
     if sampling.repeat_penalty != 1.0:
         chain.add_penalties(n_vocab, 64, sampling.repeat_penalty, 0.0, 0.0)
     if sampling.temperature <= 0:

@@ -14,13 +14,9 @@ context - W)`` tokens stays inside the positions the model was trained on. The m
 the one refinement that lets a context shift and prefix reuse cut it exactly (no group spans a
 turn boundary), live in :mod:`.positions`.
 
-The regrouping moves keys with one ``llama_memory_seq_add`` per position, not with
-``llama_memory_seq_div``: in the llama.cpp vendored by llama-cpp-python 0.3.36 the division's
-K-shift accumulates ``p_old - p_new`` (``src/llama-kv-cells.h``, ``pos_div``) where the
-addition accumulates ``+d``, so divided keys would be rotated the wrong way.
-``tests/test_engine_self_extend.py`` proves the remap: on a one-layer model (whose keys depend
-only on their token and position) the logits after the remap equal a fresh evaluation of the
-same tokens at the remapped positions, and ``seq_div`` does not.
+The regrouping moves keys one position at a time, not with ``llama_memory_seq_div`` (wrong
+in the llama.cpp this project is verified with): :func:`starling_tui.llama.memory.group_positions`
+says why, and ``tests/test_engine_self_extend.py`` proves the remap.
 """
 
 from __future__ import annotations
