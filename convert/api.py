@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from starling_tui.atomic import replace_durably, temp_path
 from starling_tui.disk import existing_ancestor
+from starling_tui.llama.version import UnsupportedLlamaVersion, check_version
 
 from .errors import ConvertError
 from .hooks import ConvertHooks
@@ -57,6 +58,10 @@ def convert_checkpoint(source: str | Path, outtype: str = DEFAULT_OUTTYPE,
     an importance matrix and a quality report (:mod:`convert.quality_step`).
     Raises :class:`ConvertError` with a one-line message on bad input.
     """
+    try:
+        check_version()  # one line, before anything, unless a verified llama-cpp-python
+    except UnsupportedLlamaVersion as exc:
+        raise ConvertError(str(exc)) from None
     hooks = hooks or ConvertHooks()
     kind = lookup(outtype)
     report = Progress.choose(progress, quiet, observer=hooks.observer)

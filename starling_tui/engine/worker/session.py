@@ -35,6 +35,7 @@ from starling_tui.llama.backend import (
 )
 from starling_tui.llama.context import load_failure, model_metadata, resolve_gpu_layers
 from starling_tui.llama.devices import backend_label
+from starling_tui.llama.version import check_version
 from starling_tui.llama.vocab import LlamaVocab
 from starling_tui.models.capacity import context_note
 from starling_tui.prompt.builder import PromptFormat, build_parts, resolve_format
@@ -57,6 +58,7 @@ class Session:
         self, options: EngineOptions, *, vocab_only: bool = False, faults: FaultPlan = NO_FAULTS,
         speculation: Speculation | None = None,
     ) -> None:
+        check_version()  # before llama.cpp loads: one line unless a verified llama-cpp-python
         self.options = options
         self.faults = faults
         # drafts from the conversation (a test hands in its own); None when ``speculative``
