@@ -1,9 +1,10 @@
 """Creating a llama.cpp context, and the loading choices every user of llama.cpp shares.
 
 One function makes every context (the engine's, the quality tools'): :func:`create_context`
-takes plain values (:class:`ContextParams`), and a refusal is one line
-(:func:`context_failure`). The engine's policy on top (threads that follow the free CPU,
-flash attention on the CPU) stays in the engine.
+takes plain values (:class:`ContextParams`), and when llama.cpp refuses, it says why in one
+line from llama.cpp's own log (:func:`context_failure`): not enough memory, or the reason
+llama.cpp gave (a quantized V cache without flash attention, for one). The engine's policy
+on top (threads that follow the free CPU, flash attention on the CPU) stays in the engine.
 
 llama.cpp adjusts some requested values quietly: it lowers ``n_batch`` to a smaller requested
 ``n_ctx`` and then rounds ``n_ctx`` up (``--ctx 64 --batch 512`` gives a 256-token context with
@@ -29,6 +30,9 @@ from starling_tui.llama.devices import physical_cores
 from starling_tui.llama.internals import new_context
 
 ALL_LAYERS = 999  # llama.cpp clamps to the model's layer count
+# What llama.cpp's log says when a buffer (weights, KV cache, compute) does not fit.
+_MEMORY_WORDS = ("out of memory", "insufficient memory", "failed to allocate",
+                 "unable to allocate", "cudamalloc")
 
 
 def resolve_gpu_layers(requested: int | str) -> tuple[int, str]:
@@ -94,9 +98,18 @@ def create_context(model: Any, params: ContextParams, n_gpu_layers: int = 0) -> 
 
 
 def context_failure(n_ctx: int, n_gpu_layers: int, errors: list[str]) -> str:
-    """One line saying why llama.cpp could not create a context."""
-    return (f"not enough memory for a {n_ctx}-token context with {n_gpu_layers} layers on "
-            "the GPU: try a smaller --ctx or fewer --n-gpu-layers")
+    """One line saying why llama.cpp could not create a context, from its error log lines."""
+    if not errors or any(word in e.lower() for e in errors for word in _MEMORY_WORDS):
+        # No reason logged (its log is shown, not kept) or a buffer that did not fit.
+        return (f"not enough memory for a {n_ctx}-token context with {n_gpu_layers} layers on "
+                "the GPU: try a smaller --ctx or fewer --n-gpu-layers")
+    return f"llama.cpp could not create a {n_ctx}-token context: {_reason(errors[-1])}"
+
+
+def _reason(line: str) -> str:
+    """An error line without the C function that logged it (``llama_init_from_model: …``)."""
+    head, sep, rest = line.partition(": ")
+    return rest.strip() if sep and head.isidentifier() and rest.strip() else line.strip()
 
 
 def context_size(ctx: Any) -> int:

@@ -1,4 +1,5 @@
-"""A loaded model's token tables: plain-text encoding, special tokens, the end of a turn.
+"""A loaded model's token tables (plain-text encoding, special tokens, the end of a turn)
+and the bytes each token stands for.
 
 Text is tokenized with special parsing off and no BOS. One catch: llama.cpp still matches
 USER_DEFINED tokens in plain text with special parsing off (it pre-splits on them the way HF
@@ -10,6 +11,7 @@ view of it is :func:`starling_tui.engine.worker.tokenizer.prompt_tokenizer`.
 
 from __future__ import annotations
 
+import ctypes
 import re
 from typing import Any
 
@@ -17,6 +19,21 @@ from starling_tui.llama.backend import llama
 
 _LOOKS_SPECIAL = re.compile(r"<[^<>\s]+>")
 _BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+PIECE_BUFFER = 256  # bytes: room for nearly every token's text; a longer one is asked again
+
+
+def token_piece(vocab: Any, token: int) -> bytes:
+    """The bytes ``token`` stands for in generated text (control tokens: none), however long.
+
+    ``vocab`` is a loaded model's ``llama_vocab`` pointer (``LlamaModel.vocab``).
+    """
+    lc = llama()
+    buf = ctypes.create_string_buffer(PIECE_BUFFER)
+    n = lc.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+    if n < 0:  # too small: llama.cpp answers minus the size it needs
+        buf = ctypes.create_string_buffer(-n)
+        n = lc.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+    return buf.raw[: max(n, 0)]
 
 
 class LlamaVocab:

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -93,6 +95,15 @@ class _PipeLogHandler(logging.Handler):
             self.channel.send(("log", record.levelno, record.getMessage()))
 
 
+def _log_traceback(what: str) -> None:
+    """Write the exception being handled, with its traceback, to the engine log (this
+    process's stderr, a file: :mod:`starling_tui.engine.crash_log`): the parent and the user
+    get one line, the log keeps the whole story for whoever looks into it."""
+    print(f"engine worker: unexpected error in {what}:", file=sys.stderr)
+    traceback.print_exc(file=sys.stderr)
+    sys.stderr.flush()
+
+
 def _cancel_check(cancel_flag: Any, generation: int) -> Callable[[], bool]:
     """Whether the parent has cancelled reply ``generation`` (or a later one)."""
 
@@ -107,6 +118,7 @@ def _save_state(session: Any, request: Any, stats: Any, logger: logging.Logger) 
     try:
         session.after_reply(request, stats)
     except Exception as exc:  # a second reply would answer the parent's *next* request
+        _log_traceback("the state save")
         logger.warning("could not save the conversation state: %s", one_line(exc))
 
 
@@ -115,6 +127,7 @@ def _prefill_next_turn(session: Any, conn: Connection, logger: logging.Logger) -
     try:
         session.prefill_next_turn(conn.poll)
     except Exception as exc:  # as for the state save: the reply was answered already
+        _log_traceback("the next turn's prefill")
         logger.warning("could not prepare the next turn: %s", one_line(exc))
 
 
@@ -183,6 +196,7 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None,
             except EngineError as exc:
                 channel.send(("error", one_line(exc)))
             except Exception as exc:  # anything else must still answer, not hang the parent
+                _log_traceback(f"a {kind!r} request")
                 channel.send(("error", f"{type(exc).__name__}: {one_line(exc)}"))
     finally:
         if session is not None:

@@ -9,11 +9,10 @@ half-way.
 from __future__ import annotations
 
 import codecs
-import ctypes
 from typing import Any
 
-from starling_tui.llama.backend import llama
 from starling_tui.llama.internals import new_sampler
+from starling_tui.llama.vocab import token_piece
 from starling_tui.types import SamplingOptions
 
 
@@ -42,17 +41,13 @@ class PieceDecoder:
     def __init__(self, vocab: Any) -> None:
         self._vocab = vocab
         self._cache: dict[int, bytes] = {}
-        self._buf = ctypes.create_string_buffer(256)
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
 
     def piece(self, token: int) -> bytes:
         """The bytes a token stands for (control tokens: none)."""
         cached = self._cache.get(token)
         if cached is None:
-            size = len(self._buf)
-            n = llama().llama_token_to_piece(self._vocab, token, self._buf, size, 0, False)
-            cached = self._buf.raw[: max(n, 0)]
-            self._cache[token] = cached
+            cached = self._cache[token] = token_piece(self._vocab, token)
         return cached
 
     def text(self, token: int) -> str:
