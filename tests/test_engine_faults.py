@@ -40,7 +40,8 @@ class EchoSession:
         return ModelInfo(path="p", name=f"echo {self.faults.token_delay}", quant="Q", n_ctx_train=1,
                          n_ctx=1, n_layers=1, n_gpu_layers=0, backend="CPU", template="openchat")
 
-    def generate(self, request: ChatRequest, emit: Any, cancelled: Any) -> GenerationStats:
+    def generate(self, request: ChatRequest, emit: Any, cancelled: Any,
+                 live: Any = None) -> GenerationStats:
         emit(request.messages[-1].content.upper())
         return GenerationStats(completion_tokens=1)
 

@@ -23,7 +23,8 @@ class SavingFails:
     def info(self) -> str:
         return "info"
 
-    def generate(self, request: ChatRequest, emit: Any, cancelled: Any) -> GenerationStats:
+    def generate(self, request: ChatRequest, emit: Any, cancelled: Any,
+                 live: Any = None) -> GenerationStats:
         emit("hello")
         return GenerationStats(finish_reason="stop", completion_tokens=1)
 

@@ -125,7 +125,10 @@ class Engine(Protocol):
 
     @property
     def last_stats(self) -> GenerationStats:
-        """Figures of the most recent (or current) reply."""
+        """Figures of the most recent (or current) reply. While a reply is on its way they
+        grow as it goes where the backend can tell: the prompt tokens read so far
+        (``cached_tokens + restored_tokens + evaluated_tokens`` of ``prompt_tokens``), the
+        tokens generated so far and the time to the first one."""
         ...
 
     @property

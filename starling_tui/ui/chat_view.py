@@ -6,6 +6,8 @@ own (that is the controller's :class:`~starling_tui.ui.controller.ChatState`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.widgets import Label
@@ -24,6 +26,7 @@ from starling_tui.ui.widgets.status_line import StatusLine
 
 EDIT_BANNER = "Editing a message: Enter sends it as a new branch, Esc cancels"
 GENERATING = "generating… (esc stops)"
+READING = "reading the prompt{done} · {seconds:.0f} s (esc stops)"
 LOADING = "loading model…"
 
 
@@ -167,6 +170,23 @@ class ChatView:
         """Mount the empty reply that is about to stream."""
         self.status.state = GENERATING
         await self.log.add(entry)
+
+    def show_live(self, stats: GenerationStats, elapsed_s: float, started: bool) -> None:
+        """The reply's figures while it goes (``stats``: the engine's so far; ``elapsed_s``
+        since the reply was asked for; ``started``: text has come): the prompt read so far
+        until the first token, then the context meter and tokens/s as tokens come."""
+        status = self.status
+        if not started and stats.completion_tokens == 0:
+            read = stats.cached_tokens + stats.restored_tokens + stats.evaluated_tokens
+            done = f" {read}/{stats.prompt_tokens}" if stats.prompt_tokens else "…"
+            status.state = READING.format(done=done, seconds=elapsed_s)
+            return
+        status.state = GENERATING
+        if stats.prompt_tokens:
+            status.context_used = stats.prompt_tokens + stats.completion_tokens
+        if stats.completion_tokens > 1 and stats.ttft_s:
+            writing_s = max(elapsed_s - stats.ttft_s, 1e-3)
+            status.stats = replace(stats, tokens_per_s=(stats.completion_tokens - 1) / writing_s)
 
     def reply_chunk(self, message_id: int, text: str) -> None:
         """Stream text into the reply (rendered by its feed without waiting)."""

@@ -162,6 +162,16 @@ class ChatController:
                       self.state.mode, exclusive=True)
         return True
 
+    def count_draft(self, text: str) -> None:
+        """Measure the draft against the room the window leaves it (posts ``DraftCounted``;
+        not while a reply streams: the engine is busy, the screen counts again after)."""
+        state = self.state
+        if state.model_info is None or self.generating:
+            return
+        self._run("draft", self.jobs.count_draft, state.conversation_id, text, mode=state.mode,
+                  system_prompt=state.new_system_prompt, sampling=dict(state.new_sampling),
+                  exclusive=True)
+
     def can_generate(self) -> bool:
         """May a reply start now? (Says why not.)"""
         if self.generating:

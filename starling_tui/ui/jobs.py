@@ -3,11 +3,17 @@
 Every job calls the chat core or the store, precomputes what the widgets show, and posts a typed
 message (:mod:`starling_tui.ui.messages`). Errors are not caught here: they end the worker and
 reach the one handler, :func:`starling_tui.ui.worker_errors.show_worker_error`.
+
+The engine serves one request at a time, and a prompt preview asked for while a reply streams
+ends that reply. So the jobs that only look (the draft meter, F7) run when no reply is on its
+way, under one lock that the reply jobs take to say they are starting one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -17,19 +23,24 @@ from starling_tui.chat import ChatCore, PendingReply
 from starling_tui.engine.base import GenerationStats
 from starling_tui.errors import EngineError, UserError
 from starling_tui.history.records import Conversation
+from starling_tui.prompt.plan import reply_room
 from starling_tui.types import ChatMessage
 from starling_tui.ui import view_data as data
+from starling_tui.ui.draft_meter import DraftMeter
 from starling_tui.ui.messages import (
     ConversationDeleted,
     ConversationLoaded,
+    DraftCounted,
     GreedyRegenerate,
     ModelLoaded,
     ModelLoadFailed,
     Notice,
     OlderLoaded,
+    PreviewDeferred,
     PreviewReady,
     ReplyFinished,
     ReplyStarted,
+    SendRefused,
     SidebarLoaded,
     UserMessageAdded,
 )
@@ -51,6 +62,28 @@ class ChatJobs:
         self.services = services
         self.store = core.store
         self.post = post
+        self.meter = DraftMeter()
+        self._engine_lock = threading.Lock()  # held while a look-only job asks the engine
+        self._replying = False  # a reply job is under way (see the module docstring)
+
+    @contextmanager
+    def _reply_job(self) -> Iterator[None]:
+        """Mark a reply job as under way (waiting for a preview in progress to end)."""
+        with self._engine_lock:
+            self._replying = True
+        try:
+            yield
+        finally:
+            with self._engine_lock:
+                self._replying = False
+
+    def _when_idle(self, look: Callable[[], None]) -> bool:
+        """Run ``look`` (a prompt preview) unless a reply job is under way; did it run?"""
+        with self._engine_lock:
+            if self._replying:
+                return False
+            look()
+            return True
 
     # -- history ------------------------------------------------------------------------------
 
@@ -144,13 +177,52 @@ class ChatJobs:
     def preview(self, conversation_id: str | None, text: str, mode: str) -> None:
         """Post the exact prompt of the next request (the unsent text as its message; an
         empty box: an empty message, so the prompt shows where the next one goes rather than
-        the last reply straight followed by another reply's header)."""
-        if text:
-            self.post(PreviewReady(self.core.preview(conversation_id, text, mode=mode)))
-            return
-        request = self.core.request(conversation_id, mode=mode)
-        request = replace(request, messages=(*request.messages, ChatMessage("user", "")))
-        self.post(PreviewReady(self.core.engine.preview(request), empty_message=True))
+        the last reply straight followed by another reply's header); a reply on its way:
+        say that the inspector must wait for it."""
+        def look() -> None:
+            if text:
+                self.post(PreviewReady(self.core.preview(conversation_id, text, mode=mode)))
+                return
+            request = self.core.request(conversation_id, mode=mode)
+            request = replace(request, messages=(*request.messages, ChatMessage("user", "")))
+            self.post(PreviewReady(self.core.engine.preview(request), empty_message=True))
+
+        if not self._when_idle(look):
+            self.post(PreviewDeferred())
+
+    def count_draft(self, conversation_id: str | None, text: str, *, mode: str,
+                    system_prompt: str | None = None,
+                    sampling: dict[str, Any] | None = None) -> None:
+        """Post the draft's tokens against the room the window leaves it (nothing while a
+        reply is on its way: the meter is counted again when it ends)."""
+        def look() -> None:
+            engine = self.core.engine
+            info = engine.info
+            if info is None:
+                return
+            request = self.core.request(conversation_id, mode=mode, system_prompt=system_prompt,
+                                        sampling_changes=sampling)
+            try:
+                room = self.meter.measure(
+                    engine.preview, request, text, n_ctx=info.n_ctx,
+                    reserve=reply_room(request.sampling.max_tokens, info.n_ctx),
+                    policy=self.core.settings.context_overflow,
+                )
+            except Exception:  # a meter is no reason for a dialog while the user types: a
+                return         # broken preview is reported where it matters (F7, sending)
+            self.post(DraftCounted(text, room))
+
+        self._when_idle(look)
+
+    def _refused(self, text: str, check: Callable[[], object]) -> bool:
+        """Run ``check`` (a preview of the request the message makes); when the engine
+        refuses it, post why and say so: nothing is saved, the draft stays."""
+        try:
+            check()
+        except EngineError as error:
+            self.post(SendRefused(text, str(error)))
+            return True
+        return False
 
     # -- turns --------------------------------------------------------------------------------
 
@@ -159,20 +231,28 @@ class ChatJobs:
              sampling: dict[str, Any] | None = None) -> None:
         """Save the user's message (a new chat when ``conversation_id`` is None, with the
         ``system_prompt`` and ``sampling`` overrides set before it) and reply."""
-        if conversation_id is None:
-            pending = self.core.start(text, mode=mode, system_prompt=system_prompt,
-                                      sampling_overrides=sampling)
-        else:
-            pending = self.core.send(conversation_id, text, after=after)
-        conversation = self.store.get_conversation(pending.conversation_id)
-        self.post(UserMessageAdded(conversation, data.entry_for(self.store, pending.parent)))
-        self.stream(pending)
+        with self._reply_job():
+            core = self.core
+            if self._refused(text, lambda: core.engine.preview(core.request(
+                conversation_id, text, mode=mode if conversation_id is None else None,
+                system_prompt=system_prompt, sampling_changes=sampling,
+            ))):
+                return
+            if conversation_id is None:
+                pending = core.start(text, mode=mode, system_prompt=system_prompt,
+                                     sampling_overrides=sampling)
+            else:
+                pending = core.send(conversation_id, text, after=after)
+            conversation = self.store.get_conversation(pending.conversation_id)
+            self.post(UserMessageAdded(conversation, data.entry_for(self.store, pending.parent)))
+            self.stream(pending)
 
     def edit_and_resend(self, message_id: int, text: str) -> None:
         """Save an edited copy of a user message as a branch, show that branch, reply."""
-        pending = self.core.edit_and_resend(message_id, text)
-        self.show(self.store.get_conversation(pending.conversation_id))
-        self.stream(pending)
+        with self._reply_job():
+            pending = self.core.edit_and_resend(message_id, text)
+            self.show(self.store.get_conversation(pending.conversation_id))
+            self.stream(pending)
 
     def regenerate(self, conversation_id: str, *, greedy_ok: bool = False) -> None:
         """Answer the last user message again; the view shows the branch up to it first.
@@ -187,13 +267,14 @@ class ChatJobs:
                                                                            conversation_id)):
             self.post(GreedyRegenerate(conversation_id))
             return
-        pending = self.core.regenerate(conversation_id)
-        path = self.store.active_path(conversation_id)
-        ids = [m.id for m in path]
-        index = ids.index(pending.parent.id)
-        below = path[index + 1].id if index + 1 < len(path) else None
-        self.show(self.store.get_conversation(conversation_id), before_id=below)
-        self.stream(pending)
+        with self._reply_job():
+            pending = self.core.regenerate(conversation_id)
+            path = self.store.active_path(conversation_id)
+            ids = [m.id for m in path]
+            index = ids.index(pending.parent.id)
+            below = path[index + 1].id if index + 1 < len(path) else None
+            self.show(self.store.get_conversation(conversation_id), before_id=below)
+            self.stream(pending)
 
     def stream(self, pending: PendingReply) -> None:
         """Stream and save the reply, posting it in batches; an engine failure keeps the

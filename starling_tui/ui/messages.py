@@ -13,6 +13,7 @@ from textual.message import Message
 
 from starling_tui.engine.base import GenerationStats, ModelInfo, PromptPreview
 from starling_tui.history.records import Conversation
+from starling_tui.ui.draft_meter import DraftRoom
 from starling_tui.ui.widgets.chat_log import MessageEntry
 from starling_tui.ui.widgets.sidebar import ConversationRow
 
@@ -113,6 +114,27 @@ class PreviewReady(Message):
 
     preview: PromptPreview
     empty_message: bool = False  # the box was empty: the prompt holds an empty message
+
+
+@dataclass
+class PreviewDeferred(Message):
+    """F7 came as a reply started: the inspector waits for the reply to end."""
+
+
+@dataclass
+class DraftCounted(Message):
+    """The draft ``text``'s tokens against the room the window leaves it."""
+
+    text: str
+    room: DraftRoom
+
+
+@dataclass
+class SendRefused(Message):
+    """The message ``text`` was not sent (it cannot fit the window): nothing was saved."""
+
+    text: str
+    error: str
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,9 +19,11 @@ from textual.widgets import Button, Input, OptionList, Select, Switch, TextArea
 from textual.widgets._select import SelectOverlay
 
 from starling_tui.config import Settings
-from starling_tui.engine.base import EngineOptions, ModelInfo, PromptPreview
+from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
 from starling_tui.engine.fake import FakeEngine
+from starling_tui.errors import EngineError
 from starling_tui.history.store import HistoryStore
+from starling_tui.prompt.plan import reply_room
 from starling_tui.types import ChatMessage, ChatRequest
 from starling_tui.ui.app import StarlingApp
 from starling_tui.ui.focus import focus_now
@@ -37,6 +40,7 @@ from starling_tui.ui.widgets.chat_log import ChatLog
 from starling_tui.ui.widgets.message_view import MARKS
 from starling_tui.ui.widgets.prompt_input import PromptInput
 from starling_tui.ui.widgets.sidebar import Sidebar
+from starling_tui.ui.widgets.status_line import StatusLine
 
 MakeServices = Callable[..., Services]
 
@@ -474,3 +478,108 @@ async def test_f7_with_an_empty_box_shows_where_the_next_message_goes(
         # the reply is followed by the user's (empty) turn, not straight by another reply
         assert "Paris.<|end_of_turn|>GPT4 Correct User:" in rendered
         assert "empty message" in screen_text(pilot)
+
+
+class WindowedEngine(FakeEngine):
+    """A FakeEngine that refuses a prompt longer than its window leaves once the reply's room
+    is kept, as the real engine does (one id per word, see FakeEngine.preview)."""
+
+    def preview(self, request: ChatRequest) -> PromptPreview:
+        """The FakeEngine's prompt, or the real engine's one-line refusal when it cannot fit."""
+        preview = super().preview(request)
+        info = self.info
+        budget = info.n_ctx - reply_room(request.sampling.max_tokens, info.n_ctx) if info else 0
+        if info is not None and len(preview.token_ids) > budget:
+            raise EngineError(f"the last message needs {len(preview.token_ids)} tokens but "
+                              f"only {budget} fit in the context")
+        return preview
+
+
+def words(count: int) -> str:
+    return " ".join(f"w{i}" for i in range(count))
+
+
+async def test_the_meter_shows_the_draft_against_the_room_left_as_you_type(
+    make_services: MakeServices,
+) -> None:
+    engine = WindowedEngine(["fine"], n_ctx=256)  # 128 kept for the reply, 128 for the prompt
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "hello there")
+        prompt = screen.query_one(PromptInput)
+        await pilot.press(*words(10))
+        conversation = screen.services.store.get_conversation(screen.conversation_id or "")
+        alone = engine.preview(ChatRequest((ChatMessage("user", words(10)),)))
+        empty = engine.preview(ChatRequest((ChatMessage("user", ""),)))
+        base = screen.controller.core.request(conversation.id)
+        with_empty = engine.preview(replace(base, messages=(*base.messages,
+                                                            ChatMessage("user", ""))))
+        draft = len(alone.token_ids) - len(empty.token_ids)
+        room = 128 - len(with_empty.token_ids)
+        await wait_for(pilot, lambda: f"{draft}/{room} tokens" in screen_text(pilot),
+                       what=f"{draft}/{room} tokens on the prompt box")
+        assert "ctx 9/256 · reply 128" in screen_text(pilot)  # the reply's reserve is shown
+        await pilot.press(*f" {words(110)}")  # past the room: older turns will leave the view
+        await wait_for(pilot, lambda: "older turns leave" in screen_text(pilot),
+                       what="the warning that older turns leave")
+        assert prompt.has_class("-over")
+        await pilot.press(*f" {words(20)}")  # past the window: it cannot be sent
+        await wait_for(pilot, lambda: "too long" in screen_text(pilot), what="too long")
+        assert prompt.has_class("-too-long")
+
+
+async def test_a_too_long_message_is_refused_before_anything_is_saved(
+    make_services: MakeServices, store: HistoryStore,
+) -> None:
+    engine = WindowedEngine(["fine"], n_ctx=256)
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "hello there")
+        (conversation,) = store.list_conversations()
+        before = [m.id for m in store.active_path(conversation.id)]
+        prompt = screen.query_one(PromptInput)
+        prompt.load_text(words(200))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("200" in n.message or "tokens" in n.message
+                                          for n in app._notifications), what="the refusal")
+        await pilot.pause(0.3)
+        assert [m.id for m in store.active_path(conversation.id)] == before
+        assert prompt.text == words(200)  # the draft is kept
+        assert len(views(pilot)) == 2
+
+
+class SlowReadingEngine(FakeEngine):
+    """A FakeEngine that reads its prompt for a second and a half, its figures growing as the
+    real engine's do (``last_stats``: the prompt read so far), before it replies."""
+
+    def generate(self, request: ChatRequest) -> Iterator[str]:
+        """Read the prompt in five timed batches, then reply as the FakeEngine does."""
+        prompt = len(self.preview(request).token_ids)
+        for batch in range(6):
+            self._stats = GenerationStats(prompt_tokens=prompt,
+                                          evaluated_tokens=prompt * batch // 5)
+            time.sleep(0.3)
+        yield from super().generate(request)
+
+
+async def test_a_long_prompt_shows_reading_progress_then_live_figures(
+    make_services: MakeServices,
+) -> None:
+    engine = SlowReadingEngine([words(150)], delay_s=0.02)
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        status = screen.query_one(StatusLine)
+        await pilot.press(*"go", "enter")
+        await wait_for(pilot, lambda: "reading the prompt" in status.state
+                       and "/" in status.state, what="the prompt's reading progress")
+        await wait_for(pilot, lambda: len(views(pilot)) == 2
+                       and len(views(pilot)[1].content.split()) > 20, what="some reply")
+        await wait_for(pilot, lambda: status.stats is not None
+                       and status.stats.completion_tokens > 20 and status.state != "",
+                       what="tokens/s while the reply streams")
+        assert screen.controller.generating  # the figures came before the reply's end
+        assert status.context_used > status.stats.prompt_tokens
+        assert "tok/s" in screen_text(pilot)

@@ -99,7 +99,7 @@ class ProcessEngine:
         try:
             while True:
                 kind, value = self._receive("cancelling a reply")
-                if kind != "piece":
+                if kind not in ("piece", "progress"):
                     if kind == "ok":
                         self._stats = value
                     return
@@ -156,6 +156,9 @@ class ProcessEngine:
                     if self._open_stream != generation:
                         return  # another request ended this reply and took the pipe
                     kind, value = self._receive(what)
+                    if kind == "progress":  # the figures so far: ``last_stats`` shows them
+                        self._stats = value
+                        continue
                     if kind != "piece":
                         self._open_stream = None
                         self._finish(kind, value, first)

@@ -3,14 +3,16 @@
 Protocol (a ``multiprocessing`` pipe; every request gets exactly one final reply):
 
 - ``("load", EngineOptions, vocab_only)`` → ``("ok", ModelInfo)``
-- ``("generate", ChatRequest, id)`` → any number of ``("piece", str)``, then
-  ``("ok", GenerationStats)``; after that reply the KV state is saved and the
-  next user turn's header evaluated, until the next request arrives. The reply
-  stops early once the shared cancel value (the newest reply id the parent cancelled) reaches
-  ``id``. The first piece goes out at once; later
+- ``("generate", ChatRequest, id)`` → any number of ``("piece", str)`` and
+  ``("progress", GenerationStats)``, then ``("ok", GenerationStats)``; after that reply the
+  KV state is saved and the next user turn's header evaluated, until the next request
+  arrives. The reply stops early once the shared cancel value (the newest reply id the
+  parent cancelled) reaches ``id``. The first piece goes out at once; later
   tokens are coalesced into at most one piece per ``PIECE_INTERVAL_S`` (30 per second, smooth
   to the eye): every wake-up of the caller takes a core from llama.cpp's threads, which on a
   machine with as many threads as cores measurably slowed decoding when done per token.
+  ``progress`` carries the reply's figures so far (the prompt read, the tokens generated), at
+  most every ``LIVE_INTERVAL_S``, so a long prompt shows progress before the first piece.
 - ``("preview", ChatRequest)`` → ``("ok", PromptPreview)``
 - ``("counters",)`` → ``("ok", dict)`` (llama.cpp's perf counters of the latest reply)
 - ``("close",)`` → pending state saves finish, the process exits
@@ -24,6 +26,7 @@ process's stderr goes to a log file (:mod:`.crash_log`), whose last error line t
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import sys
 import threading
@@ -42,6 +45,7 @@ from starling_tui.errors import EngineError, one_line
 SessionFactory = Callable[..., Any]
 
 PIECE_INTERVAL_S = 1 / 30
+LIVE_INTERVAL_S = 0.25  # the reply's figures so far: four times a second
 
 
 class Channel:
@@ -55,6 +59,34 @@ class Channel:
         """Send one message to the parent (thread-safe)."""
         with self._lock:
             self.conn.send(message)
+
+
+class LiveFigures:
+    """Sends a copy of the reply's figures as they grow, at most every ``LIVE_INTERVAL_S``.
+
+    The session hands over its figures (:meth:`watch`); they are sent from the cancel check,
+    which the session polls between prompt batches and before every token.
+    """
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.stats: Any = None
+        self.last_sent = 0.0
+
+    def watch(self, stats: Any) -> None:
+        """The figures of the reply now being generated."""
+        self.stats, self.last_sent = stats, time.monotonic()
+
+    def polling(self, cancelled: Callable[[], bool]) -> Callable[[], bool]:
+        """``cancelled``, sending the figures when they are due."""
+        def check() -> bool:
+            now = time.monotonic()
+            if self.stats is not None and now - self.last_sent >= LIVE_INTERVAL_S:
+                self.last_sent = now
+                self.channel.send(("progress", copy.copy(self.stats)))
+            return cancelled()
+
+        return check
 
 
 class PieceStream:
@@ -179,9 +211,11 @@ def serve(conn: Connection, cancel_flag: Any, log_path: str | None = None,
                     raise EngineError("no model is loaded")
                 if kind == "generate":
                     stream.reset()
+                    live = LiveFigures(channel)
                     try:
-                        cancelled = _cancel_check(cancel_flag, message[2])
-                        stats = session.generate(message[1], stream.emit, cancelled)
+                        cancelled = live.polling(_cancel_check(cancel_flag, message[2]))
+                        stats = session.generate(message[1], stream.emit, cancelled,
+                                                 live=live.watch)
                     finally:
                         stream.flush()
                     channel.send(("ok", stats))

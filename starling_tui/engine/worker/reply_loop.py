@@ -82,6 +82,7 @@ class ReplyLoop:
             if lc.llama_vocab_is_eog(vocab, token):
                 break
             n += 1
+            stats.completion_tokens = n  # live: the parent reports it while the reply goes
             if n == 1:
                 first_at = time.perf_counter()
                 stats.ttft_s = first_at - start

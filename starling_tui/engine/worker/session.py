@@ -165,13 +165,20 @@ class Session:
     # -- generation ----------------------------------------------------------------------
 
     def generate(
-        self, request: ChatRequest, emit: Callable[[str], None], cancelled: Callable[[], bool]
+        self, request: ChatRequest, emit: Callable[[str], None], cancelled: Callable[[], bool],
+        live: Callable[[GenerationStats], None] | None = None,
     ) -> GenerationStats:
-        """Evaluate the prompt, then sample and ``emit`` text until a stop condition."""
+        """Evaluate the prompt, then sample and ``emit`` text until a stop condition.
+
+        ``live`` is handed the reply's figures as soon as they exist; they change as the
+        reply goes (the prompt read so far, each token), so the caller can show progress.
+        """
         kv = self._context()
         fitted, fmt = self.plan(request)
         prompt = fitted.ids
         stats = GenerationStats(prompt_tokens=len(prompt), dropped_messages=fitted.dropped_messages)
+        if live is not None:
+            live(stats)
         # llama.cpp adds queued tokens to its counters at the next synchronize: flush the
         # previous work (e.g. the next-turn prefill) before resetting them for this reply.
         llama().llama_synchronize(kv.ctx.ctx)
@@ -181,7 +188,7 @@ class Session:
         if self.states is not None and request.conversation_id:
             restored = kv.restore(self.states, request.conversation_id, prompt)
         before_prompt(kv.ctx)  # thread counts from the CPU load while the user typed
-        reused, was_cancelled = kv.eval_prompt(prompt, cancelled)
+        reused, was_cancelled = kv.eval_prompt(prompt, _counting_read(kv, stats, cancelled))
         stats.restored_tokens = min(restored, reused)
         stats.cached_tokens = reused - stats.restored_tokens
         stats.evaluated_tokens = len(prompt) - reused
@@ -270,3 +277,21 @@ class Session:
             self.kv = None
         self.model.close()
 
+
+
+def _counting_read(kv: KvSequence, stats: GenerationStats,
+                   cancelled: Callable[[], bool]) -> Callable[[], bool]:
+    """``cancelled``, also keeping ``stats`` up to date as the prompt is read: it is polled
+    between the prompt's batches, so what the cache holds then is the progress (the first
+    poll finds what was reused; the final split is set when reading ends)."""
+    reused: int | None = None
+
+    def check() -> bool:
+        nonlocal reused
+        if reused is None:
+            reused = len(kv.tokens)
+            stats.cached_tokens = reused
+        stats.evaluated_tokens = max(len(kv.tokens) - reused, 0)
+        return cancelled()
+
+    return check

@@ -6,6 +6,7 @@ handler (:mod:`starling_tui.ui.worker_errors`)."""
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from textual import events, on
@@ -14,6 +15,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -34,6 +36,8 @@ from starling_tui.ui.widgets.sidebar import Sidebar
 from starling_tui.ui.widgets.status_line import StatusLine
 from starling_tui.ui.worker_errors import show_worker_error
 
+DRAFT_PAUSE_S = 0.25  # the draft is measured once typing pauses this long
+LIVE_INTERVAL_S = 0.25  # a streaming reply's figures are shown this often
 SIDEBAR_MIN_WIDTH = 80  # narrower: the sidebar hides by itself (ctrl+b shows it)
 GREEDY_HINT = ("At temperature 0 the model picks the same words every time: the new reply would "
                "repeat this one. Set a temperature with ctrl+g (this chat) or f9, or press "
@@ -51,6 +55,8 @@ class ChatScreen(Screen[None]):
         self.controller = ChatController(services, self)
         self.view = ChatView(self)
         self.dialogs = ChatDialogs(self, self.controller, self.view)
+        self._draft_timer: Timer | None = None
+        self._live_timer: Timer | None = None
 
     @property
     def conversation_id(self) -> str | None:
@@ -127,6 +133,7 @@ class ChatScreen(Screen[None]):
     async def _conversation_loaded(self, message: msg.ConversationLoaded) -> None:
         self._set_conversation(message.conversation)
         await self.view.show_conversation(message)
+        self.count_draft_soon()
 
     def _set_conversation(self, conversation: Conversation | None) -> None:
         state = self.controller.state
@@ -158,6 +165,25 @@ class ChatScreen(Screen[None]):
     async def _reply_started(self, message: msg.ReplyStarted) -> None:
         self.controller.state.reply_id = message.entry.id
         await self.view.reply_started(message.entry)
+        self._watch_reply(message.entry.id)
+
+    def _watch_reply(self, reply_id: int) -> None:
+        """Show the reply's figures as it goes (see ``ChatView.show_live``) until it ends."""
+        started = time.monotonic()
+        engine = self.services.engine
+
+        def show() -> None:
+            view = self.view.log.view_for(reply_id)
+            self.view.show_live(engine.last_stats, time.monotonic() - started,
+                                bool(view and view.content))
+
+        self._stop_watching_reply()
+        self._live_timer = self.set_interval(LIVE_INTERVAL_S, show)
+
+    def _stop_watching_reply(self) -> None:
+        if self._live_timer is not None:
+            self._live_timer.stop()
+            self._live_timer = None
 
     @on(msg.ReplyChunk)
     def _reply_chunk(self, message: msg.ReplyChunk) -> None:
@@ -165,11 +191,13 @@ class ChatScreen(Screen[None]):
 
     @on(msg.ReplyFinished)
     async def _reply_finished(self, message: msg.ReplyFinished) -> None:
+        self._stop_watching_reply()
         await self.view.reply_finished(message.message_id, message.finish_reason,
                                        message.stats, message.view_start)
         state = self.controller.state
         state.reply_id = None
         self.controller.refresh_sidebar()
+        self.count_draft_soon()  # the conversation grew: the room is smaller
         if state.preview_after_reply:  # F7 was pressed during the reply: its prompt now
             state.preview_after_reply = False
             self.controller.preview(self.view.prompt.text)
@@ -181,6 +209,7 @@ class ChatScreen(Screen[None]):
         state.model_info = message.info
         state.default_system = message.default_system
         self.view.show_model(message.info)
+        self.count_draft_soon()
         if state.remember_model and state.remember_model == message.info.path:
             state.remember_model = ""
             self.controller.remember(model=message.info.path)
@@ -237,6 +266,38 @@ class ChatScreen(Screen[None]):
         ):
             event.stop()
             self.view.type_into_prompt(event.character)
+
+    @on(TextArea.Changed, "#prompt")
+    def _draft_changed(self) -> None:
+        self.count_draft_soon()
+
+    def count_draft_soon(self) -> None:
+        """Measure the draft once typing pauses (each keystroke restarts the wait)."""
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self._draft_timer = self.set_timer(DRAFT_PAUSE_S, self._count_draft)
+
+    def _count_draft(self) -> None:
+        self._draft_timer = None
+        self.controller.count_draft(self.view.prompt.text)
+
+    @on(msg.DraftCounted)
+    def _draft_counted(self, message: msg.DraftCounted) -> None:
+        if message.text == self.view.prompt.text:  # not a draft typed over since
+            self.view.prompt.show_room(message.room)
+            self.view.status.reserve = message.room.reserve
+
+    @on(msg.SendRefused)
+    def _send_refused(self, message: msg.SendRefused) -> None:
+        if not self.view.prompt.text:
+            self.view.put_draft(message.text)  # nothing was saved: the draft comes back
+        self.notify(f"Not sent: {message.error}", severity="error", timeout=10)
+
+    @on(msg.PreviewDeferred)
+    def _preview_deferred(self) -> None:
+        self.controller.state.preview_after_reply = True
+        if not isinstance(self.app.screen, InspectorScreen):
+            self.app.push_screen(InspectorScreen(None), self._inspector_closed)
 
     @on(PromptInput.Submitted)
     def _prompt_submitted(self, message: PromptInput.Submitted) -> None:

@@ -4,7 +4,8 @@ Terminal caveat: most terminals send the same byte for Enter and Shift+Enter; Sh
 distinguishable where the terminal speaks the kitty keyboard protocol (kitty, WezTerm, foot,
 Ghostty, recent iTerm2). Ctrl+J (a raw line feed) works everywhere, so it is the portable way to
 insert a newline. Up on an empty box (or while already recalling) walks back through earlier
-prompts; Down walks forward again.
+prompts; Down walks forward again. The box's lower border shows the draft's tokens against the
+room the context window leaves it (:mod:`starling_tui.ui.draft_meter`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
+
+from starling_tui.ui.draft_meter import DraftRoom, describe_room
 
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "newline"})
 
@@ -32,6 +35,8 @@ class PromptInput(TextArea):
     PromptInput:focus {
         border: tall $border;
     }
+    PromptInput.-over { border-subtitle-color: $warning; }
+    PromptInput.-too-long { border-subtitle-color: $error; border-subtitle-style: bold; }
     """
 
     @dataclass
@@ -49,10 +54,16 @@ class PromptInput(TextArea):
     def __init__(self, *, id: str | None = None, placeholder: str = "") -> None:
         super().__init__(
             id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
-            placeholder=placeholder, compact=True,
+            placeholder=placeholder,  # bordered: the border carries the mode and the meter
         )
         self._recall: list[str] = []
         self._recall_index: int | None = None  # position in _recall while walking it
+
+    def show_room(self, room: DraftRoom | None) -> None:
+        """Caption the box with the draft's tokens against its room (None: no caption)."""
+        self.border_subtitle = describe_room(room) or None
+        self.set_class(room is not None and room.pushes_out, "-over")
+        self.set_class(room is not None and room.too_long, "-too-long")
 
     def set_recall(self, prompts: Iterable[str]) -> None:
         """Replace the prompts that Up recalls (oldest first)."""

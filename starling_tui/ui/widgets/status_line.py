@@ -1,4 +1,9 @@
-"""The status line: model and quant, GPU layers, a context meter and the last reply's speed."""
+"""The status line: model and quant, GPU layers, a context meter and the last reply's speed.
+
+The context meter says what its numbers are: the tokens the conversation fills of the window,
+and the room kept free for the reply (``ctx 563/1024 · reply 512``); the draft's own figures
+are on the prompt box (:mod:`.prompt_input`).
+"""
 
 from __future__ import annotations
 
@@ -72,6 +77,7 @@ class StatusLine(Horizontal):
     context_used: reactive[int] = reactive(0)
     stats: reactive[GenerationStats | None] = reactive(None)
     state: reactive[str] = reactive("")
+    reserve: reactive[int | None] = reactive(None)  # tokens kept free for the reply
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-runtime")  # first: a long name must not push it off the line
@@ -101,6 +107,9 @@ class StatusLine(Horizontal):
     def watch_state(self) -> None:
         self._refresh_all()
 
+    def watch_reserve(self) -> None:
+        self._refresh_all()
+
     def _refresh_all(self) -> None:
         if not self.children:
             return  # not composed yet; on_mount refreshes
@@ -120,5 +129,10 @@ class StatusLine(Horizontal):
         bar = self.query_one("#status-ctx", ProgressBar)
         bar.update(total=max(total, 1), progress=used)
         numbers = f"{used}/{total}" if total else "–"
-        self.query_one("#status-ctx-numbers", Label).update(numbers)
+        if total and self.reserve is not None:
+            numbers += f" · reply {self.reserve}"
+        label = self.query_one("#status-ctx-numbers", Label)
+        label.update(numbers)
+        label.tooltip = (f"{used} of the {total}-token window in use; {self.reserve} kept free "
+                         "for the reply") if total and self.reserve is not None else None
         self.query_one("#status-speed", Label).update(describe_speed(self.stats))
