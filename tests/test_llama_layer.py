@@ -128,9 +128,9 @@ def test_the_engine_worker_checks_the_version_before_loading(
 def test_the_converter_checks_the_version_first(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import convert.api
-    from convert.errors import ConvertError
+    from starling_convert import api
+    from starling_convert.errors import ConvertError
 
-    monkeypatch.setattr(convert.api, "check_version", lambda: check_version(lambda: "0.4.0"))
+    monkeypatch.setattr(api, "check_version", lambda: check_version(lambda: "0.4.0"))
     with pytest.raises(ConvertError, match=r"llama-cpp-python 0\.4\.0 is installed"):
-        convert.api.convert_checkpoint(tmp_path / "absent", dry_run=True)
+        api.convert_checkpoint(tmp_path / "absent", dry_run=True)
