@@ -19,6 +19,7 @@ from textual.worker import Worker
 from starling_tui.chat import ChatCore
 from starling_tui.config import SETTINGS, Settings
 from starling_tui.engine.base import ModelInfo
+from starling_tui.errors import UserError
 from starling_tui.history.records import Conversation
 from starling_tui.ui.jobs import ChatJobs
 from starling_tui.ui.services import Services
@@ -211,6 +212,15 @@ class ChatController:
         if not self.generating:
             return False
         self.core.cancel()
+        return True
+
+    def code_mode_allowed(self) -> bool:
+        """May coding mode be turned on with the loaded model? (Says why not.)"""
+        try:
+            self.core.check_mode("code")
+        except UserError as error:
+            self._warn(str(error))
+            return False
         return True
 
     def toggle_mode(self) -> str:

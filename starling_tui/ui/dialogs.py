@@ -8,6 +8,7 @@ one); the work after the answer goes through the controller's thread workers.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from textual.screen import Screen
 
@@ -93,6 +94,10 @@ class ChatDialogs:
         result = await self.screen.app.push_screen_wait(dialog)
         if result is None:
             return
+        if result.mode == "code" and current.mode != "code" and (
+            not self.controller.code_mode_allowed()
+        ):
+            result = replace(result, mode=current.mode)  # the rest of the form still applies
         if cid is None:
             state.mode = result.mode
             state.new_system_prompt = result.system_prompt

@@ -583,3 +583,41 @@ async def test_a_long_prompt_shows_reading_progress_then_live_figures(
         assert screen.controller.generating  # the figures came before the reply's end
         assert status.context_used > status.stats.prompt_tokens
         assert "tok/s" in screen_text(pilot)
+
+
+class TemplatelessEngine(FakeEngine):
+    """A model without a chat template, driven with a format chosen for it (as the real
+    engine says in ``ModelInfo.template_note`` and ``PromptPreview.format_note``)."""
+
+    NOTE = "no chat template: using ChatML (the usual format of qwen2)"
+
+    def load(self, options: EngineOptions) -> ModelInfo:
+        """Load as the FakeEngine does, as a model of another family with a note."""
+        info = replace(super().load(options), template="chatml", template_note=self.NOTE)
+        self._info = info
+        return info
+
+    def preview(self, request: ChatRequest) -> PromptPreview:
+        """The FakeEngine's prompt, with the format note."""
+        return replace(super().preview(request), format_note=self.NOTE)
+
+
+async def test_a_model_s_notes_are_said_and_code_mode_is_refused_up_front(
+    make_services: MakeServices, store: HistoryStore,
+) -> None:
+    app = StarlingApp(make_services(engine=TemplatelessEngine(["ok"])))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await wait_for(pilot, lambda: any(TemplatelessEngine.NOTE in n.message
+                                          for n in app._notifications), what="the load note")
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: any("OpenChat" in n.message for n in app._notifications),
+                       what="coding mode refused")
+        assert screen.controller.state.mode == "auto"
+        await send(pilot, "hi")
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen)
+                       and app.screen.preview is not None)
+        assert "ChatML" in screen_text(pilot)  # the inspector says which format it shows
+        (conversation,) = store.list_conversations()
+        assert conversation.mode == "auto"

@@ -33,7 +33,7 @@ from starling_tui.ui.services import Services
 from starling_tui.ui.widgets.chat_log import ChatLog
 from starling_tui.ui.widgets.prompt_input import PromptInput
 from starling_tui.ui.widgets.sidebar import Sidebar
-from starling_tui.ui.widgets.status_line import StatusLine
+from starling_tui.ui.widgets.status_line import StatusLine, model_notes
 from starling_tui.ui.worker_errors import show_worker_error
 
 DRAFT_PAUSE_S = 0.25  # the draft is measured once typing pauses this long
@@ -209,6 +209,9 @@ class ChatScreen(Screen[None]):
         state.model_info = message.info
         state.default_system = message.default_system
         self.view.show_model(message.info)
+        notes = model_notes(message.info)
+        if notes:  # a model without a chat template, a context other than asked for
+            self.notify(notes, severity="warning", timeout=12)
         self.count_draft_soon()
         if state.remember_model and state.remember_model == message.info.path:
             state.remember_model = ""
@@ -377,7 +380,10 @@ class ChatScreen(Screen[None]):
         self.controller.export()
 
     def action_toggle_code_mode(self) -> None:
-        """Switch coding mode (OpenChat ``Code User:``) for this conversation."""
+        """Switch coding mode (OpenChat ``Code User:``) for this conversation; refused up
+        front on a model that is not an OpenChat model (its format has no ``Code User:``)."""
+        if self.controller.state.mode != "code" and not self.controller.code_mode_allowed():
+            return
         mode = self.controller.toggle_mode()
         self.view.show_mode(mode)
         self.notify(f"Coding mode {'on' if mode == 'code' else 'off'}", timeout=2)

@@ -47,6 +47,7 @@ class InspectorScreen(ModalScreen[None]):
         with Vertical(classes="dialog wide-dialog"):
             yield Label(title_text(p, self.empty_message), classes="dialog-title",
                         id="inspector-title")
+            yield Label(p.format_note if p else "", id="inspector-note", classes="dialog-text")
             with VerticalScroll(classes="inspector-body"):
                 yield Label("Rendered", classes="inspector-heading")
                 yield Static(p.rendered if p else WAITING, markup=False, id="inspector-rendered")
@@ -58,5 +59,6 @@ class InspectorScreen(ModalScreen[None]):
         """Fill in the prompt the dialog was waiting for."""
         self.preview, self.empty_message = preview, empty_message
         self.query_one("#inspector-title", Label).update(title_text(preview, empty_message))
+        self.query_one("#inspector-note", Label).update(preview.format_note)
         self.query_one("#inspector-rendered", Static).update(preview.rendered)
         self.query_one("#inspector-ids", Static).update(str(list(preview.token_ids)))

@@ -16,9 +16,20 @@ from starling_tui.engine.base import GenerationStats, ModelInfo
 
 
 def describe_model(info: ModelInfo | None) -> str:
-    """``name · quant · where it runs`` (the status line's tooltip), or a hint if none is loaded."""
+    """``name · quant · where it runs`` (the status line's tooltip), or a hint if none is loaded;
+    the model's notes follow on their own line."""
     name, runtime = model_parts(info)
-    return f"{name} · {runtime}" if runtime else name
+    described = f"{name} · {runtime}" if runtime else name
+    notes = model_notes(info)
+    return f"{described}\n{notes}" if notes else described
+
+
+def model_notes(info: ModelInfo | None) -> str:
+    """What the engine says about how the model runs that the user should know: the prompt
+    format chosen for a model without a chat template, a context other than the one asked."""
+    if info is None:
+        return ""
+    return " · ".join(note for note in (info.template_note, info.context_note) if note)
 
 
 def model_parts(info: ModelInfo | None) -> tuple[str, str]:
@@ -117,7 +128,7 @@ class StatusLine(Horizontal):
         used = min(self.context_used, total) if total else self.context_used
         name, runtime = model_parts(self.info)
         model = self.query_one("#status-model", Label)
-        model.update(name)
+        model.update(f"{name} ⚠" if model_notes(self.info) else name)  # the tooltip says why
         model.tooltip = describe_model(self.info)
         where = self.query_one("#status-runtime", Label)
         where.update(f"{runtime} ·" if runtime else "")
