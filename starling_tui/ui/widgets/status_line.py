@@ -55,10 +55,14 @@ def model_parts(info: ModelInfo | None) -> tuple[str, str]:
 
 
 def describe_speed(stats: GenerationStats | None) -> str:
-    """Tokens/s and time to first token of the last reply."""
+    """Tokens/s and time to first token of the last reply, and the share of drafted tokens
+    the model kept when speculative decoding drafted any."""
     if stats is None or stats.completion_tokens == 0:
         return ""
-    return f"{stats.tokens_per_s:.1f} tok/s · TTFT {stats.ttft_s * 1000:.0f} ms"
+    speed = f"{stats.tokens_per_s:.1f} tok/s · TTFT {stats.ttft_s * 1000:.0f} ms"
+    if stats.drafted_tokens:
+        speed += f" · drafts {100 * stats.accepted_tokens // stats.drafted_tokens}% kept"
+    return speed
 
 
 BAR_MIN_WIDTH = 110
