@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from tmux_helpers import Tmux
 
 from starling_tui.config import Settings
 from starling_tui.engine.fake import FakeEngine
@@ -37,3 +40,11 @@ def make_services(store: HistoryStore, isolated_home: Path) -> Callable[..., Ser
         return services
 
     return build
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    """A private tmux server for one end-to-end test, killed after it."""
+    session = Tmux(f"starling-test-{os.getpid()}")
+    yield session
+    subprocess.run(["tmux", "-L", session.socket, "kill-server"], capture_output=True)
