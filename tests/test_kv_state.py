@@ -77,8 +77,10 @@ FOLLOW_UP = "And what about Italy?"
 
 
 def options(path: Path, state_dir: Path, **changes) -> EngineOptions:
+    # Replies are compared across processes token for token: one token per decode step (a
+    # quantized model's batch arithmetic differs slightly, and drafts vary from run to run).
     values = {"model_path": str(path), "n_ctx": 1024, "n_threads": 2,
-              "state_cache_dir": str(state_dir)}
+              "state_cache_dir": str(state_dir), "speculative": "off"}
     values.update(changes)
     return EngineOptions(**values)
 
