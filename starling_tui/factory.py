@@ -58,8 +58,19 @@ def sampling_options(settings: Settings) -> SamplingOptions:
     return sampling_from_settings(settings)
 
 
-def choose_model(settings: Settings, spec: str | None = None) -> ModelFile:
-    """The model ``spec`` (or the configured default, or the only one) names, checked."""
+def uses_remote_engine(settings: Settings) -> bool:
+    """Whether these settings chat with a remote server (``engine_url``) instead of llama.cpp."""
+    return bool(settings.engine_url)
+
+
+def choose_model(settings: Settings, spec: str | None = None) -> ModelFile | None:
+    """The model ``spec`` (or the configured default, or the only one) names, checked.
+
+    None for a remote engine when no model is named: the server's tokenizer builds the
+    prompts, so nothing local is needed.
+    """
+    if uses_remote_engine(settings) and not (spec or settings.model):
+        return None
     return inspect_model(resolve_model(spec or settings.model, None))
 
 
@@ -71,10 +82,12 @@ def create_engine(
     settings = settings or Settings()
     if engine_factory is not None:
         return engine_factory(settings)
-    if settings.engine_url:
+    if uses_remote_engine(settings):
+        from starling_tui.engine.remote.credentials import KeySource
         from starling_tui.engine.remote.engine import RemoteEngine
 
-        return RemoteEngine(settings.engine_url, api_key_file=settings.api_key_file)
+        keys = KeySource(settings.api_key_env, settings.api_key_file, settings.send_key_over_http)
+        return RemoteEngine(settings.engine_url or "", keys=keys)
     try:
         from starling_tui.engine.parent.process import ProcessEngine
     except ImportError as error:
@@ -84,11 +97,12 @@ def create_engine(
 
 def load_engine(
     settings: Settings,
-    model: ModelFile | Path | str,
+    model: ModelFile | Path | str | None,
     engine_factory: EngineFactory | None = None,
 ) -> tuple[Engine, ModelInfo]:
-    """Create an engine and load ``model`` into it; the caller closes it."""
-    path = model.path if isinstance(model, ModelFile) else Path(model)
+    """Create an engine and load ``model`` into it (None: a remote engine's server model);
+    the caller closes it."""
+    path = model.path if isinstance(model, ModelFile) else (model or "")
     engine = create_engine(settings, engine_factory)
     try:
         info = engine.load(engine_options(settings, path))
@@ -100,11 +114,11 @@ def load_engine(
 
 @contextmanager
 def preview_engine(
-    settings: Settings, model: ModelFile, engine_factory: EngineFactory | None = None
+    settings: Settings, model: ModelFile | None, engine_factory: EngineFactory | None = None
 ) -> Iterator[Engine]:
     """An engine that previews prompts for ``model`` (the local one loads only the
-    vocabulary), closed on leaving the block."""
-    if engine_factory is None and not settings.engine_url:
+    vocabulary; None: a remote engine's server model), closed on leaving the block."""
+    if engine_factory is None and not uses_remote_engine(settings) and model is not None:
         from starling_tui.engine.parent.process import ProcessEngine
 
         vocab = ProcessEngine()
@@ -123,7 +137,7 @@ def preview_engine(
 
 def preview_prompt(
     settings: Settings,
-    model: ModelFile,
+    model: ModelFile | None,
     request: ChatRequest,
     engine_factory: EngineFactory | None = None,
 ) -> PromptPreview:

@@ -218,6 +218,7 @@ def test_model_line_of_a_remote_engine_names_the_server_not_gpu_layers() -> None
         path="http://127.0.0.1:8080/v1", name="smollm2", quant="remote", n_ctx_train=8192,
         n_ctx=2048, n_layers=30, n_gpu_layers=0, backend="llama-server at 127.0.0.1:8080",
         template="chat_template", gpu_note="remote server, prompt sent as token ids",
+        remote=True,
     )
     assert model_line(info) == (
         "model: smollm2 (remote) on llama-server at 127.0.0.1:8080 — remote server, "

@@ -119,7 +119,7 @@ def model_line(info: ModelInfo) -> str:
     business, so that line says only where the model is served and how prompts are sent.
     """
     line = f"model: {info.name} ({info.quant}) on {info.backend}"
-    if not info.path.startswith(("http://", "https://")):
+    if not info.remote:
         line += f", {info.n_gpu_layers}/{info.n_layers} layers on the GPU"
     line = f"{line} — {info.gpu_note}" if info.gpu_note else line
     return f"{line}; {info.template_note}" if info.template_note else line
@@ -176,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
             # an OpenChat model (a continued coding conversation too).
             core.check_mode("code" if args.code else continued.mode if continued else None)
             attachments = [file.attachment for file in files]
-            stats = _turn(core, args, text, attachments, continued, model.name)
+            name = model.name if model is not None else info.name  # remote: the server's
+            stats = _turn(core, args, text, attachments, continued, name)
     finally:
         engine.close()
     if stats.dropped_messages:

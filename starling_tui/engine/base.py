@@ -67,6 +67,7 @@ class ModelInfo:
     gpu_build: bool = True  # False: this llama.cpp build has no GPU backend at all
     template_note: str = ""  # the model has no chat template: which format was chosen and why
     context_note: str = ""  # the context differs from the size asked for, and why
+    remote: bool = False  # served by a remote server (``path`` is its URL, layers its business)
 
     @property
     def is_openchat(self) -> bool:

@@ -94,7 +94,8 @@ def test_status_texts() -> None:
     chosen = replace(INFO, n_gpu_layers=0, backend="CPU", gpu_note="CPU only (0 layers offloaded)")
     assert describe_model(chosen) == "Starling · Q4_K_M · CPU, GPU 0/32 layers"
     remote = replace(INFO, path="http://gpu-box:8080/v1", name="starling-7b", n_gpu_layers=0,
-                     backend="llama-server at gpu-box:8080", gpu_note="remote server")
+                     backend="llama-server at gpu-box:8080", gpu_note="remote server",
+                     remote=True)
     assert describe_model(remote) == "starling-7b · Q4_K_M · llama-server at gpu-box:8080"
     assert describe_speed(None) == ""
     stats = GenerationStats(completion_tokens=5, tokens_per_s=12.34, ttft_s=0.25)

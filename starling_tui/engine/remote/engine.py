@@ -1,11 +1,12 @@
 """The remote engine: the same chat on an OpenAI-compatible server (``--engine URL``).
 
-``load`` probes the server once (:mod:`.probe`), loads the local model's vocabulary to build
-exact prompts (:mod:`.prompts`) and describes the server's model. ``generate`` streams
-``/v1/completions`` (:mod:`.stream`); ``cancel`` closes the stream from any thread, keeping what
-arrived. Nothing contacts a server before ``load``. Notes (neutralised control-token strings,
-plain HTTP to another machine, a reply cut off) go to the injected ``notify`` (stderr by
-default), never with the API key in them.
+``load`` probes the server once (:mod:`.probe`), sets up exact prompts from the server's own
+tokenizer or the local GGUF's vocabulary (:mod:`.prompts`) and describes the server's model
+(its :class:`ModelInfo` has ``remote`` set: front ends ask that, never the URL). ``generate``
+streams ``/v1/completions`` (:mod:`.stream`); ``cancel`` closes the stream from any thread,
+keeping what arrived. Nothing contacts a server before ``load``. Notes (neutralised
+control-token strings, plain HTTP to another machine, a key held back, a reply cut off) go to
+the injected ``notify`` (stderr by default), never with the API key in them.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from typing import Any
 
 from starling_tui.engine.base import EngineOptions, GenerationStats, ModelInfo, PromptPreview
 from starling_tui.engine.remote.context_size import ask_context, refused_context
-from starling_tui.engine.remote.credentials import find_api_key
+from starling_tui.engine.remote.credentials import KeySource, find_api_key, key_to_send
 from starling_tui.engine.remote.endpoint import parse_endpoint
 from starling_tui.engine.remote.probe import ServerProfile, probe_server
 from starling_tui.engine.remote.prompts import RemotePrompts, VocabEngine
 from starling_tui.engine.remote.request_body import completion_request
-from starling_tui.engine.remote.stream import ReplyReader
+from starling_tui.engine.remote.stream import PieceGuard, ReplyReader
 from starling_tui.engine.remote.transport import EventStream, RemoteError, Transport
 from starling_tui.errors import EngineError
+from starling_tui.prompt.formats import strips_reply_space
 from starling_tui.types import ChatRequest
 
 _warned_insecure: set[str] = set()  # plain-HTTP warnings already shown in this process
@@ -45,13 +47,13 @@ def _process_vocab() -> VocabEngine:
 class RemoteEngine:
     """Implements :class:`~starling_tui.engine.base.Engine` against a server at ``url``."""
 
-    def __init__(self, url: str, *, api_key_file: str | None = None,
+    def __init__(self, url: str, *, keys: KeySource | None = None,
                  notify: Callable[[str], None] = _stderr_note,
                  vocab_factory: Callable[[], VocabEngine] = _process_vocab,
                  connect_timeout_s: float = 10.0, stall_timeout_s: float = 120.0,
                  environ: dict[str, str] | None = None) -> None:
         self.url = url
-        self._key_file = api_key_file
+        self._keys = keys or KeySource()
         self._notify = notify
         self._vocab_factory = vocab_factory
         self._timeouts = (connect_timeout_s, stall_timeout_s)
@@ -70,16 +72,21 @@ class RemoteEngine:
     # -- loading ---------------------------------------------------------------------------
 
     def load(self, options: EngineOptions) -> ModelInfo:
-        """Probe the server and load the local vocabulary; EngineError with one line."""
+        """Probe the server and set up its prompts (``options.model_path`` may be empty:
+        then the server's tokenizer builds them); EngineError with one line."""
         self.close()
         endpoint = parse_endpoint(self.url)
-        key = find_api_key(self._key_file, self._environ)
+        key, held_back = key_to_send(endpoint, find_api_key(self._keys, self._environ),
+                                     self._keys)
         if endpoint.insecure and endpoint.address not in _warned_insecure:
             _warned_insecure.add(endpoint.address)
-            self._notify(f"warning: {endpoint.url} is plain HTTP to another machine: prompts "
-                         "and the API key travel unencrypted (use https://)")
+            what = "prompts travel" if key is None else "prompts and the API key travel"
+            self._notify(f"warning: {endpoint.url} is plain HTTP to another machine: {what} "
+                         "unencrypted (use https://)")
+            if held_back:
+                self._notify(held_back)
         transport = Transport(endpoint, key, connect_timeout_s=self._timeouts[0],
-                              stall_timeout_s=self._timeouts[1])
+                              stall_timeout_s=self._timeouts[1], key_held_back=bool(held_back))
         profile = probe_server(transport)
         prompts = RemotePrompts(options, profile, transport, self._vocab_factory)
         try:
@@ -93,14 +100,16 @@ class RemoteEngine:
 
     def _describe(self) -> ModelInfo:
         assert self._prompts is not None and self.profile is not None
-        local, profile, ep = self._prompts.local, self.profile, self._prompts.transport.endpoint
-        said = "" if profile.n_ctx else f", context {self._prompts.n_ctx} assumed (set --ctx)"
+        prompts, profile, ep = self._prompts, self.profile, self._prompts.transport.endpoint
+        said = "" if profile.n_ctx else f", context {prompts.n_ctx} assumed (set --ctx)"
+        built = " built with the server's tokenizer" if prompts.uses_server_tokenizer else ""
         return ModelInfo(
             path=ep.url, name=profile.model, quant=profile.quant,
-            n_ctx_train=profile.n_ctx_train or local.n_ctx_train, n_ctx=self._prompts.n_ctx,
-            n_layers=local.n_layers, n_gpu_layers=0, backend=f"{profile.kind} at {ep.address}",
-            template=local.template,
-            gpu_note=f"remote server, prompt sent as {profile.prompt_form}{said}",
+            n_ctx_train=profile.n_ctx_train or prompts.n_ctx_train, n_ctx=prompts.n_ctx,
+            n_layers=prompts.n_layers, n_gpu_layers=0, backend=f"{profile.kind} at {ep.address}",
+            template=prompts.template,
+            gpu_note=f"remote server, prompt sent as {profile.prompt_form}{built}{said}",
+            remote=True,
         )
 
     # -- generating ------------------------------------------------------------------------
@@ -159,8 +168,10 @@ class RemoteEngine:
                 stats.finish_reason = "cancelled"
                 return False
             self._active = stream
+        guard = PieceGuard() if request.sampling.loop_guard else None
         reader = ReplyReader(stream, stats, start, lambda: self._superseded(generation),
-                             self._timeouts[1], sent.decode)
+                             self._timeouts[1], sent.decode,
+                             strip_space=strips_reply_space(prepared.fmt), guard=guard)
         try:
             yield from reader.pieces()
         except RemoteError:
@@ -188,7 +199,8 @@ class RemoteEngine:
             return False
         self._prompts.resize(n_ctx)
         self._prompts.profile.n_ctx = n_ctx
-        self._info = replace(self._info, n_ctx=n_ctx, gpu_note="remote server, prompt sent as text")
+        note = f"remote server, prompt sent as {self._prompts.profile.prompt_form}"
+        self._info = replace(self._info, n_ctx=n_ctx, gpu_note=note)
         return True
 
     def cancel(self) -> None:

@@ -6,12 +6,14 @@ vLLM's ``/tokenize`` with ``max_model_len`` (takes token ids), llama-cpp-python'
 ``/extras/tokenize`` (text only; tokenizes with special tokens parsed), Ollama's
 ``/api/version`` (text only, sent to its native ``/api/generate``: see :mod:`.ollama`).
 Anything else is a generic OpenAI-compatible server that is sent text. A 404 just means "not
-this kind"; other failures are reported as they are.
+this kind"; other failures are reported as they are. llama-server's ``/props`` also gives its
+chat template and BOS/EOS strings, which let the prompt be built with the server's own tokenizer
+when no local GGUF is named (:mod:`.server_vocab`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from starling_tui.engine.remote.transport import RemoteError, Transport
@@ -31,6 +33,10 @@ class ServerProfile:
     takes_ids: bool = False
     tokenize_path: str | None = None  # text servers: where to check a prompt's tokens
     quant: str = "remote"  # the server's quantization when it says (llama-server)
+    chat_template: str | None = None  # the model's template, where the server publishes it
+    bos_text: str = ""  # the BOS/EOS token strings, where the server publishes them
+    eos_text: str = ""
+    identity: dict[str, Any] = field(default_factory=dict)  # what names this model on this server
 
     @property
     def prompt_form(self) -> str:
@@ -53,13 +59,21 @@ def probe_server(transport: Transport) -> ServerProfile:
     if isinstance(props, dict) and isinstance(props.get("default_generation_settings"), dict):
         n_ctx = _int(props["default_generation_settings"].get("n_ctx")) or _int(props.get("n_ctx"))
         quant = props.get("model_ftype")
+        identity = {"url": ep.url, "model": model, "meta": meta if isinstance(meta, dict) else {},
+                    **{k: props.get(k) for k in ("model_path", "build_info", "chat_template",
+                                                  "bos_token", "eos_token")}}
         return ServerProfile("llama-server", model, n_ctx, n_ctx_train, takes_ids=True,
-                             quant=quant if isinstance(quant, str) and quant else "remote")
+                             quant=quant if isinstance(quant, str) and quant else "remote",
+                             chat_template=_text(props.get("chat_template")) or None,
+                             bos_text=_text(props.get("bos_token")),
+                             eos_text=_text(props.get("eos_token")), identity=identity)
     vllm = _optional(transport, "POST", ep.path("/tokenize", api=False),
                      {"model": model, "prompt": "a"})
     if isinstance(vllm, dict) and "max_model_len" in vllm:
         n_ctx = _int(vllm.get("max_model_len")) or _int(first.get("max_model_len"))
-        return ServerProfile("vllm", model, n_ctx, n_ctx_train, takes_ids=True)
+        identity = {"url": ep.url, "model": model, "root": first.get("root"), "n_ctx": n_ctx}
+        return ServerProfile("vllm", model, n_ctx, n_ctx_train, takes_ids=True,
+                             identity=identity)
     extras = ep.path("/extras/tokenize", api=False)
     if isinstance(_optional(transport, "POST", extras, {"input": "a"}), dict):
         return ServerProfile("llama-cpp-python", model, None, n_ctx_train, tokenize_path=extras)
@@ -90,6 +104,10 @@ def _ollama_ctx(transport: Transport, model: str) -> int | None:
         if name == "num_ctx":
             return _int(value.strip())
     return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _int(value: Any) -> int | None:

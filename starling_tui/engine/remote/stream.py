@@ -6,6 +6,14 @@ and some servers send ``usage``; both refine the figures. What can go wrong is t
 a malformed event (not JSON, an ``error`` object, a line that is no SSE field) raises
 :class:`RemoteError`; a stream that breaks off or goes quiet after text arrived ends the reply
 as ``incomplete`` with the pieces already given kept; before any text it raises.
+
+The reply is treated as the local engine treats its own: the prompt format's space before the
+reply is dropped (:class:`~starling_tui.prompt.reply_text.ReplyStart`), and the loop guard
+(:mod:`starling_tui.engine.worker.loop_guard`) watches the stream, which is closed once the
+reply repeats itself (``repetition``). The guard sees streamed pieces, not token ids (the
+OpenAI stream carries none): llama-server sends one piece per token, except that the tokens of
+a character split across tokens arrive as one piece, so on ASCII text it stops at the same
+token as the local engine.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from typing import Any
 
 from starling_tui.engine.base import GenerationStats
 from starling_tui.engine.remote.transport import EventStream, RemoteError
+from starling_tui.engine.worker.loop_guard import LoopGuard
+from starling_tui.prompt.reply_text import ReplyStart
 from starling_tui.types import FinishReason
 
 _FIELDS = ("data", "event", "id", "retry")
@@ -95,18 +105,37 @@ def sse_chunks(lines: Iterable[str]) -> Iterator[Chunk | None]:
 ChunkDecoder = Callable[[Iterable[str]], Iterator["Chunk | None"]]
 
 
+class PieceGuard:
+    """The loop guard fed with streamed pieces: each distinct piece stands for one token."""
+
+    def __init__(self) -> None:
+        self._guard = LoopGuard()
+        self._ids: dict[str, int] = {}
+
+    def add(self, piece: str) -> bool:
+        """Record the next piece; True once the reply's tail is one span repeated."""
+        return self._guard.add(self._ids.setdefault(piece, len(self._ids)), piece)
+
+
 class ReplyReader:
-    """Turns one streamed reply into text pieces, filling ``stats`` as it goes."""
+    """Turns one streamed reply into text pieces, filling ``stats`` as it goes.
+
+    ``strip_space``: the prompt format wrote the space before the reply (it is not saved);
+    ``guard`` watches for a reply that repeats itself (None: the loop guard is off).
+    """
 
     def __init__(self, stream: EventStream, stats: GenerationStats, start: float,
                  cancelled: Callable[[], bool], stall_timeout_s: float,
-                 decode: ChunkDecoder = sse_chunks) -> None:
+                 decode: ChunkDecoder = sse_chunks, *, strip_space: bool = False,
+                 guard: PieceGuard | None = None) -> None:
         self.decode = decode  # the stream's format: OpenAI SSE, or Ollama's JSON lines
         self.stream = stream
         self.stats = stats
         self.start = start
         self.cancelled = cancelled
         self.stall_timeout_s = stall_timeout_s
+        self.reply_start = ReplyStart(strip_space)
+        self.guard = guard
         self.figures: dict[str, Any] = {}  # the server's own timings/usage of this reply
         self._first_at: float | None = None
         self._pieces = 0
@@ -114,7 +143,7 @@ class ReplyReader:
     def pieces(self) -> Iterator[str]:
         """Yield the reply's text; ``stats.finish_reason`` is final when this ends."""
         reason: str | None = None
-        done = False
+        done = repeated = False
         try:
             for chunk in self.decode(self.stream.lines()):
                 # Checked before every piece: lines already buffered from an aborted stream
@@ -128,12 +157,19 @@ class ReplyReader:
                 reason = chunk.finish or reason
                 if chunk.text:
                     self._count()
-                    yield chunk.text
+                    text = self.reply_start.text(chunk.text)
+                    if text:
+                        yield text
+                    if self.guard is not None and self.guard.add(chunk.text):
+                        repeated = True
+                        break
         except (OSError, http.client.HTTPException, UnicodeDecodeError) as exc:
             self._broken(exc)
             return
         if self.cancelled():
             self.stats.finish_reason = "cancelled"
+        elif repeated:
+            self.stats.finish_reason = "repetition"  # the caller closes the stream
         elif not done and reason is None:
             self._broken(None)
         else:

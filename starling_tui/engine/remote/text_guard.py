@@ -1,10 +1,10 @@
 """Keep message text from becoming control tokens on a server that only takes text.
 
-Such a server tokenizes the whole prompt with special-token parsing on, so ``<|im_start|>``
-typed in a message would open a new turn there. Every special-token string of the vocabulary
-found in a message is neutralised by a zero-width space after its first character: the text
-still reads the same, the tokenizer no longer matches the token. The caller shows a note
-naming what was changed.
+Such a server tokenizes the whole prompt with special-token parsing on (so does vLLM's
+tokenizer, even for plain text), so ``<|im_start|>`` typed in a message would open a new turn
+there. Every special-token string of the vocabulary found in a message is neutralised by a
+zero-width space after its first character: the text still reads the same, the tokenizer no
+longer matches the token. The caller shows a note naming what was changed.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def neutralise_messages(
     return tuple(out), found
 
 
-def note_for(found: Sequence[str]) -> str:
-    """The visible note for neutralised strings."""
+def note_for(found: Sequence[str], server: str = "this text-only server") -> str:
+    """The visible note for neutralised strings (``server``: whose tokenizer would misread them)."""
     listed = ", ".join(found[:3]) + (" …" if len(found) > 3 else "")
-    return (f"note: {listed} in the conversation would be control tokens on this text-only "
-            "server; sent with a zero-width space inside so they stay plain text")
+    return (f"note: {listed} in the conversation would be control tokens on {server}; sent "
+            "with a zero-width space inside so they stay plain text")

@@ -36,9 +36,11 @@ class Transport:
     """Requests to one server: JSON calls and streamed replies."""
 
     def __init__(self, endpoint: Endpoint, api_key: str | None, *, connect_timeout_s: float = 10.0,
-                 stall_timeout_s: float = 120.0, tls: ssl.SSLContext | None = None) -> None:
+                 stall_timeout_s: float = 120.0, tls: ssl.SSLContext | None = None,
+                 key_held_back: bool = False) -> None:
         self.endpoint = endpoint
         self._key = api_key
+        self._key_held_back = key_held_back  # a key exists but is not sent (plain http)
         self.connect_timeout_s = connect_timeout_s
         self.stall_timeout_s = stall_timeout_s
         self._tls = tls
@@ -129,9 +131,15 @@ class Transport:
         """One line for an HTTP error status (the server's message, shortened and scrubbed)."""
         detail = self.scrub(_server_message(text))
         where = self.endpoint.address
-        if status in (401, 403):
-            line = (f"{where} refused the API key (HTTP {status}): set STARLING_TUI_API_KEY or "
-                    "the api_key_file setting")
+        if status in (401, 403) and self._key_held_back:
+            line = (f"{where} wants the API key (HTTP {status}), which is not sent over plain "
+                    "http: use https://, or set send_key_over_http = true")
+        elif status in (401, 403) and self._key is None:
+            line = (f"{where} wants an API key (HTTP {status}): set STARLING_TUI_API_KEY, or "
+                    "the api_key_env or api_key_file setting")
+        elif status in (401, 403):
+            line = (f"{where} refused the API key (HTTP {status}): check STARLING_TUI_API_KEY, "
+                    "or the api_key_env or api_key_file setting")
         elif status == 404:
             line = f"{where}{path} not found (HTTP 404): check the engine URL and the model name"
         elif status == 429:

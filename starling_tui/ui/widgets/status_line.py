@@ -42,7 +42,7 @@ def model_parts(info: ModelInfo | None) -> tuple[str, str]:
     """
     if info is None:
         return "no model loaded (ctrl+o to open one)", ""
-    if "://" in info.path:  # a remote engine: its path is the server's URL
+    if info.remote:  # a remote engine: its path is the server's URL
         return info.name, " · ".join(p for p in (info.quant, info.backend) if p)
     if info.n_gpu_layers:
         device = info.backend.split(" (", 1)[0]
