@@ -1,11 +1,15 @@
-"""A loopback TCP proxy that breaks completion replies on purpose (remote-engine tests).
+"""A loopback TCP proxy in front of a real server: records requests, breaks replies on purpose.
 
-Requests pass through to the upstream server untouched, except ``POST …/completions`` while a
-fault is set: ``cut`` closes both sides after ``after`` SSE events reached the client (a server
-dying mid-reply), ``stall`` stops forwarding after ``after`` events but keeps the connection
-open (a hung server), ``garbage`` answers 200 ``text/event-stream`` with lines that are no
+This is the remote-engine tests' one stand-in, kept for what a real server cannot be made to
+do: send a garbled stream or an arbitrary error status. Requests pass through to the upstream
+server untouched (the JSON body of every ``…/completions`` request is recorded in
+``requests``, so a test sees the exact prompt ids on the wire), except ``POST …/completions``
+while a fault is set: ``cut`` closes both sides after ``after`` SSE events reached the client
+(a connection dropped mid-reply), ``stall`` stops forwarding after ``after`` events but keeps
+the connection open, ``garbage`` answers 200 ``text/event-stream`` with lines that are no
 server-sent events, ``bad_json`` with ``data:`` lines that are not JSON, and ``status`` answers
 that HTTP status with a JSON error whose message echoes ``echo`` (to prove keys are scrubbed).
+A real server dying or hanging is tested on the real server itself (SIGKILL, SIGSTOP).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import socket
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -33,6 +38,7 @@ class FaultProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.fault = Fault()
+        self.requests: list[dict[str, Any]] = []  # JSON bodies of completion requests
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._open: list[socket.socket] = []
         self._closed = threading.Event()
@@ -65,8 +71,12 @@ class FaultProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        head = client.recv(65536)
-        fault = self.fault if b"/completions " in head.split(b"\r\n", 1)[0] else Fault()
+        head = _read_request(client)
+        completion = b"/completions " in head.split(b"\r\n", 1)[0]
+        if completion:
+            with contextlib.suppress(ValueError):
+                self.requests.append(json.loads(head.split(b"\r\n\r\n", 1)[1]))
+        fault = self.fault if completion else Fault()
         if fault.kind in ("garbage", "bad_json", "status"):
             client.sendall(_canned(fault))
             _close(client)
@@ -98,6 +108,28 @@ class FaultProxy:
                 break
         _close(client)
         _close(upstream)
+
+
+def _read_request(client: socket.socket) -> bytes:
+    """One whole HTTP request (headers, then ``Content-Length`` bytes of body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = client.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip() or 0)
+    while len(body) < length:
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:

@@ -20,6 +20,7 @@ from remote_servers import ALIAS, API_KEY, SERVER_CTX, RunningServer, shared_lla
 
 from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
+from starling_tui.engine.remote.credentials import KeySource
 from starling_tui.engine.remote.engine import RemoteEngine
 from starling_tui.errors import EngineError
 from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
@@ -159,7 +160,8 @@ def test_key_file_works_and_the_key_is_nowhere_else(engine: RemoteEngine, notes:
                                                     tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     key_file.write_text(API_KEY + "\n")
-    remote = RemoteEngine(server.url, api_key_file=str(key_file), notify=notes.append, environ={})
+    remote = RemoteEngine(server.url, keys=KeySource(file=str(key_file)), notify=notes.append,
+                          environ={})
     info = remote.load(EngineOptions(model_path=str(smollm2_gguf)))
     try:
         list(remote.generate(ask("hi<|im_start|>", max_tokens=1)))

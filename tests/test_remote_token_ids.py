@@ -1,10 +1,13 @@
-"""The token-id path (llama-server, vLLM): the ids sent are the local engine's, exactly.
+"""The token-id path against the real llama-server: the ids on the wire are the local engine's.
 
-llama.cpp's ``llama-server`` is not built in this environment (a llama.cpp build does not fit
-the test budget), so a loopback stand-in implementing its endpoints with its JSON shapes
-(:mod:`fake_llama_server`, which really evaluates the ids with llama.cpp) receives the prompts.
-The model is the tiny Starling-shaped GGUF (real Mistral tokenizer + OpenChat tokens), so the
-model card's reference ids are checked on the wire. Faults come from :mod:`fault_proxy`.
+The server is llama.cpp's own ``llama-server``, built from the installed llama-cpp-python's
+sources (:mod:`llama_server_build`, cached) and run by :mod:`remote_servers`. The model is the
+tiny Starling-shaped GGUF (the real Mistral v1 tokenizer with OpenChat's tokens, so the model
+card's reference ids are checked on the wire), with and without the local GGUF named: without
+it the prompt is built with the server's own tokenizer. A recording proxy (:mod:`fault_proxy`)
+shows the request bodies and injects what a real server cannot be made to do (garbled streams,
+arbitrary statuses). Hung and killed servers, cancel and replies compared token for token with
+the local engine are in ``test_remote_llama_server.py`` (SmolLM2: slow enough to interrupt).
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_llama_server import FakeLlamaServer
 from fault_proxy import Fault, FaultProxy
 from model_card import CODE_IDS, HELLO_IDS, MULTI_TURN_IDS
+from remote_servers import ALIAS, LLAMA_SERVER_CTX, RunningServer, shared_llama_server
 
 from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.parent.process import ProcessEngine
@@ -25,17 +28,17 @@ from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions, Templa
 
 pytestmark = pytest.mark.slow
 SECRET = "sk-never-shown-42"
+NO_MODEL = EngineOptions(model_path="")
 
 
 @pytest.fixture(scope="module")
-def server(starling_f16_gguf: Path) -> Iterator[FakeLlamaServer]:
-    fake = FakeLlamaServer(starling_f16_gguf, n_ctx=256)
-    yield fake
-    fake.close()
+def server(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory,
+           starling_f16_gguf: Path) -> RunningServer:
+    return shared_llama_server(pytestconfig, tmp_path_factory, starling_f16_gguf)
 
 
 @pytest.fixture(scope="module")
-def proxy(server: FakeLlamaServer) -> Iterator[FaultProxy]:
+def proxy(server: RunningServer) -> Iterator[FaultProxy]:
     faults = FaultProxy(server.port)
     yield faults
     faults.close()
@@ -47,9 +50,19 @@ def notes() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def engine(proxy: FaultProxy, starling_f16_gguf: Path, notes: list[str]) -> Iterator[RemoteEngine]:
+def engine(proxy: FaultProxy, notes: list[str]) -> Iterator[RemoteEngine]:
+    """The remote engine with no local model: prompts come from the server's tokenizer."""
     remote = RemoteEngine(proxy.url, notify=notes.append, stall_timeout_s=1.5,
                           environ={"STARLING_TUI_API_KEY": SECRET})
+    remote.load(NO_MODEL)
+    yield remote
+    remote.close()
+
+
+@pytest.fixture(scope="module")
+def local_vocab_engine(proxy: FaultProxy, starling_f16_gguf: Path) -> Iterator[RemoteEngine]:
+    """The remote engine building prompts from the local GGUF's vocabulary."""
+    remote = RemoteEngine(proxy.url, notify=lambda _line: None, environ={})
     remote.load(EngineOptions(model_path=str(starling_f16_gguf)))
     yield remote
     remote.close()
@@ -69,67 +82,91 @@ def request(*turns: str, mode: TemplateMode = "auto", max_tokens: int = 3) -> Ch
                        sampling=SamplingOptions(max_tokens=max_tokens))
 
 
-def test_probe_sees_llama_server(engine: RemoteEngine) -> None:
+def test_probe_sees_llama_server_and_needs_no_local_model(engine: RemoteEngine) -> None:
     assert engine.profile is not None and engine.profile.kind == "llama-server"
-    assert engine.profile.takes_ids and engine.info is not None
-    assert engine.info.name == "fake-llama" and engine.info.n_ctx == 256
-    assert engine.info.template == "openchat" and "token ids" in engine.info.gpu_note
+    assert engine.profile.takes_ids and engine.info is not None and engine.info.remote
+    assert engine.info.name == ALIAS and engine.info.n_ctx == LLAMA_SERVER_CTX
+    assert engine.info.template == "openchat"
+    assert "token ids built with the server's tokenizer" in engine.info.gpu_note
 
 
+@pytest.mark.parametrize("source", ["server tokenizer", "local vocabulary"])
 @pytest.mark.parametrize(("turns", "mode", "ids"), [
     (("Hello",), "auto", HELLO_IDS),
     (("Hello", "Hi", "How are you today?"), "auto", MULTI_TURN_IDS),
     (("Implement quicksort using C++",), "code", CODE_IDS),
 ])
-def test_model_card_ids_go_over_the_wire(engine: RemoteEngine, server: FakeLlamaServer,
+def test_model_card_ids_go_over_the_wire(engine: RemoteEngine, local_vocab_engine: RemoteEngine,
+                                         proxy: FaultProxy, source: str,
                                          turns: tuple[str, ...], mode: TemplateMode,
                                          ids: list[int]) -> None:
-    pieces = list(engine.generate(request(*turns, mode=mode)))
-    assert server.requests[-1]["prompt"] == ids
-    assert engine.last_stats.prompt_tokens == len(ids)
-    assert engine.last_stats.finish_reason in ("stop", "length") and len(pieces) <= 3
+    remote = engine if source == "server tokenizer" else local_vocab_engine
+    pieces = list(remote.generate(request(*turns, mode=mode)))
+    assert proxy.requests[-1]["prompt"] == ids
+    assert remote.last_stats.prompt_tokens == len(ids)
+    assert remote.last_stats.finish_reason in ("stop", "length") and len(pieces) <= 3
 
 
-def test_ids_equal_the_local_engines_preview(engine: RemoteEngine, server: FakeLlamaServer,
-                                             starling_f16_gguf: Path) -> None:
+def test_typed_control_strings_stay_text_as_in_the_local_engine(
+        engine: RemoteEngine, proxy: FaultProxy, starling_f16_gguf: Path) -> None:
     chat = request("Type <|end_of_turn|> and <s> here", "Sure: <|end_of_turn|>", "Again?")
     chat = ChatRequest(messages=(ChatMessage("system", "Be terse."), *chat.messages),
                        sampling=chat.sampling)
-    local = ProcessEngine.preview_only(EngineOptions(model_path=str(starling_f16_gguf), n_ctx=256),
-                                       chat)
+    local = ProcessEngine.preview_only(
+        EngineOptions(model_path=str(starling_f16_gguf), n_ctx=LLAMA_SERVER_CTX), chat)
+    assert engine.preview(chat) == local
     list(engine.generate(chat))
-    assert server.requests[-1]["prompt"] == list(local.token_ids)
+    assert proxy.requests[-1]["prompt"] == list(local.token_ids)
     assert list(local.token_ids).count(32000) == 4  # only the template's end-of-turn tokens
+
+
+def test_replies_and_saved_text_are_the_local_engines(engine: RemoteEngine,
+                                                     starling_f16_gguf: Path) -> None:
+    """OpenChat writes the space before the reply: neither engine keeps it in the text."""
+    local = ProcessEngine()
+    local.load(EngineOptions(model_path=str(starling_f16_gguf), n_ctx=LLAMA_SERVER_CTX,
+                             flash_attn=False, state_cache=False, speculative="off"))
+    try:
+        turns: list[str] = []
+        for question in ("Hello", "How are you today?"):
+            turns.append(question)
+            chat = request(*turns, max_tokens=8)
+            remote_reply = "".join(engine.generate(chat))
+            assert remote_reply == "".join(local.generate(chat)) and remote_reply.strip()
+            turns.append(remote_reply)
+    finally:
+        local.close()
 
 
 def test_reply_figures_come_from_the_servers_timings(engine: RemoteEngine) -> None:
     pieces = list(engine.generate(request("Hello", max_tokens=4)))
     stats, timings = engine.last_stats, engine.server_figures["timings"]
     assert stats.completion_tokens == timings["predicted_n"] >= len(pieces) > 0
-    assert stats.evaluated_tokens == timings["prompt_n"] == len(HELLO_IDS)
+    assert stats.evaluated_tokens == timings["prompt_n"]
+    assert stats.cached_tokens + stats.evaluated_tokens == stats.prompt_tokens == len(HELLO_IDS)
     assert stats.ttft_s > 0
 
 
-def test_disconnect_mid_reply_is_incomplete_with_text_kept(engine: RemoteEngine,
-                                                           proxy: FaultProxy,
-                                                           notes: list[str]) -> None:
+def test_follow_ups_reuse_the_servers_cache(engine: RemoteEngine) -> None:
+    turns: list[str] = []
+    previous = 0
+    for question in ("Hello", "Tell me more.", "And then?"):
+        turns.append(question)
+        reply = "".join(engine.generate(request(*turns, max_tokens=6)))
+        stats = engine.last_stats
+        if previous:  # the earlier turns' prompt is in the server's KV cache
+            assert stats.cached_tokens >= previous - 1
+            assert stats.evaluated_tokens == stats.prompt_tokens - stats.cached_tokens
+        previous = stats.prompt_tokens
+        turns.append(reply)
+
+
+def test_a_dropped_connection_mid_reply_keeps_the_text(engine: RemoteEngine, proxy: FaultProxy,
+                                                       notes: list[str]) -> None:
     proxy.fault = Fault("cut", after=2)
     pieces = list(engine.generate(request("Hello", max_tokens=8)))
     assert len(pieces) == 2 and engine.last_stats.finish_reason == "incomplete"
     assert "partial reply is kept" in notes[-1]
-
-
-def test_stall_ends_the_reply_as_incomplete(engine: RemoteEngine, proxy: FaultProxy) -> None:
-    proxy.fault = Fault("stall", after=1)
-    pieces = list(engine.generate(request("Hello", max_tokens=8)))
-    assert len(pieces) == 1 and engine.last_stats.finish_reason == "incomplete"
-    assert engine.last_stats.error == "the server stalled (no data for 1.5s)"
-
-
-def test_stall_before_any_text_is_an_error(engine: RemoteEngine, proxy: FaultProxy) -> None:
-    proxy.fault = Fault("stall", after=0)
-    with pytest.raises(EngineError, match=r"stalled \(no data for 1\.5s\)"):
-        list(engine.generate(request("Hello")))
 
 
 @pytest.mark.parametrize(("kind", "message"), [
@@ -167,43 +204,17 @@ def test_cancel_before_the_first_piece_is_not_lost(engine: RemoteEngine) -> None
     assert list(engine.generate(request("Hello", max_tokens=2)))  # the next one runs
 
 
-def test_another_model_on_the_server_is_refused(server: FakeLlamaServer,
-                                                smollm2_gguf: Path) -> None:
-    remote = RemoteEngine(server.url, notify=lambda _line: None, environ={})
-    with pytest.raises(EngineError, match="tokenizes the prompt differently"):
-        remote.load(EngineOptions(model_path=str(smollm2_gguf)))
-    remote.close()
-
-
-def test_cancel_from_another_thread_wakes_a_stalled_read(proxy: FaultProxy,
-                                                         starling_f16_gguf: Path) -> None:
-    import threading
-
-    remote = RemoteEngine(proxy.url, notify=lambda _line: None, stall_timeout_s=60,
-                          environ={})
-    remote.load(EngineOptions(model_path=str(starling_f16_gguf)))
-    proxy.fault = Fault("stall", after=1)
-    pieces: list[str] = []
-    first = threading.Event()
-
-    def read() -> None:
-        for piece in remote.generate(request("Hello", max_tokens=8)):
-            pieces.append(piece)
-            first.set()
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    assert first.wait(60)
-    remote.cancel()  # the reader is blocked in a socket read on a server that sends nothing
-    reader.join(50)  # a missed cancel would only end at the 60 s stall limit, as "incomplete"
-    assert not reader.is_alive()
-    assert len(pieces) == 1 and remote.last_stats.finish_reason == "cancelled"
-    remote.close()
-
-
 def test_a_new_reply_ends_an_unread_earlier_one(engine: RemoteEngine) -> None:
     earlier = engine.generate(request("Hello", max_tokens=8))
     first = next(earlier)
     later = list(engine.generate(request("Hello", max_tokens=2)))
     assert first and later and engine.last_stats.finish_reason in ("stop", "length")
     assert list(earlier) == []  # its stream was closed: it ends, nothing more is read
+
+
+def test_another_model_on_the_server_is_refused(server: RunningServer,
+                                                smollm2_gguf: Path) -> None:
+    remote = RemoteEngine(server.url, notify=lambda _line: None, environ={})
+    with pytest.raises(EngineError, match="tokenizes the prompt differently"):
+        remote.load(EngineOptions(model_path=str(smollm2_gguf)))
+    remote.close()

@@ -10,7 +10,7 @@ import pytest
 from remote_servers import free_port
 
 from starling_tui.engine.base import EngineOptions
-from starling_tui.engine.remote.credentials import find_api_key, redact
+from starling_tui.engine.remote.credentials import KeySource, find_api_key, key_to_send, redact
 from starling_tui.engine.remote.endpoint import parse_endpoint
 from starling_tui.engine.remote.probe import ServerProfile
 from starling_tui.engine.remote.request_body import completion_body
@@ -52,20 +52,41 @@ def test_bad_urls_are_one_line(url: str) -> None:
     assert "sk-1" not in str(info.value)
 
 
-def test_key_order_environment_then_file(tmp_path: Path) -> None:
+def test_key_sources_in_order_and_never_another_services_variable(tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     key_file.write_text("sk-file\n")
+    file_only = KeySource(file=str(key_file))
     both = {"STARLING_TUI_API_KEY": "sk-ours", "OPENAI_API_KEY": "sk-openai"}
-    assert find_api_key(str(key_file), both) == "sk-ours"
-    assert find_api_key(str(key_file), {"OPENAI_API_KEY": "sk-openai"}) == "sk-openai"
-    assert find_api_key(str(key_file), {}) == "sk-file"
-    assert find_api_key(None, {}) is None
+    assert find_api_key(file_only, both) == "sk-ours"
+    assert find_api_key(file_only, {"OPENAI_API_KEY": "sk-openai"}) == "sk-file"
+    assert find_api_key(KeySource(), {"OPENAI_API_KEY": "sk-openai"}) is None
+    named = KeySource(env_name="OPENAI_API_KEY", file=str(key_file))
+    assert find_api_key(named, {"OPENAI_API_KEY": "sk-openai"}) == "sk-openai"
+    assert find_api_key(named, {}) == "sk-file"
+    with pytest.raises(EngineError, match="api_key_env names OPENAI_API_KEY, which is not set"):
+        find_api_key(KeySource(env_name="OPENAI_API_KEY"), {})
     with pytest.raises(EngineError, match="cannot read the API key file"):
-        find_api_key(str(tmp_path / "missing"), {})
+        find_api_key(KeySource(file=str(tmp_path / "missing")), {})
     (tmp_path / "empty").write_text("\n")
     with pytest.raises(EngineError, match="is empty"):
-        find_api_key(str(tmp_path / "empty"), {})
+        find_api_key(KeySource(file=str(tmp_path / "empty")), {})
     assert redact("bad key sk-ours!", "sk-ours") == "bad key ***!"
+
+
+@pytest.mark.parametrize(("url", "opt_in", "sent"), [
+    ("http://127.0.0.1:8080/v1", False, True),
+    ("http://localhost/v1", False, True),
+    ("https://gpu.example.org/v1", False, True),
+    ("http://10.0.0.5:8080/v1", False, False),
+    ("http://gpu-box:8080/v1", False, False),
+    ("http://gpu-box:8080/v1", True, True),
+])
+def test_the_key_is_held_back_over_plain_http_to_another_machine(url: str, opt_in: bool,
+                                                                 sent: bool) -> None:
+    key, note = key_to_send(parse_endpoint(url), "sk-1", KeySource(send_over_http=opt_in))
+    assert (key == "sk-1") is sent and bool(note) is not sent
+    assert "sk-1" not in note
+    assert key_to_send(parse_endpoint(url), None, KeySource()) == (None, "")
 
 
 def test_sse_payloads_join_data_and_skip_comments() -> None:
@@ -197,9 +218,13 @@ def test_settings_pick_the_engine() -> None:
     from starling_tui.config import Settings
     from starling_tui.engine.parent.process import ProcessEngine
     from starling_tui.engine.remote.engine import RemoteEngine
-    from starling_tui.factory import create_engine
+    from starling_tui.factory import choose_model, create_engine, uses_remote_engine
 
     assert isinstance(create_engine(Settings()), ProcessEngine)
-    remote = create_engine(Settings(engine_url="http://127.0.0.1:9/v1"))
+    assert not uses_remote_engine(Settings())
+    settings = Settings(engine_url="http://127.0.0.1:9/v1", api_key_env="MY_KEY",
+                        send_key_over_http=True)
+    remote = create_engine(settings)
     assert isinstance(remote, RemoteEngine) and remote.url == "http://127.0.0.1:9/v1"
-
+    assert remote._keys == KeySource(env_name="MY_KEY", send_over_http=True)
+    assert uses_remote_engine(settings) and choose_model(settings) is None  # no local GGUF
