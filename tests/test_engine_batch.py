@@ -44,9 +44,9 @@ def test_prompt_longer_than_the_real_batch(smollm2_gguf: Path) -> None:
 
 CRASH_SCRIPT = """
 import sys
-from starling_tui.engine.base import (
-    ChatMessage, ChatRequest, EngineCrashed, EngineOptions, SamplingOptions,
-)
+from starling_tui.engine.base import EngineOptions
+from starling_tui.errors import EngineCrashed
+from starling_tui.types import ChatMessage, ChatRequest, SamplingOptions
 from starling_tui.engine.parent.process import ProcessEngine
 from starling_tui.engine.worker.hooks import FaultPlan
 

@@ -1,4 +1,4 @@
-"""Out of memory is a clear error with a way on, never a crash (issue #6)."""
+"""Out of memory is a clear error with a way on, never a crash."""
 
 from __future__ import annotations
 
@@ -16,12 +16,18 @@ def test_context_too_large_for_memory_says_how_to_fit_then_a_smaller_one_loads(
 ) -> None:
     engine = ProcessEngine()
     try:
-        # ~1 KiB of KV cache per token for the tiny model: 2^31 tokens (2 TiB) cannot fit.
+        # ~1 KiB of KV cache per token for the tiny model: 2^31 tokens (2 TiB) cannot fit. The
+        # model's header says so before anything is allocated; Self-Extend puts that context
+        # within the model's reach, so memory is what refuses it.
         with pytest.raises(EngineError) as info:
-            engine.load(EngineOptions(str(starling_q4km_gguf), n_ctx=2**31))
+            engine.load(EngineOptions(str(starling_q4km_gguf), n_ctx=2**31,
+                                      self_extend=2**20, self_extend_window=2**20))
         message = str(info.value)
         assert "\n" not in message
-        assert "--ctx" in message and "--n-gpu-layers" in message
+        assert "KV cache" in message and "--ctx" in message
+        # Beyond the training context without Self-Extend: refused with the limit to use.
+        with pytest.raises(EngineError, match="use --ctx 4096 or less"):
+            engine.load(EngineOptions(str(starling_q4km_gguf), n_ctx=2**31))
         loaded = engine.load(EngineOptions(str(starling_q4km_gguf), n_ctx=512))
         assert loaded.n_ctx == 512
     finally:

@@ -125,7 +125,8 @@ def test_works_from_a_script_on_stdin(smollm2_gguf: Path) -> None:
     import sys
 
     script = (
-        "from starling_tui.engine.base import ChatMessage, ChatRequest, EngineOptions\n"
+        "from starling_tui.engine.base import EngineOptions\n"
+        "from starling_tui.types import ChatMessage, ChatRequest\n"
         "from starling_tui.engine.parent.process import ProcessEngine\n"
         f"options = EngineOptions(model_path={str(smollm2_gguf)!r})\n"
         "request = ChatRequest((ChatMessage('user', 'hi'),))\n"
