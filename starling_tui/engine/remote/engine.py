@@ -27,6 +27,7 @@ from starling_tui.engine.remote.prompts import RemotePrompts, VocabEngine
 from starling_tui.engine.remote.request_body import completion_request
 from starling_tui.engine.remote.stream import PieceGuard, ReplyReader
 from starling_tui.engine.remote.transport import EventStream, RemoteError, Transport
+from starling_tui.engine.replies import ReplyNumbers
 from starling_tui.errors import EngineError
 from starling_tui.prompt.formats import strips_reply_space
 from starling_tui.types import ChatRequest
@@ -65,8 +66,7 @@ class RemoteEngine:
         self._info: ModelInfo | None = None
         self._stats = GenerationStats()
         self._lock = threading.Lock()
-        self._generation = 0
-        self._cancelled_upto = 0
+        self._numbers = ReplyNumbers()
         self._active: EventStream | None = None
 
     # -- loading ---------------------------------------------------------------------------
@@ -125,10 +125,7 @@ class RemoteEngine:
 
     def generate(self, request: ChatRequest) -> Iterator[str]:
         """Stream the reply; ``last_stats`` is final once the iterator is exhausted."""
-        with self._lock:
-            self._generation += 1
-            generation = self._generation
-        return self._stream(request, generation)
+        return self._stream(request, self._numbers.next())
 
     def _stream(self, request: ChatRequest, generation: int) -> Iterator[str]:
         prompts = self._loaded()
@@ -163,7 +160,7 @@ class RemoteEngine:
         for note in prepared.notes:
             self._notify(note)
         with self._lock:
-            if self._cancelled_upto >= generation:
+            if self._numbers.cancelled(generation):
                 stream.close()
                 stats.finish_reason = "cancelled"
                 return False
@@ -205,15 +202,15 @@ class RemoteEngine:
 
     def cancel(self) -> None:
         """Stop the current reply (or one requested and not started); safe from any thread."""
-        with self._lock:
-            self._cancelled_upto = self._generation
+        with self._lock:  # with the check before a stream becomes active: one or the other wins
+            self._numbers.cancel()
             if self._active is not None:
                 self._active.abort()
 
     def _superseded(self, generation: int) -> bool:
         """Whether reply ``generation`` was cancelled or a newer reply replaced it (then even
         pieces already buffered from its stream are not read)."""
-        return self._cancelled_upto >= generation or self._generation != generation
+        return self._numbers.superseded(generation)
 
     @property
     def last_stats(self) -> GenerationStats:
