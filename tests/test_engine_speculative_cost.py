@@ -7,6 +7,7 @@ import pytest
 from starling_tui.engine.worker.draft_cost import (
     MARGIN,
     PRIOR_SLOPE,
+    TRUSTED,
     Acceptance,
     CostCurve,
     CostModel,
@@ -22,7 +23,8 @@ def curve_of(costs: dict[int, float], step_s: float = 0.01) -> CostCurve:
     curve = CostCurve()
     curve.observe(1, step_s)
     for n, ratio in costs.items():
-        curve.observe(n, ratio * step_s)
+        for _ in range(TRUSTED + 1):  # the warm-up, then the timings that make it trusted
+            curve.observe(n, ratio * step_s)
     return curve
 
 
@@ -50,10 +52,26 @@ def test_batch_costs_are_relative_to_the_running_one_token_step() -> None:
     curve.observe(4, 1.0)  # before any one-token step there is no unit: ignored
     assert curve.ratios == {}
     curve.observe(1, 0.010)
-    curve.observe(3, 0.020)
+    for _ in range(TRUSTED + 1):
+        curve.observe(3, 0.020)
     assert curve.ratio(3) == pytest.approx(2.0)
-    curve.observe(3, 0.040)  # a running average, not the latest figure
-    assert 2.0 < curve.ratio(3) < 4.0
+    curve.observe(3, 0.028)  # a running average, not the latest figure
+    assert 2.0 < curve.ratio(3) < 2.8
+
+
+def test_a_warm_up_batch_and_a_single_slow_one_do_not_rule_a_size_out() -> None:
+    """A GPU's first batch of a new size builds kernels (tens of steps): it is not counted,
+    no batch counts as more than its tokens one by one, and a size is trusted only after
+    a few timings (until then the prior speaks for it)."""
+    curve = CostCurve()
+    curve.observe(1, 0.001)
+    curve.observe(2, 0.050)  # the warm-up: 50 steps
+    assert curve.ratios == {} and curve.ratio(2) == pytest.approx(1 + PRIOR_SLOPE)
+    curve.observe(2, 0.004)  # a slow one: capped at two steps, and not trusted yet
+    assert curve.ratio(2) == pytest.approx(1 + PRIOR_SLOPE)
+    for _ in range(TRUSTED):
+        curve.observe(2, 0.0011)
+    assert curve.ratio(2) < 2.0 and 2 in curve.ratios
 
 
 def test_acceptance_learns_by_match_length_and_counts_only_judged_tokens() -> None:
@@ -111,7 +129,7 @@ def test_a_failed_expensive_draft_teaches_the_model_to_stop() -> None:
     k = model.choose(12, 32)
     assert k > 0
     for _ in range(50):  # every draft rejected at once, at SmolLM2's CPU cost
-        model.observe_batch(k + 1, 0.01 * SMOLLM2_CPU[16])
+        model.observe_batch(k + 1, 0.01 * min(SMOLLM2_CPU[16], k + 1))
         model.observe_draft(12, k, 0)
         k = model.choose(12, 32) or k
     assert model.choose(12, 32) == 0

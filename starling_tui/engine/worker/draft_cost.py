@@ -9,9 +9,12 @@ match (a file the reply returns) hold far more often than those continuing a sho
 (prose). So neither is a constant:
 
 - :class:`CostCurve` learns ``c(n)`` on the loaded model and device from the reply loop's own
-  timings: every plain step times ``c(1)``, every verification one batch size. Sizes not
-  measured yet are interpolated, and beyond the largest measured one extrapolated at the lower
-  of its measured slope and :data:`PRIOR_SLOPE`, so a size is tried before it is trusted.
+  timings: every plain step times ``c(1)``, every verification one batch size. The first batch
+  of a size is a warm-up (a GPU builds its kernels or graph for a new shape: tens of steps) and
+  is not counted, and no batch counts as costing more than its tokens one by one. A size is
+  trusted after :data:`TRUSTED` timings; until then it is interpolated between trusted sizes,
+  and beyond the largest extrapolated at the lower of its slope and :data:`PRIOR_SLOPE`, so a
+  size is tried a few times before one slow batch can rule it out.
 - :class:`Acceptance` learns how often a drafted token is accepted given the length of the
   match it continues (the ``j``-th token of a draft continues a match ``j - 1`` tokens longer),
   starting from a prior of ``m / (m + 3)`` worth a few drafts, with old counts fading.
@@ -30,6 +33,7 @@ from collections.abc import Sequence
 PRIOR_SLOPE = 0.5  # assumed cost of each extra token of a batch, in steps, until measured
 MARGIN = 0.1  # a draft must promise this much more than plain decoding
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)  # the draft lengths considered
+TRUSTED = 2  # timings of a batch size (after its warm-up) before its own figure is used
 STEP_WEIGHT = 0.1  # weight of a new one-token step time in its running average
 BATCH_WEIGHT = 0.3  # weight of a new batch cost in its running average
 PRIOR_DRAFTS = 4.0  # the acceptance prior counts as this many drafted tokens per match length
@@ -43,7 +47,8 @@ class CostCurve:
     def __init__(self, prior_slope: float = PRIOR_SLOPE) -> None:
         self.prior_slope = prior_slope
         self.step_s: float | None = None  # running average of a one-token step
-        self.ratios: dict[int, float] = {}  # batch size -> measured cost in steps
+        self.measured: dict[int, float] = {}  # batch size -> running average cost in steps
+        self.timings: dict[int, int] = {}  # batch size -> batches timed (the warm-up included)
 
     def observe(self, n: int, seconds: float) -> None:
         """A decode of ``n`` tokens took ``seconds`` (a one-token step sets the unit)."""
@@ -53,22 +58,31 @@ class CostCurve:
             return
         if not self.step_s:
             return
-        ratio = seconds / self.step_s
-        known = self.ratios.get(n)
-        self.ratios[n] = ratio if known is None else known + BATCH_WEIGHT * (ratio - known)
+        self.timings[n] = self.timings.get(n, 0) + 1
+        if self.timings[n] == 1:
+            return  # the warm-up
+        ratio = min(seconds / self.step_s, float(n))
+        known = self.measured.get(n)
+        self.measured[n] = ratio if known is None else known + BATCH_WEIGHT * (ratio - known)
+
+    @property
+    def ratios(self) -> dict[int, float]:
+        """The trusted batch costs: sizes timed :data:`TRUSTED` times after their warm-up."""
+        return {n: r for n, r in self.measured.items() if self.timings[n] > TRUSTED}
 
     def ratio(self, n: int) -> float:
         """``c(n)``: measured, interpolated between measured sizes, or extrapolated."""
         if n <= 1:
             return 1.0
-        known = self.ratios.get(n)
+        ratios = self.ratios
+        known = ratios.get(n)
         if known is not None:
             return known
-        lower = max((m for m in self.ratios if m < n), default=1)
-        upper = min((m for m in self.ratios if m > n), default=None)
-        low = self.ratios.get(lower, 1.0)
+        lower = max((m for m in ratios if m < n), default=1)
+        upper = min((m for m in ratios if m > n), default=None)
+        low = ratios.get(lower, 1.0)
         if upper is not None:
-            return low + (self.ratios[upper] - low) * (n - lower) / (upper - lower)
+            return low + (ratios[upper] - low) * (n - lower) / (upper - lower)
         slope = self.prior_slope
         if lower > 1:
             slope = min(slope, max((low - 1.0) / (lower - 1), 0.0))
