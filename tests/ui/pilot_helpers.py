@@ -58,7 +58,9 @@ async def send(pilot: Pilot[None], text: str, timeout: float = 30.0) -> None:
     controller = screen.controller
     await wait_for(pilot, lambda: len(views(pilot)) >= count + 2 and not controller.generating
                    and controller.state.reply_id is None, timeout, what=f"reply to {text!r}")
-    assert len(screen.services.store.list_conversations()) >= before
+    # The reply went into the shown conversation, which is saved: a new chat adds exactly one.
+    saved = {c.id for c in screen.services.store.list_conversations()}
+    assert controller.state.conversation_id in saved and len(saved) - before in (0, 1)
 
 
 def typed_keys(text: str) -> list[str]:
