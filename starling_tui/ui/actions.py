@@ -32,6 +32,8 @@ CHAT_ACTIONS: tuple[ChatAction, ...] = (
                show=False),
     ChatAction("alt+right", "branch(1)", "Next branch", "Show the next sibling branch",
                show=False),
+    ChatAction("f4", "dialog('attach_file')", "Attach",
+               "Attach a text file to the next message (paths start in the working folder)"),
     ChatAction("f5", "copy_message", "Copy", "Copy the selected (or last) reply to the clipboard"),
     ChatAction("f6", "copy_code", "Copy code", "Copy the last code block of the selected reply",
                show=False, priority=True),  # TextArea binds f6/f7 (select line/all)

@@ -18,6 +18,7 @@ from starling_tui.ui import gc_pauses
 from starling_tui.ui.focus import focus_now
 from starling_tui.ui.messages import ConversationLoaded
 from starling_tui.ui.screens.loading import LoadingScreen
+from starling_tui.ui.widgets.attachments import AttachmentChips, PendingFile
 from starling_tui.ui.widgets.chat_log import ChatLog, MessageEntry
 from starling_tui.ui.widgets.message_view import MessageView
 from starling_tui.ui.widgets.prompt_input import PromptInput
@@ -45,6 +46,22 @@ class ChatView:
     def prompt(self) -> PromptInput:
         """The prompt box."""
         return self.screen.query_one(PromptInput)
+
+    @property
+    def chips(self) -> AttachmentChips:
+        """The files attached to the draft."""
+        return self.screen.query_one(AttachmentChips)
+
+    def show_files(self, files: list[PendingFile]) -> None:
+        """The draft's files as chips (Enter may send files without text)."""
+        self.chips.show(files)
+        self.prompt.allow_blank = bool(files)
+
+    def show_file_tokens(self, tokens: dict[str, int]) -> None:
+        """Token counts on the shown messages' files."""
+        for view in self.log.views():
+            if view.attachments:
+                view.set_file_tokens(tokens)
 
     @property
     def status(self) -> StatusLine:

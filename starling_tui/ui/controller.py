@@ -21,8 +21,10 @@ from starling_tui.config import SETTINGS, Settings
 from starling_tui.engine.base import ModelInfo
 from starling_tui.errors import UserError
 from starling_tui.history.records import Conversation
+from starling_tui.types import Attachment
 from starling_tui.ui.jobs import ChatJobs
 from starling_tui.ui.services import Services
+from starling_tui.ui.widgets.attachments import PendingFile
 
 # Settings whose change reloads the model; the engine URL and its key file pick another
 # engine, which the factory builds at start (the settings screen says a restart applies them).
@@ -66,6 +68,9 @@ class ChatState:
     remember_model: str = ""  # picked with ctrl+o: saved as the model once it has loaded
     greedy_ok: str | None = None  # told that ctrl+r repeats at temperature 0: do it anyway
     sidebar: bool | None = None  # shown or hidden with ctrl+b; None: by the screen's width
+    files: list[PendingFile] = field(default_factory=list)  # attached to the draft
+    draft_files: list[PendingFile] = field(default_factory=list)  # the draft's, during an edit
+    unsent_files: list[PendingFile] = field(default_factory=list)  # given back if refused
 
     def show(self, conversation: Conversation | None) -> None:
         """``conversation`` is the one shown now (None: a new chat); an edit is dropped."""
@@ -184,17 +189,33 @@ class ChatController:
         return True
 
     def send(self, text: str, after: int | None) -> None:
-        """Send ``text``: an edit of ``editing_id`` as a branch, or the next message after the
-        message shown last (``after``), even if another process added messages meanwhile."""
+        """Send ``text`` (with the draft's files): an edit of ``editing_id`` as a branch, or
+        the next message after the message shown last (``after``), even if another process
+        added messages meanwhile."""
         state = self.state
         edit_of, state.editing_id = state.editing_id, None
+        files = tuple(f.attachment for f in state.files)
+        state.unsent_files = state.files
+        state.files = state.draft_files if edit_of is not None else []
+        state.draft_files = []
         if edit_of is not None:
-            self._reply = self._run("reply", self.jobs.edit_and_resend, edit_of, text)
+            self._reply = self._run("reply", self.jobs.edit_and_resend, edit_of, text, files)
         else:
             self._reply = self._run("reply", self.jobs.send, state.conversation_id, text,
                                     mode=state.mode, after=after,
                                     system_prompt=state.new_system_prompt,
-                                    sampling=dict(state.new_sampling))
+                                    sampling=dict(state.new_sampling), attachments=files)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def attach(self, path: str) -> None:
+        """Read a file for the draft (posts ``FileAttached``, or says why not)."""
+        self._run("files", self.jobs.attach, path)
+
+    def count_files(self, attachments: list[Attachment]) -> None:
+        """Count the tokens of files (posts ``FilesCounted``; not while a reply streams)."""
+        if attachments and self.state.model_info is not None and not self.generating:
+            self._run("count", self.jobs.count_files, attachments, self.state.mode)
 
     def regenerate(self) -> None:
         """Answer the last user message again, as a new branch of the reply (at temperature 0

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 from textual.screen import Screen
 
+from starling_tui.disk import human
 from starling_tui.ui.chat_view import ChatView
 from starling_tui.ui.controller import RESTART_KEYS, ChatController
 from starling_tui.ui.screens.confirm import ConfirmScreen
@@ -19,6 +21,7 @@ from starling_tui.ui.screens.conversation_settings import (
     ConversationSettings,
     ConversationSettingsScreen,
 )
+from starling_tui.ui.screens.file_picker import FilePickerScreen
 from starling_tui.ui.screens.model_picker import ModelPickerScreen
 from starling_tui.ui.screens.settings import SettingsScreen, changed_values
 from starling_tui.ui.screens.text_prompt import TextPromptScreen
@@ -131,6 +134,22 @@ class ChatDialogs:
         if path:
             self.controller.state.remember_model = path  # saved once it has loaded
             self.load_model(path)
+
+    async def attach_file(self) -> None:
+        """Pick a file (path completion from the working folder) and attach it to the draft."""
+        path = await self.screen.app.push_screen_wait(FilePickerScreen(Path.cwd()))
+        if path:
+            self.controller.attach(path)
+
+    async def attach_pasted(self, text: str, path: Path) -> None:
+        """A pasted line names a file: attach it, or paste the text after all."""
+        size = human(path.stat().st_size) if path.exists() else "?"
+        question = ConfirmScreen(f"Attach {path} ({size}) to the message?", "Attach",
+                                 cancel_label="Paste the text", variant="primary")
+        if await self.screen.app.push_screen_wait(question):
+            self.controller.attach(str(path))
+        else:
+            self.view.type_into_prompt(text)
 
     async def settings(self) -> None:
         """Edit the app settings; they apply now and are saved to the config file."""

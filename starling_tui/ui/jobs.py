@@ -20,17 +20,20 @@ from typing import Any
 from textual.message import Message
 
 from starling_tui.chat import ChatCore, PendingReply
+from starling_tui.chat.attachments import attachment_tokens, read_attachment
 from starling_tui.engine.base import GenerationStats
 from starling_tui.errors import EngineError, UserError
 from starling_tui.history.records import Conversation
 from starling_tui.prompt.plan import reply_room
-from starling_tui.types import ChatMessage
+from starling_tui.types import Attachment, ChatMessage, TemplateMode
 from starling_tui.ui import view_data as data
 from starling_tui.ui.draft_meter import DraftMeter
 from starling_tui.ui.messages import (
     ConversationDeleted,
     ConversationLoaded,
     DraftCounted,
+    FileAttached,
+    FilesCounted,
     GreedyRegenerate,
     ModelLoaded,
     ModelLoadFailed,
@@ -47,6 +50,7 @@ from starling_tui.ui.messages import (
 from starling_tui.ui.model_defaults import default_system_prompt
 from starling_tui.ui.reply_batches import ReplyBatcher
 from starling_tui.ui.services import Services
+from starling_tui.ui.widgets.attachments import PendingFile
 from starling_tui.ui.widgets.chat_log import PAGE_SIZE
 
 Post = Callable[[Message], object]
@@ -63,6 +67,7 @@ class ChatJobs:
         self.store = core.store
         self.post = post
         self.meter = DraftMeter()
+        self._file_tokens: dict[tuple[str, str, str], int] = {}  # (model, mode, sha) → tokens
         self._engine_lock = threading.Lock()  # held while a look-only job asks the engine
         self._replying = False  # a reply job is under way (see the module docstring)
 
@@ -214,12 +219,44 @@ class ChatJobs:
 
         self._when_idle(look)
 
+    # -- files --------------------------------------------------------------------------------
+
+    def attach(self, path: str) -> None:
+        """Read ``path`` for the draft (the chat core's checks: one line when it is no text
+        file); its tokens are counted by :meth:`count_files`."""
+        try:
+            attached = read_attachment(path)
+        except UserError as error:
+            self.post(Notice(f"Not attached: {error}", "error"))
+            return
+        self.post(FileAttached(PendingFile(attached.attachment, attached.resolved)))
+
+    def count_files(self, attachments: list[Attachment], mode: str) -> None:
+        """Post the token counts of ``attachments`` (kept per model and mode; nothing while a
+        reply is on its way: the screen asks again when it ends)."""
+        engine = self.core.engine
+        info = engine.info
+        if info is None or not attachments:
+            return
+        template_mode: TemplateMode = "code" if mode == "code" else "auto"
+
+        def look() -> None:
+            counts: dict[str, int] = {}
+            for attachment in attachments:
+                key = (info.path, template_mode, attachment.sha256)
+                if key not in self._file_tokens:
+                    self._file_tokens[key] = attachment_tokens(engine, attachment, template_mode)
+                counts[attachment.sha256] = self._file_tokens[key]
+            self.post(FilesCounted(counts))
+
+        self._when_idle(look)
+
     def _refused(self, text: str, check: Callable[[], object]) -> bool:
         """Run ``check`` (a preview of the request the message makes); when the engine
         refuses it, post why and say so: nothing is saved, the draft stays."""
         try:
             check()
-        except EngineError as error:
+        except (EngineError, UserError) as error:  # a file that does not fit: a UserError
             self.post(SendRefused(text, str(error)))
             return True
         return False
@@ -228,29 +265,41 @@ class ChatJobs:
 
     def send(self, conversation_id: str | None, text: str, *, mode: str,
              after: int | None = None, system_prompt: str | None = None,
-             sampling: dict[str, Any] | None = None) -> None:
+             sampling: dict[str, Any] | None = None,
+             attachments: tuple[Attachment, ...] = ()) -> None:
         """Save the user's message (a new chat when ``conversation_id`` is None, with the
         ``system_prompt`` and ``sampling`` overrides set before it) and reply."""
         with self._reply_job():
             core = self.core
-            if self._refused(text, lambda: core.engine.preview(core.request(
+            request = core.request(
                 conversation_id, text, mode=mode if conversation_id is None else None,
-                system_prompt=system_prompt, sampling_changes=sampling,
-            ))):
+                system_prompt=system_prompt, sampling_changes=sampling, attachments=attachments,
+            )
+            def fits() -> None:  # the files' own one-line reason first, then the whole prompt
+                core.check_files_fit(request)
+                core.engine.preview(request)
+
+            if self._refused(text, fits):
                 return
             if conversation_id is None:
                 pending = core.start(text, mode=mode, system_prompt=system_prompt,
-                                     sampling_overrides=sampling)
+                                     sampling_overrides=sampling, attachments=attachments)
             else:
-                pending = core.send(conversation_id, text, after=after)
+                pending = core.send(conversation_id, text, after=after, attachments=attachments)
             conversation = self.store.get_conversation(pending.conversation_id)
             self.post(UserMessageAdded(conversation, data.entry_for(self.store, pending.parent)))
             self.stream(pending)
 
-    def edit_and_resend(self, message_id: int, text: str) -> None:
-        """Save an edited copy of a user message as a branch, show that branch, reply."""
+    def edit_and_resend(self, message_id: int, text: str,
+                        attachments: tuple[Attachment, ...] | None = None) -> None:
+        """Save an edited copy of a user message (with ``attachments``; None: its own files)
+        as a branch, show that branch, reply."""
         with self._reply_job():
-            pending = self.core.edit_and_resend(message_id, text)
+            try:
+                pending = self.core.edit_and_resend(message_id, text, attachments=attachments)
+            except UserError as error:  # files that no longer fit: nothing was saved
+                self.post(SendRefused(text, str(error)))
+                return
             self.show(self.store.get_conversation(pending.conversation_id))
             self.stream(pending)
 

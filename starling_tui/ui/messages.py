@@ -14,6 +14,7 @@ from textual.message import Message
 from starling_tui.engine.base import GenerationStats, ModelInfo, PromptPreview
 from starling_tui.history.records import Conversation
 from starling_tui.ui.draft_meter import DraftRoom
+from starling_tui.ui.widgets.attachments import PendingFile
 from starling_tui.ui.widgets.chat_log import MessageEntry
 from starling_tui.ui.widgets.sidebar import ConversationRow
 
@@ -135,6 +136,20 @@ class SendRefused(Message):
 
     text: str
     error: str
+
+
+@dataclass
+class FileAttached(Message):
+    """A file was read for the draft (its tokens are counted next)."""
+
+    file: PendingFile
+
+
+@dataclass
+class FilesCounted(Message):
+    """Token counts of files (the draft's chips, a shown message's files), by SHA-256."""
+
+    tokens: dict[str, int]
 
 
 @dataclass

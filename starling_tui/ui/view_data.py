@@ -21,7 +21,7 @@ def entry_for(store: HistoryStore, message: Message) -> MessageEntry:
     position = ids.index(message.id) + 1 if message.id in ids else 1
     return MessageEntry(
         message.id, message.role, message.content, message.finish_reason,
-        (position, max(len(ids), 1)),
+        (position, max(len(ids), 1)), message.attachments,
     )
 
 

@@ -7,6 +7,7 @@ handler (:mod:`starling_tui.ui.worker_errors`)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import ClassVar
 
 from textual import events, on
@@ -30,6 +31,7 @@ from starling_tui.ui.screens.error import ErrorScreen
 from starling_tui.ui.screens.inspector import InspectorScreen
 from starling_tui.ui.screens.settings import SettingsScreen
 from starling_tui.ui.services import Services
+from starling_tui.ui.widgets.attachments import AttachmentChips, FileChip, PendingFile
 from starling_tui.ui.widgets.chat_log import ChatLog
 from starling_tui.ui.widgets.prompt_input import PromptInput
 from starling_tui.ui.widgets.sidebar import Sidebar
@@ -57,6 +59,7 @@ class ChatScreen(Screen[None]):
         self.dialogs = ChatDialogs(self, self.controller, self.view)
         self._draft_timer: Timer | None = None
         self._live_timer: Timer | None = None
+        self._file_tokens: dict[str, int] = {}  # token counts of files seen, by SHA-256
 
     @property
     def conversation_id(self) -> str | None:
@@ -70,6 +73,7 @@ class ChatScreen(Screen[None]):
                 yield ChatLog(id="chat-log")
                 yield Label("", id="edit-banner")
                 yield PromptInput(id="prompt", placeholder="Message (Enter sends, Ctrl+J newline)")
+                yield AttachmentChips(id="attachments")
         yield StatusLine(id="status")
         yield Footer()
 
@@ -134,12 +138,12 @@ class ChatScreen(Screen[None]):
         self._set_conversation(message.conversation)
         await self.view.show_conversation(message)
         self.count_draft_soon()
+        self._count_files()
 
     def _set_conversation(self, conversation: Conversation | None) -> None:
         state = self.controller.state
         if state.editing_id is not None:  # another conversation or branch: the edit is over
-            self.view.cancel_edit(state.draft)
-            state.draft = ""
+            self._end_edit()
         state.show(conversation)
         self.view.show_edit_banner("")
         self.view.show_title(conversation, state.mode)
@@ -157,7 +161,8 @@ class ChatScreen(Screen[None]):
     async def _user_message_added(self, message: msg.UserMessageAdded) -> None:
         is_new = self.conversation_id != message.conversation.id
         self._set_conversation(message.conversation)
-        await self.view.log.add(message.entry)
+        view = await self.view.log.add(message.entry)
+        view.set_file_tokens(self._file_tokens)  # counted as chips already
         if is_new:
             self.controller.refresh_sidebar()
 
@@ -198,6 +203,7 @@ class ChatScreen(Screen[None]):
         state.reply_id = None
         self.controller.refresh_sidebar()
         self.count_draft_soon()  # the conversation grew: the room is smaller
+        self._count_files()  # files attached while the engine was busy
         if state.preview_after_reply:  # F7 was pressed during the reply: its prompt now
             state.preview_after_reply = False
             self.controller.preview(self.view.prompt.text)
@@ -261,6 +267,13 @@ class ChatScreen(Screen[None]):
     def _search_changed(self, message: Sidebar.SearchChanged) -> None:
         self.controller.refresh_sidebar(message.query)
 
+    def _end_edit(self) -> None:
+        """An edit dropped: the draft's text and files come back."""
+        state = self.controller.state
+        self.view.cancel_edit(state.draft)
+        state.draft, state.files, state.draft_files = "", state.draft_files, []
+        self._show_files()
+
     def on_key(self, event: events.Key) -> None:
         """A printable key that no widget took (a selected message, the sidebar list, nothing
         focused) is typed into the prompt box: typed text never becomes an action or is lost."""
@@ -287,13 +300,68 @@ class ChatScreen(Screen[None]):
     @on(msg.DraftCounted)
     def _draft_counted(self, message: msg.DraftCounted) -> None:
         if message.text == self.view.prompt.text:  # not a draft typed over since
-            self.view.prompt.show_room(message.room)
-            self.view.status.reserve = message.room.reserve
+            room = message.room
+            files = sum(f.tokens or 0 for f in self.controller.state.files)
+            if room.tokens is not None and files:
+                room = replace(room, tokens=room.tokens + files)  # the files go with it
+            self.view.prompt.show_room(room)
+            self.view.status.reserve = room.reserve
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _count_files(self) -> None:
+        """Count the tokens of the draft's files and the shown messages' files not counted."""
+        wanted = [f.attachment for f in self.controller.state.files if f.tokens is None]
+        for view in self.view.log.views():
+            wanted += [a for a in view.attachments if a.sha256 not in self._file_tokens]
+        self.view.show_file_tokens(self._file_tokens)
+        self.controller.count_files(wanted)
+
+    def _show_files(self) -> None:
+        self.view.show_files(self.controller.state.files)
+        self.count_draft_soon()
+
+    @on(msg.FileAttached)
+    def _file_attached(self, message: msg.FileAttached) -> None:
+        state = self.controller.state
+        file = message.file
+        if any(f.key == file.key for f in state.files):
+            self.notify(f"{file.attachment.name} is attached already", severity="warning")
+            return
+        known = self._file_tokens.get(file.key)
+        state.files.append(file.counted(known) if known is not None else file)
+        self._show_files()
+        self._count_files()
+
+    @on(msg.FilesCounted)
+    def _files_counted(self, message: msg.FilesCounted) -> None:
+        self._file_tokens.update(message.tokens)
+        state = self.controller.state
+        for files in (state.files, state.draft_files):
+            files[:] = [f.counted(message.tokens[f.key]) if f.key in message.tokens else f
+                        for f in files]
+        self._show_files()
+        self.view.show_file_tokens(self._file_tokens)
+
+    @on(FileChip.Removed)
+    def _file_removed(self, message: FileChip.Removed) -> None:
+        state = self.controller.state
+        state.files = [f for f in state.files if f.key != message.key]
+        self._show_files()
+        focus_now(self.view.prompt)
+
+    @on(PromptInput.PathPasted)
+    def _path_pasted(self, message: PromptInput.PathPasted) -> None:
+        self.run_worker(self.dialogs.attach_pasted(message.text, message.path), group="dialog")
 
     @on(msg.SendRefused)
     def _send_refused(self, message: msg.SendRefused) -> None:
+        state = self.controller.state
         if not self.view.prompt.text:
             self.view.put_draft(message.text)  # nothing was saved: the draft comes back
+            if not state.files:
+                state.files = state.unsent_files
+                self._show_files()
         self.notify(f"Not sent: {message.error}", severity="error", timeout=10)
 
     @on(msg.PreviewDeferred)
@@ -315,6 +383,7 @@ class ChatScreen(Screen[None]):
             draft = state.draft if state.editing_id is not None else ""
             state.draft = ""
             self.controller.send(text, after=self.view.take_prompt(text, draft))
+            self._show_files()  # the draft's files went with it (an edit: the draft's are back)
 
     async def action_new_chat(self) -> None:
         """Clear the view for a new conversation (saved once its first message is sent)."""
@@ -328,8 +397,7 @@ class ChatScreen(Screen[None]):
         state = self.controller.state
         if not self.controller.stop() and state.editing_id is not None:
             state.editing_id = None
-            self.view.cancel_edit(state.draft)
-            state.draft = ""
+            self._end_edit()
 
     def action_regenerate(self) -> None:
         """Answer the last user message again, as a new branch of the reply."""
@@ -344,8 +412,11 @@ class ChatScreen(Screen[None]):
         state = self.controller.state
         draft = self.view.start_edit(view)
         if state.editing_id is None:  # editing another message keeps the first draft
-            state.draft = draft
+            state.draft, state.draft_files = draft, state.files
         state.editing_id = view.message_id
+        state.files = [PendingFile(a, tokens=self._file_tokens.get(a.sha256))
+                       for a in view.attachments]
+        self._show_files()
 
     def action_branch(self, step: int) -> None:
         """Show the previous/next sibling branch of the selected (or last branched) message."""

@@ -21,17 +21,21 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "dismiss(True)", "Yes"),
     ]
 
-    def __init__(self, question: str, confirm_label: str = "Delete") -> None:
+    def __init__(self, question: str, confirm_label: str = "Delete", *,
+                 cancel_label: str = "Cancel", variant: str = "error") -> None:
         super().__init__()
         self.question = question
         self.confirm_label = confirm_label
+        self.cancel_label = cancel_label
+        self.variant = variant
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-text")
+            yield Label(self.question, classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.confirm_label, variant="error", id="confirm")
-                yield Button("Cancel", id="cancel")
+                yield Button(self.confirm_label, variant=self.variant,  # type: ignore[arg-type]
+                             id="confirm")
+                yield Button(self.cancel_label, id="cancel")
 
     def on_mount(self) -> None:
         focus_now(self.query_one("#cancel", Button))

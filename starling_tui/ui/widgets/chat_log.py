@@ -18,6 +18,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from starling_tui.types import Attachment
 from starling_tui.ui.focus import focus_now
 from starling_tui.ui.widgets.message_view import MessageView
 
@@ -33,6 +34,7 @@ class MessageEntry:
     content: str
     finish_reason: str | None = None
     branch: tuple[int, int] = (1, 1)  # (position among its siblings, number of siblings)
+    attachments: tuple[Attachment, ...] = ()  # a user message's files, in order
 
 
 class ChatLog(VerticalScroll):
@@ -126,7 +128,7 @@ class ChatLog(VerticalScroll):
     def _view(self, entry: MessageEntry) -> MessageView:
         return MessageView(
             entry.id, entry.role, entry.content, finish_reason=entry.finish_reason,
-            branch=entry.branch,
+            branch=entry.branch, attachments=entry.attachments,
         )
 
     def mark_view_start(self, message_id: int | None, dropped: int) -> None:

@@ -1,5 +1,7 @@
 """One chat message: a header (role, branch position, marks) over its body.
 
+A user message's files come first, one collapsed line each (:class:`.attachments.FileView`).
+
 A user message shows exactly as typed (plain text: line breaks and indentation kept, nothing
 read as Markdown). A reply is Markdown where every line break of the model counts (a list
 written one item per line stays one per line); it streams into the body through a
@@ -17,7 +19,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Markdown, Static
 
+from starling_tui.types import Attachment
 from starling_tui.ui import gc_pauses
+from starling_tui.ui.widgets.attachments import FileView
 from starling_tui.ui.widgets.markdown_feed import MarkdownFeed
 
 FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
@@ -86,6 +90,7 @@ class MessageView(Vertical, can_focus=True):
         *,
         finish_reason: str | None = None,
         branch: tuple[int, int] = (1, 1),
+        attachments: tuple[Attachment, ...] = (),
     ) -> None:
         super().__init__(classes=role)
         self.message_id = message_id
@@ -93,10 +98,13 @@ class MessageView(Vertical, can_focus=True):
         self.content = content
         self.finish_reason = finish_reason
         self.branch = branch
+        self.attachments = attachments
         self._feed: MarkdownFeed | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(self.header_text(), classes="message-header", markup=False)
+        for attachment in self.attachments:
+            yield FileView(attachment)
         if self.role == "user":
             yield Static(self.content, classes="message-text", markup=False)
         else:
@@ -112,6 +120,13 @@ class MessageView(Vertical, can_focus=True):
         if mark:
             parts.append(f"[{mark}]")
         return " ".join(parts)
+
+    def set_file_tokens(self, tokens: dict[str, int]) -> None:
+        """Show the token counts of this message's files (``tokens``: by SHA-256)."""
+        for view in self.query_children(FileView):
+            count = tokens.get(view.attachment.sha256)
+            if count is not None and view.tokens != count:
+                view.set_tokens(count)
 
     def _refresh_header(self) -> None:
         for header in self.query(".message-header").results(Label):

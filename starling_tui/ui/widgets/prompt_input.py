@@ -5,19 +5,22 @@ distinguishable where the terminal speaks the kitty keyboard protocol (kitty, We
 Ghostty, recent iTerm2). Ctrl+J (a raw line feed) works everywhere, so it is the portable way to
 insert a newline. Up on an empty box (or while already recalling) walks back through earlier
 prompts; Down walks forward again. The box's lower border shows the draft's tokens against the
-room the context window leaves it (:mod:`starling_tui.ui.draft_meter`).
+room the context window leaves it (:mod:`starling_tui.ui.draft_meter`). A paste that names an
+existing file (a file dropped on the terminal) is not inserted: the screen offers to attach it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
 from starling_tui.ui.draft_meter import DraftRoom, describe_room
+from starling_tui.ui.file_paths import pasted_file
 
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "newline"})
 
@@ -40,6 +43,14 @@ class PromptInput(TextArea):
     """
 
     @dataclass
+    class PathPasted(Message):
+        """The paste ``text`` names an existing file (``path``): the screen offers to attach it
+        (the text was not inserted)."""
+
+        text: str
+        path: Path
+
+    @dataclass
     class Submitted(Message):
         """The user pressed Enter with some text."""
 
@@ -58,6 +69,7 @@ class PromptInput(TextArea):
         )
         self._recall: list[str] = []
         self._recall_index: int | None = None  # position in _recall while walking it
+        self.allow_blank = False  # Enter sends an empty box too (files are attached)
 
     def show_room(self, room: DraftRoom | None) -> None:
         """Caption the box with the draft's tokens against its room (None: no caption)."""
@@ -99,9 +111,18 @@ class PromptInput(TextArea):
 
     def _submit(self) -> None:
         text = self.text
-        if not text.strip():
+        if not text.strip() and not self.allow_blank:
             return
         self.post_message(self.Submitted(self, text))
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        path = pasted_file(event.text, Path.cwd())
+        if path is None:
+            await super()._on_paste(event)
+            return
+        event.stop()
+        event.prevent_default()
+        self.post_message(self.PathPasted(event.text, path))
 
     def _recall_walk(self, step: int) -> bool:
         """Move through earlier prompts; False when this key should act normally."""
