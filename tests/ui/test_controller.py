@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from starling_tui.config import Settings
 from starling_tui.engine.base import EngineOptions
 from starling_tui.engine.fake import FakeEngine
 from starling_tui.history.store import HistoryStore
@@ -93,7 +92,6 @@ def test_settings_changes_that_reload_the_model(store: HistoryStore) -> None:
     assert controller.apply_settings(
         controller.core.settings.replace(engine_url="http://127.0.0.1:9/v1")) is False
     assert controller.services.settings is controller.core.settings
-    assert isinstance(base, Settings)
 
 
 def test_coding_mode_of_a_new_chat_is_not_saved_until_it_exists(store: HistoryStore) -> None:
