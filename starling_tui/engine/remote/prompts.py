@@ -89,6 +89,7 @@ class RemotePrompts:
         self.server: ServerVocab | None = None
         self._vocab: VocabEngine | None = None
         self.local: ModelInfo | None = None
+        self._learnt_now = False  # the server's vocabulary was learnt in this load (not cached)
         self.n_ctx = profile.n_ctx or options.n_ctx or ASSUMED_CTX
         if options.model_path:
             if not profile.takes_ids:
@@ -126,6 +127,7 @@ class RemotePrompts:
                                 bos_text=self.profile.bos_text, eos_text=self.profile.eos_text,
                                 vocab_type=_int(self.profile.identity.get("meta"), "vocab_type"))
             save_facts(self.profile.identity, facts)
+            self._learnt_now = True
         return facts
 
     # -- what the model is ---------------------------------------------------------------
@@ -210,9 +212,11 @@ class RemotePrompts:
 
     def check_vocabulary(self) -> None:
         """Refuse a server whose model does not share the local vocabulary (one probe);
-        with the server's own tokenizer, check that a probe prompt can be built."""
+        with the server's own tokenizer, check once per model (when its vocabulary is
+        learnt) that a probe prompt can be built."""
         if self.server is not None:
-            self.build(VOCAB_PROBE)
+            if self._learnt_now:
+                self.build(VOCAB_PROBE)
             return
         assert self._vocab is not None
         if self.calls is not None:
