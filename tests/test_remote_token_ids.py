@@ -52,7 +52,7 @@ def notes() -> list[str]:
 @pytest.fixture(scope="module")
 def engine(proxy: FaultProxy, notes: list[str]) -> Iterator[RemoteEngine]:
     """The remote engine with no local model: prompts come from the server's tokenizer."""
-    remote = RemoteEngine(proxy.url, notify=notes.append, stall_timeout_s=1.5,
+    remote = RemoteEngine(proxy.url, notify=notes.append,
                           environ={"STARLING_TUI_API_KEY": SECRET})
     remote.load(NO_MODEL)
     yield remote
