@@ -27,6 +27,7 @@ from starling_tui.engine.worker.sampling import PieceDecoder, build_sampler
 from starling_tui.engine.worker.speculation import Speculation
 from starling_tui.engine.worker.threads import governor_for
 from starling_tui.llama.backend import llama
+from starling_tui.prompt.reply_text import ReplyStart
 from starling_tui.types import ChatRequest, FinishReason
 
 
@@ -64,7 +65,7 @@ class ReplyLoop:
         spec = self.speculation
         limit = request.sampling.max_tokens
         first_at = 0.0
-        at_start = self.strip_space
+        reply_start = ReplyStart(self.strip_space)
         reason: FinishReason = "stop"
         n = 0
         ahead: deque[int] = deque()  # accepted drafts: decided and in the cache, not handled yet
@@ -86,10 +87,7 @@ class ReplyLoop:
             if n == 1:
                 first_at = time.perf_counter()
                 stats.ttft_s = first_at - start
-            text = decoder.text(token)
-            if at_start and text:
-                text = text[1:] if text.startswith(" ") else text
-                at_start = not text
+            text = reply_start.text(decoder.text(token))
             if text:
                 emit(text)
             if guard is not None and guard.add(token, text):
