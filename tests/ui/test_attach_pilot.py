@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pilot_helpers import SIZE, ready, screen_text, views, wait_for
+from pilot_helpers import SIZE, ready, screen_text, type_ahead, views, wait_for
 from textual import events
 from textual.widgets import Input, OptionList
 
@@ -144,3 +144,16 @@ async def test_a_binary_file_is_refused_in_one_line(
         await pilot.press(*"blob.bin", "enter")
         await wait_for(pilot, lambda: any("binary" in n.message for n in app._notifications))
         assert chips(screen) == []
+
+
+async def test_tab_completes_what_a_fast_typist_typed_before_it(
+    make_services: MakeServices, folder: Path,
+) -> None:
+    app = StarlingApp(make_services(["ok"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilePickerScreen))
+        type_ahead(pilot, "s", "tab")  # one terminal read: the s must be in before Tab
+        box = app.screen.query_one(Input)
+        await wait_for(pilot, lambda: box.value == "sub/", what="sub/ completed")

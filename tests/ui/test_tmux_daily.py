@@ -3,7 +3,9 @@ the real engine and the SmolLM2 GGUF.
 
 A multi-line message shows as typed; a second branch, then Alt+Left back to the first, and the
 words typed next land in the prompt box (no action, no edit mode); F7 during a reply opens the
-inspector without stopping the reply. Needs tmux; skipped with that reason when it is missing.
+inspector without stopping the reply. A file attached from the picker (F4, Tab completion)
+shows as a chip with its tokens and goes with the message. Needs tmux; skipped with that reason
+when it is missing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from tmux_helpers import Tmux, app_command, finish_reasons, messages
+
+from starling_tui.history.store import HistoryStore
 
 pytestmark = [
     pytest.mark.slow,
@@ -75,5 +79,42 @@ def test_daily_use_multiline_branches_typing_and_f7_during_a_reply(
     tmux.keys("Escape")
     screen = tmux.wait(lambda s: "Next prompt" not in s, "the inspector to close")
     assert "[stopped]" not in screen
+    tmux.keys("C-q")
+    tmux.wait(lambda s: "APP-EXITED=0" in s, "the app to quit")
+
+
+def test_attach_a_file_from_the_picker_and_send_it(
+    tmux: Tmux, isolated_home: Path, smollm2_gguf: Path, tmp_path: Path
+) -> None:
+    models = isolated_home / "data" / "models"
+    models.mkdir(parents=True)
+    (models / smollm2_gguf.name).symlink_to(smollm2_gguf)
+    work = tmp_path / "project"
+    (work / "src").mkdir(parents=True)
+    (work / "src" / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    tmux.start(f"cd {work} && " + app_command(isolated_home, "--max-tokens 24 --new"))
+    tmux.wait(lambda s: "/8192" in s, "the model to load")
+
+    tmux.keys("F4")
+    tmux.wait(lambda s: "Attach a file" in s and "src/" in s, "the picker in the working folder")
+    tmux.type("s")
+    tmux.keys("Tab")  # completes the folder
+    tmux.wait(lambda s: "calc.py" in s, "the folder's files")
+    tmux.keys("Tab", "Enter")  # completes the file, attaches it
+    screen = tmux.wait(lambda s: "src/calc.py" in s and " tokens" in s and "✕" in s,
+                       "the file's chip with its tokens")
+    chip = next(line for line in screen.splitlines() if "src/calc.py" in line and "✕" in line)
+    assert "32 B" in chip
+    tmux.type("What does this do?")
+    tmux.keys("Enter")
+    screen = tmux.wait(lambda s: "tok/s" in s and "▸ 📄 src/calc.py" in s,
+                       "the reply, the message showing its file collapsed")
+    assert "✕" not in screen  # the chip went with the message
+    with HistoryStore(isolated_home / "data" / "history.db") as store:
+        (conversation,) = store.list_conversations()
+        question = store.active_path(conversation.id)[0]
+    assert question.content == "What does this do?"
+    assert [(a.name, a.text) for a in question.attachments] == [
+        ("src/calc.py", "def add(a, b):\n    return a + b\n")]
     tmux.keys("C-q")
     tmux.wait(lambda s: "APP-EXITED=0" in s, "the app to quit")

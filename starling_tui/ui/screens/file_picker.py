@@ -30,7 +30,8 @@ class FilePickerScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("tab", "complete", "Complete", priority=True),
+        # not a priority binding: the keys typed before Tab reach the box first
+        Binding("tab", "complete", "Complete"),
         Binding("down", "to_list", "The list", show=False),
     ]
 
