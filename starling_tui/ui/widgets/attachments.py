@@ -87,6 +87,7 @@ class FileChip(Static, can_focus=True):
         self.file = file
 
     def render(self) -> Text:
+        """The file's label, cut to the chip's width, and the remove mark."""
         width = self.content_region.width - len(REMOVE) - 4  # the ✕ always shows (the 📄 is
         # two cells wide)
         text = Text(self.file.label(width), overflow="ellipsis", no_wrap=True)
