@@ -20,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, TextArea
 from textual.worker import Worker, WorkerState
 
+from starling_tui.factory import uses_remote_engine
 from starling_tui.history.records import Conversation
 from starling_tui.ui import messages as msg
 from starling_tui.ui.actions import chat_bindings
@@ -84,7 +85,9 @@ class ChatScreen(Screen[None]):
         self.controller.refresh_sidebar()
         if not self.services.new_chat:
             self.controller.open_conversation(self.services.conversation_id)
-        if self.services.model_path:  # after the first frame: the loading dialog goes on top
+        # A remote server needs no local model file: its engine loads from the settings' URL.
+        remote = uses_remote_engine(self.services.settings)
+        if self.services.model_path or remote:  # after the first frame: the dialog goes on top
             self.app.call_after_refresh(self.load_model, self.services.model_path)
         else:
             self.app.call_after_refresh(self.dialogs.welcome)
