@@ -164,8 +164,9 @@ class ChatController:
             self.state.preview_after_reply = True
             return False
         else:
+            files = tuple(f.attachment for f in self.state.files)
             self._run("preview", self.jobs.preview, self.state.conversation_id, text,
-                      self.state.mode, exclusive=True)
+                      self.state.mode, files, exclusive=True)
         return True
 
     def count_draft(self, text: str) -> None:

@@ -179,14 +179,16 @@ class ChatJobs:
             return
         self.post(ModelLoaded(info, default_system_prompt(engine.preview)))
 
-    def preview(self, conversation_id: str | None, text: str, mode: str) -> None:
-        """Post the exact prompt of the next request (the unsent text as its message; an
-        empty box: an empty message, so the prompt shows where the next one goes rather than
-        the last reply straight followed by another reply's header); a reply on its way:
-        say that the inspector must wait for it."""
+    def preview(self, conversation_id: str | None, text: str, mode: str,
+                attachments: tuple[Attachment, ...] = ()) -> None:
+        """Post the exact prompt of the next request (the unsent text and ``attachments`` as
+        its message; an empty box and no files: an empty message, so the prompt shows where
+        the next one goes rather than the last reply straight followed by another reply's
+        header); a reply on its way: say that the inspector must wait for it."""
         def look() -> None:
-            if text:
-                self.post(PreviewReady(self.core.preview(conversation_id, text, mode=mode)))
+            if text or attachments:
+                self.post(PreviewReady(self.core.preview(conversation_id, text, mode=mode,
+                                                         attachments=attachments)))
                 return
             request = self.core.request(conversation_id, mode=mode)
             request = replace(request, messages=(*request.messages, ChatMessage("user", "")))

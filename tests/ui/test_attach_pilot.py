@@ -110,6 +110,33 @@ async def test_chips_are_removable_and_go_with_the_message(
         await wait_for(pilot, lambda: "return a + b" in screen_text(pilot))
 
 
+async def test_f7_shows_the_prompt_with_the_attached_files(
+    make_services: MakeServices, folder: Path,
+) -> None:
+    """The inspector's ids are those the message would send: the chips' files included."""
+    engine = FakeEngine(["ok"])
+    app = StarlingApp(make_services(engine=engine))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilePickerScreen))
+        await pilot.press(*"sub/calc.py", "enter")
+        await wait_for(pilot, lambda: len(chips(screen)) == 1)
+        for text in ("Add type hints", ""):  # a message of files alone is sent too
+            screen.query_one(PromptInput).load_text(text)
+            await pilot.press("f7")
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "InspectorScreen")
+            preview = app.screen.preview  # type: ignore[attr-defined]
+            expected = screen.controller.core.preview(
+                None, text, attachments=[Attachment("sub/calc.py", CODE)])
+            assert "return a + b" in preview.rendered
+            assert list(preview.token_ids) == list(expected.token_ids)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+        assert len(chips(screen)) == 1  # looking sends nothing and keeps the file
+        assert engine.requests == []
+
+
 async def test_a_pasted_path_offers_to_attach_the_file(
     make_services: MakeServices, folder: Path,
 ) -> None:
