@@ -127,8 +127,10 @@ async def bare_streams(clock: Any, policy: bool) -> dict[str, Any]:
         return figures
 
 
-async def with_chat_app(body: Callable[[Any, Any], Awaitable[Any]]) -> Any:
-    """Run ``body(pilot, screen)`` in the real app (history store, FakeEngine, model loaded)."""
+async def with_chat_app(body: Callable[[Any, Any], Awaitable[Any]], *,
+                        delay_s: float = 0.0) -> Any:
+    """Run ``body(pilot, screen)`` in the real app (history store, FakeEngine, model loaded;
+    ``delay_s``: the engine's pause before each piece, for replies that last)."""
     from starling_tui.engine.fake import FakeEngine
     from starling_tui.history.store import HistoryStore
     from starling_tui.ui.app import StarlingApp
@@ -137,7 +139,7 @@ async def with_chat_app(body: Callable[[Any, Any], Awaitable[Any]]) -> Any:
 
     reply = markdown_reply(TOKENS)
     with HistoryStore(Path(os.environ["STARLING_TUI_HOME"]) / "stream.db") as store:
-        services = Services(engine=FakeEngine([reply] * 200), store=store,
+        services = Services(engine=FakeEngine([reply] * 200, delay_s=delay_s), store=store,
                             model_path="/m/bench.gguf", new_chat=True)
         app = StarlingApp(services)
         async with app.run_test(size=(120, 40)) as pilot:

@@ -199,11 +199,13 @@ class ChatView:
             status.state = READING.format(done=done, seconds=elapsed_s)
             return
         status.state = GENERATING
-        if stats.prompt_tokens:
-            status.context_used = stats.prompt_tokens + stats.completion_tokens
+        used = stats.prompt_tokens + stats.completion_tokens if stats.prompt_tokens else (
+            status.context_used)
+        shown = status.stats
         if stats.completion_tokens > 1 and stats.ttft_s:
             writing_s = max(elapsed_s - stats.ttft_s, 1e-3)
-            status.stats = replace(stats, tokens_per_s=(stats.completion_tokens - 1) / writing_s)
+            shown = replace(stats, tokens_per_s=(stats.completion_tokens - 1) / writing_s)
+        status.show_live(used, shown)
 
     def reply_chunk(self, message_id: int, text: str) -> None:
         """Stream text into the reply (rendered by its feed without waiting)."""

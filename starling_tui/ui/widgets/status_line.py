@@ -103,6 +103,10 @@ class StatusLine(Horizontal):
         yield Label(id="status-ctx-numbers")
         yield Label(id="status-speed")
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: dict[str, str] = {}  # what each label shows (see ``_show``)
+
     def on_mount(self) -> None:
         self._refresh_all()
 
@@ -131,23 +135,35 @@ class StatusLine(Horizontal):
         total = self.info.n_ctx if self.info else 0
         used = min(self.context_used, total) if total else self.context_used
         name, runtime = model_parts(self.info)
-        model = self.query_one("#status-model", Label)
-        model.update(f"{name} ⚠" if model_notes(self.info) else name)  # the tooltip says why
+        model = self._show("#status-model", f"{name} ⚠" if model_notes(self.info) else name)
         model.tooltip = describe_model(self.info)
-        where = self.query_one("#status-runtime", Label)
-        where.update(f"{runtime} ·" if runtime else "")
+        where = self._show("#status-runtime", f"{runtime} ·" if runtime else "")
         where.display = bool(runtime)
         where.tooltip = self.info.gpu_note if self.info else None
-        state = self.query_one("#status-state", Label)
-        state.update(self.state)
+        state = self._show("#status-state", self.state)
         state.display = bool(self.state)  # no empty gap on an 80-column line
         bar = self.query_one("#status-ctx", ProgressBar)
         bar.update(total=max(total, 1), progress=used)
         numbers = f"{used}/{total}" if total else "–"
         if total and self.reserve is not None:
             numbers += f" · reply {self.reserve}"
-        label = self.query_one("#status-ctx-numbers", Label)
-        label.update(numbers)
+        label = self._show("#status-ctx-numbers", numbers)
         label.tooltip = (f"{used} of the {total}-token window in use; {self.reserve} kept free "
                          "for the reply") if total and self.reserve is not None else None
-        self.query_one("#status-speed", Label).update(describe_speed(self.stats))
+        self._show("#status-speed", describe_speed(self.stats))
+
+    def _show(self, selector: str, text: str) -> Label:
+        """The label at ``selector``, showing ``text``: updated only when the text changes,
+        since every update lays the screen out again (the live figures come 4 times a
+        second while a reply streams)."""
+        label = self.query_one(selector, Label)
+        if self._shown.get(selector) != text:
+            self._shown[selector] = text
+            label.update(text)
+        return label
+
+    def show_live(self, context_used: int, stats: GenerationStats | None) -> None:
+        """A streaming reply's context and speed, in one refresh."""
+        self.set_reactive(StatusLine.context_used, context_used)
+        self.set_reactive(StatusLine.stats, stats)
+        self._refresh_all()
