@@ -351,6 +351,8 @@ def replay(prompt: list[int], reply: list[int], ratios: dict[int, float],
         if k:
             model.observe_batch(k + 1, cost(k + 1))
             model.observe_draft(draft.match, k, accepted)
+        elif draft.tokens and i + 1 < len(reply):  # as the engine judges undrafted proposals
+            model.observe_draft(draft.match, 1, int(draft.tokens[0] == reply[i + 1]))
         for token in reply[i + 1:i + 1 + accepted]:
             drafter.append(token)
         spent += cost(k + 1)

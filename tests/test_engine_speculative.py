@@ -176,6 +176,21 @@ def test_a_temperature_keeps_the_seeded_reply(f32_gguf: Path) -> None:
         assert got.stats.accepted_tokens > 0
 
 
+def test_proposals_not_drafted_are_judged_by_the_next_token(f32_gguf: Path) -> None:
+    """A policy that drafts nothing still learns: each proposal is judged, as a one-token
+    draft, by the token decided after it (right where the script is right, wrong where not)."""
+    want = plain(f32_gguf)
+    policy = Verify(most=0)
+    got = speculative(f32_gguf, Script(want.reply_ids, lambda i: i % 3 == 0), policy)
+    assert_same(got, want)
+    assert got.stats.drafted_tokens == 0 and set(policy.batches) == {1}
+    # the proposal made after reply token i guesses token i + 1; none guesses the limit's
+    # token (it would never be decoded)
+    n = want.stats.completion_tokens
+    assert want.stats.finish_reason == "length"
+    assert policy.drafts == [(1, int((i + 1) % 3 != 0)) for i in range(n - 2)]
+
+
 def test_max_tokens_inside_a_draft(f32_gguf: Path) -> None:
     request = ChatRequest(QUESTION.messages, sampling=SamplingOptions(max_tokens=9,
                                                                       loop_guard=False))

@@ -118,9 +118,9 @@ def test_cheap_batches_and_confident_drafts_draft_long_expensive_ones_short_or_n
 
 def test_before_any_measurement_only_long_matches_draft() -> None:
     model = CostModel()
-    assert model.choose(2, 8) == 0  # the prior: a short match on an unmeasured device
-    assert model.choose(3, 8) == 0
-    assert model.choose(16, 8) > 0
+    assert model.choose(1, 8) == 0  # the prior: a short match on an unmeasured device
+    assert model.choose(2, 8) == 0
+    assert model.choose(16, 8) > model.choose(3, 8)
 
 
 def test_a_failed_expensive_draft_teaches_the_model_to_stop() -> None:

@@ -17,7 +17,9 @@ match (a file the reply returns) hold far more often than those continuing a sho
   size is tried a few times before one slow batch can rule it out.
 - :class:`Acceptance` learns how often a drafted token is accepted given the length of the
   match it continues (the ``j``-th token of a draft continues a match ``j - 1`` tokens longer),
-  starting from a prior of ``m / (m + 3)`` worth a few drafts, with old counts fading.
+  starting from a prior of ``(m - 1/2) / (m + 1/2)`` worth a few drafts, with old counts
+  fading. Proposals that were not drafted are judged too, by the token decided next, so a
+  match length the prior is too cautious about is learnt without drafting it first.
 - :class:`CostModel` drafts the length that maximises the expected tokens per unit of cost,
   and nothing unless that beats plain decoding by :data:`MARGIN` (which also covers the work
   a draft adds outside the decode: sampling the verified positions, trimming the cache).
@@ -115,7 +117,9 @@ class Acceptance:
 
 
 def _prior(match: int) -> float:
-    return match / (match + 3.0)
+    # Close to how often SmolLM2's greedy replies to copying and prose prompts continued a
+    # match of each length (benchmarks/README.md); what a model does is learnt from there.
+    return (match - 0.5) / (match + 0.5)
 
 
 class CostModel:

@@ -49,7 +49,8 @@ class DraftPolicy(Protocol):
         ...
 
     def observe_draft(self, match: int, drafted: int, accepted: int) -> None:
-        """``accepted`` of ``drafted`` tokens continuing a ``match`` were accepted."""
+        """``accepted`` of ``drafted`` tokens continuing a ``match`` were accepted (a
+        proposal not drafted comes as one token, judged by the token decided next)."""
         ...
 
 
@@ -70,6 +71,8 @@ class Speculation:
     policy: DraftPolicy = field(default_factory=CostModel)
     # the turns left out of the window last time, and their ids (re-tokenized only on change)
     _left_out: tuple[tuple[ChatMessage, ...], list[int]] = ((), [])
+    # a proposal not drafted (its match and first token), judged by the next decided token
+    _undrafted: tuple[int, int] | None = None
 
     def begin(self, request: ChatRequest, kept: Sequence[ChatMessage], prompt: Sequence[int],
               encode: Callable[[str], list[int]]) -> None:
@@ -79,9 +82,15 @@ class Speculation:
         if left_out != self._left_out[0]:
             self._left_out = (left_out, text_tokens(left_out, encode))
         self.drafter.start([*self._left_out[1], *prompt])
+        self._undrafted = None
 
     def decided(self, token: int) -> None:
         """The reply's next token is ``token`` (in order; rejected drafts never come here)."""
+        if self._undrafted is not None:
+            # what a draft would have done: the policy learns match lengths it does not draft
+            match, guess = self._undrafted
+            self._undrafted = None
+            self.policy.observe_draft(match, 1, int(token == guess))
         self.drafter.append(token)
 
     def step(self, kv: KvSequence, sampler: Any, token: int, most: int) -> StepResult:
@@ -90,6 +99,8 @@ class Speculation:
         draft = self.drafter.propose(most) if most > 0 else NO_DRAFT
         k = self.policy.choose(draft.match, len(draft.tokens)) if draft.tokens else 0
         if k <= 0:
+            if draft.tokens:
+                self._undrafted = (draft.match, draft.tokens[0])
             self.policy.observe_batch(1, _timed(kv, lambda: kv.append(token)))
             return StepResult([], int(sampler.sample(kv.ctx, -1)))
         drafted = draft.tokens[:k]
