@@ -352,7 +352,7 @@ def replay(prompt: list[int], reply: list[int], ratios: dict[int, float],
             model.observe_batch(k + 1, cost(k + 1))
             model.observe_draft(draft.match, k, accepted)
         elif draft.tokens and i + 1 < len(reply):  # as the engine judges undrafted proposals
-            model.observe_draft(draft.match, 1, int(draft.tokens[0] == reply[i + 1]))
+            model.observe_guess(draft.match, draft.tokens[0] == reply[i + 1])
         for token in reply[i + 1:i + 1 + accepted]:
             drafter.append(token)
         spent += cost(k + 1)
@@ -387,7 +387,7 @@ def diverge(args: argparse.Namespace) -> dict[str, Any]:
             gap = top2_gap(plain, ids + a[:first]) if first is not None else None
             rows.append({"prompt": text[:40], "tokens": len(a), "first_difference": first,
                          "gap": gap, "drafted": stats.drafted_tokens,
-                         "accepted": stats.accepted_tokens})
+                         "accepted": stats.accepted_tokens, "gaps": reply_gaps(plain, ids, a)})
             print(f"{text[:40]!r}: {len(a)} tokens, first difference "
                   f"{first if first is not None else '-'}"
                   f"{f', top-2 gap {gap:.3f}' if gap is not None else ''}", file=sys.stderr)
@@ -400,7 +400,19 @@ def diverge(args: argparse.Namespace) -> dict[str, Any]:
     if differ:
         gaps = sorted(r["gap"] for r in differ)
         print(f"top-2 logit gap of plain decoding where they first differ: {gaps}")
+        everywhere = sorted(g for r in rows for g in r["gaps"])
+        widest = gaps[-1]
+        below = sum(g <= widest for g in everywhere)
+        print(f"of the {len(everywhere)} positions of the plain replies, {below} "
+              f"({below / len(everywhere):.1%}) have a top-2 gap of {widest:.3f} or less; "
+              f"median gap {statistics.median(everywhere):.2f}")
     return {"model": path.name, "rows": rows}
+
+
+def reply_gaps(session: Any, prompt: list[int], reply: list[int]) -> list[float]:
+    """The top-2 logit gap before each token of ``reply`` (after ``prompt``), decoded one
+    token at a time: how close plain decoding came to choosing otherwise, everywhere."""
+    return [top2_gap(session, prompt + reply[:j]) for j in range(len(reply))]
 
 
 def run_ids(session: Any, req: ChatRequest, n_prompt: int) -> tuple[list[int], Any]:

@@ -68,6 +68,7 @@ class Verify:
     most: int = 6
     batches: list[int] = field(default_factory=list)
     drafts: list[tuple[int, int]] = field(default_factory=list)
+    guesses: list[bool] = field(default_factory=list)  # proposals not drafted: held or not
     check: Callable[[], None] = lambda: None
 
     def choose(self, match: int, available: int) -> int:
@@ -79,6 +80,9 @@ class Verify:
     def observe_draft(self, match: int, drafted: int, accepted: int) -> None:
         self.drafts.append((drafted, accepted))
         self.check()
+
+    def observe_guess(self, match: int, held: bool) -> None:
+        self.guesses.append(held)
 
 
 @dataclass
@@ -188,7 +192,8 @@ def test_proposals_not_drafted_are_judged_by_the_next_token(f32_gguf: Path) -> N
     # token (it would never be decoded)
     n = want.stats.completion_tokens
     assert want.stats.finish_reason == "length"
-    assert policy.drafts == [(1, int((i + 1) % 3 != 0)) for i in range(n - 2)]
+    assert policy.drafts == []
+    assert policy.guesses == [(i + 1) % 3 != 0 for i in range(n - 2)]
 
 
 def test_max_tokens_inside_a_draft(f32_gguf: Path) -> None:
@@ -299,8 +304,10 @@ def test_an_end_of_turn_inside_a_draft_ends_the_reply(smollm2_gguf: Path) -> Non
     got = speculative(smollm2_gguf, Script(recorder.decided, after=[end, 11, 12, 13]), policy,
                       request, kv_cache_type=None)
     assert got.stats.finish_reason == "stop"
-    # one draft: the reply, the end of turn (accepted, and decoded) and three more (rejected)
-    assert policy.drafts == [(len(recorder.decided) + 3, len(recorder.decided))]
+    # one draft, once two one-token steps have timed a step (after the reply's third token):
+    # the rest of the reply, the end of turn (accepted, and decoded) and three more (rejected)
+    n = len(recorder.decided)
+    assert policy.drafts == [(n - 3 + 4, n - 3 + 1)]
     assert got.text == alone.text and got.cache == alone.cache
     assert end not in got.reply_ids and got.stats.completion_tokens == len(got.reply_ids)
 

@@ -133,3 +133,104 @@ def test_a_failed_expensive_draft_teaches_the_model_to_stop() -> None:
         model.observe_draft(12, k, 0)
         k = model.choose(12, 32) or k
     assert model.choose(12, 32) == 0
+
+
+class SlowAfterBatches:
+    """A KV sequence and sampler on a fake clock, as on a GPU: a one-token step takes 1 ms, a
+    batch 1.2 ms, and the first one-token step after a batch ``rebuild_s`` (its graph
+    rebuilt). The model repeats token 7."""
+
+    def __init__(self, rebuild_s: float = 0.004) -> None:
+        self.rebuild_s = rebuild_s
+        self.now = 0.0
+        self.tokens: list[int] = []
+        self.ctx = None
+        self.after_batch = True
+
+    def clock(self) -> float:
+        return self.now
+
+    def append(self, token: int) -> None:
+        self.now += self.rebuild_s if self.after_batch else 0.001
+        self.after_batch = False
+        self.tokens.append(token)
+
+    def verify(self, tokens: tuple[int, ...]) -> None:
+        self.now += 0.0012
+        self.after_batch = True
+        self.tokens.extend(tokens)
+
+    def keep(self, n: int) -> None:
+        del self.tokens[n:]
+
+    def sample(self, _ctx: object, _j: int) -> int:
+        return 7
+
+
+class HalfRightDrafts:
+    """Every other step, proposes after a long match the model's token 7 and then 8s: a
+    draft holds for one token, and a one-token step follows each batch."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def start(self, context: object) -> None: ...
+
+    def append(self, token: int) -> None: ...
+
+    def propose(self, limit: int) -> object:
+        from starling_tui.engine.worker.drafter import NO_DRAFT, Draft
+
+        self.asked += 1
+        if self.asked % 2:
+            return NO_DRAFT
+        return Draft(16, (7,) + (8,) * (min(limit, 8) - 1))
+
+
+class Recorder(CostModel):
+    """The cost model, recording the timings reported to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timings: list[tuple[int, float]] = []
+
+    def observe_batch(self, n: int, seconds: float) -> None:
+        self.timings.append((n, round(seconds, 6)))
+        super().observe_batch(n, seconds)
+
+
+def run_steps(steps: int, rebuild_s: float = 0.004) -> tuple[Recorder, int]:
+    from starling_tui.engine.worker.speculation import Speculation
+    from starling_tui.types import ChatMessage, ChatRequest
+
+    fake, policy = SlowAfterBatches(rebuild_s), Recorder()
+    spec = Speculation(HalfRightDrafts(), policy, clock=fake.clock)  # type: ignore[arg-type]
+    request = ChatRequest((ChatMessage("user", "hi"),))
+    spec.begin(request, request.messages, [1, 2, 3], lambda _text: [])
+    drafted_steps, token = 0, 7
+    for _ in range(steps):
+        result = spec.step(fake, fake, token, 32)  # type: ignore[arg-type]
+        drafted_steps += result.drafted > 0
+        spec.decided(result.next_token)
+    return policy, drafted_steps
+
+
+def test_a_one_token_step_after_a_batch_charges_its_extra_time_to_the_batch() -> None:
+    policy, _ = run_steps(8)
+    # nothing is drafted until a one-token step after a one-token step is timed (the step
+    # after the prompt times nothing); each batch is reported once the step after it shows
+    # what it cost, 1.2 ms + (4 - 1) ms, and that step times no one-token step
+    assert policy.timings[:2] == [(1, 0.001), (1, 0.001)]
+    batches = [s for n, s in policy.timings if n > 1]
+    assert batches and set(batches) == {0.0042}
+    assert {s for n, s in policy.timings if n == 1} == {0.001}
+
+
+def test_batches_that_slow_the_next_step_stop_drafting() -> None:
+    """Two tokens a step for 1.2 steps' time pays; for 4.2 (the batch and the graph rebuilt
+    after it) it does not."""
+    policy, drafted_steps = run_steps(200, rebuild_s=0.001)  # nothing rebuilt: drafts pay
+    assert drafted_steps > 80  # of the 100 steps with a draft
+    policy, drafted_steps = run_steps(200)
+    assert drafted_steps < 20
+    assert policy.choose(16, 32) == 0

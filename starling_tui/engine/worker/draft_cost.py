@@ -159,3 +159,7 @@ class CostModel:
     def observe_draft(self, match: int, drafted: int, accepted: int) -> None:
         """A verified draft's outcome."""
         self.acceptance.observe(match, drafted, accepted)
+
+    def observe_guess(self, match: int, held: bool) -> None:
+        """A proposal not drafted: as a one-token draft, judged by the token decided next."""
+        self.acceptance.observe(match, 1, int(held))

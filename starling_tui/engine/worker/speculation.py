@@ -19,6 +19,10 @@ depend on the batch size). The penalties sampler sees the decided tokens in the 
 
 How many tokens to draft is the :class:`DraftPolicy`'s call (:class:`.draft_cost.CostModel`
 learns it from the step timings reported to it); the drafter (:mod:`.drafter`) only proposes.
+A step is timed whole (decode, sampling, trimming the cache). A one-token step right after a
+batch is not what a one-token step costs: a GPU rebuilds its one-token graph after a batch of
+another shape, which can cost more than the batch. What it takes beyond a one-token step is
+reported as part of the batch before it, so the policy weighs a draft by everything it costs.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from typing import Any, Protocol
 from starling_tui.engine.worker.draft_cost import CostModel
 from starling_tui.engine.worker.drafter import NO_DRAFT, Drafter, NgramDrafter
 from starling_tui.engine.worker.kv_sequence import KvSequence
-from starling_tui.llama.backend import llama
 from starling_tui.types import ChatMessage, ChatRequest
 
 EARLIER_TOKENS = 16384  # tokens of turns left out of the window that drafts may copy from
@@ -49,8 +52,11 @@ class DraftPolicy(Protocol):
         ...
 
     def observe_draft(self, match: int, drafted: int, accepted: int) -> None:
-        """``accepted`` of ``drafted`` tokens continuing a ``match`` were accepted (a
-        proposal not drafted comes as one token, judged by the token decided next)."""
+        """``accepted`` of ``drafted`` tokens continuing a ``match`` were accepted."""
+        ...
+
+    def observe_guess(self, match: int, held: bool) -> None:
+        """A proposal not drafted (continuing a ``match``) guessed the next token or not."""
         ...
 
 
@@ -71,8 +77,12 @@ class Speculation:
     policy: DraftPolicy = field(default_factory=CostModel)
     # the turns left out of the window last time, and their ids (re-tokenized only on change)
     _left_out: tuple[tuple[ChatMessage, ...], list[int]] = ((), [])
+    clock: Callable[[], float] = time.perf_counter
     # a proposal not drafted (its match and first token), judged by the next decided token
     _undrafted: tuple[int, int] | None = None
+    _batch: tuple[int, float] | None = None  # the last batch and its time, not reported yet
+    _after_batch: bool = True  # the next one-token step follows a batch (or the prompt)
+    _plain_s: float = 0.0  # running average of a one-token step after one-token steps
 
     def begin(self, request: ChatRequest, kept: Sequence[ChatMessage], prompt: Sequence[int],
               encode: Callable[[str], list[int]]) -> None:
@@ -83,6 +93,8 @@ class Speculation:
             self._left_out = (left_out, text_tokens(left_out, encode))
         self.drafter.start([*self._left_out[1], *prompt])
         self._undrafted = None
+        self._report_batch(0.0)
+        self._after_batch = True  # the prompt was a batch
 
     def decided(self, token: int) -> None:
         """The reply's next token is ``token`` (in order; rejected drafts never come here)."""
@@ -90,26 +102,51 @@ class Speculation:
             # what a draft would have done: the policy learns match lengths it does not draft
             match, guess = self._undrafted
             self._undrafted = None
-            self.policy.observe_draft(match, 1, int(token == guess))
+            self.policy.observe_guess(match, token == guess)
         self.drafter.append(token)
 
     def step(self, kv: KvSequence, sampler: Any, token: int, most: int) -> StepResult:
         """Put ``token`` into the cache with up to ``most`` drafted tokens after it; sample
         the reply's next token(s). The cache then holds ``token`` and the accepted drafts."""
         draft = self.drafter.propose(most) if most > 0 else NO_DRAFT
-        k = self.policy.choose(draft.match, len(draft.tokens)) if draft.tokens else 0
+        # no draft before a one-token step is timed: what a batch costs is measured against it
+        k = self.policy.choose(draft.match, len(draft.tokens)) if (
+            draft.tokens and self._plain_s) else 0
+        start = self.clock()
         if k <= 0:
             if draft.tokens:
                 self._undrafted = (draft.match, draft.tokens[0])
-            self.policy.observe_batch(1, _timed(kv, lambda: kv.append(token)))
-            return StepResult([], int(sampler.sample(kv.ctx, -1)))
+            kv.append(token)
+            next_token = int(sampler.sample(kv.ctx, -1))  # waits for the decode
+            self._timed_plain(self.clock() - start)
+            return StepResult([], next_token)
         drafted = draft.tokens[:k]
         base = len(kv.tokens)
-        self.policy.observe_batch(k + 1, _timed(kv, lambda: kv.verify((token, *drafted))))
+        kv.verify((token, *drafted))
         accepted, next_token = agreeing_prefix(sampler, kv.ctx, drafted)
         kv.keep(base + 1 + len(accepted))  # the rejected drafts leave the cache now
+        self._report_batch(0.0)  # a batch right after a batch: the earlier one is complete
+        self._batch, self._after_batch = (k + 1, self.clock() - start), True
         self.policy.observe_draft(draft.match, k, len(accepted))
         return StepResult(accepted, next_token, drafted=k)
+
+    def _timed_plain(self, seconds: float) -> None:
+        """Report a one-token step: after a batch, what it took beyond a one-token step is
+        the batch's; only one-token steps after one-token steps time a one-token step."""
+        if self._after_batch:
+            self._after_batch = False
+            self._report_batch(max(seconds - self._plain_s, 0.0) if self._plain_s else 0.0)
+            return
+        self._plain_s = seconds if not self._plain_s else (
+            self._plain_s + 0.1 * (seconds - self._plain_s))
+        self.policy.observe_batch(1, seconds)
+
+    def _report_batch(self, extra_s: float) -> None:
+        """Report the batch not reported yet, ``extra_s`` added to its time."""
+        if self._batch is not None:
+            n, seconds = self._batch
+            self._batch = None
+            self.policy.observe_batch(n, seconds + extra_s)
 
 
 def text_tokens(messages: Sequence[ChatMessage], encode: Callable[[str], list[int]],
@@ -137,11 +174,3 @@ def agreeing_prefix(sampler: Any, ctx: Any, drafted: Sequence[int]) -> tuple[lis
             return accepted, token
         accepted.append(token)
     return accepted, int(sampler.sample(ctx, len(drafted)))
-
-
-def _timed(kv: KvSequence, decode: Any) -> float:
-    """Seconds ``decode`` takes until its results are ready (a GPU queues work: wait for it)."""
-    start = time.perf_counter()
-    decode()
-    llama().llama_synchronize(kv.ctx.ctx)
-    return time.perf_counter() - start
