@@ -41,8 +41,12 @@ SEVEN_B = {"hidden": 4096, "ff": 14336, "layers": 32, "heads": 32, "kv_heads": 8
            "vocab": 32002, "context": 32768}
 
 
-def make_7b(path: Path) -> Path:
-    """Write a 7B-shaped Q4_K GGUF (tiled valid blocks, Starling tokenizer) to ``path``."""
+def make_7b(path: Path, *, talks: bool = False) -> Path:
+    """Write a 7B-shaped Q4_K GGUF (tiled valid blocks, Starling tokenizer) to ``path``.
+
+    Tiled, every token embeds alike and every output row is the same: a reply ends at its
+    first token. ``talks``: the embedding and output rows are random blocks and the end-of-turn
+    rows are zero, so replies go on (random tokens, for what decoding them costs)."""
     import gguf
     import numpy as np
 
@@ -77,11 +81,17 @@ def make_7b(path: Path) -> Path:
     writer.add_file_type(int(gguf.LlamaFileType.MOSTLY_Q4_K_M))
     add_starling_tokenizer(writer)
 
-    def data(shape: tuple[int, ...]) -> Any:
+    def data(shape: tuple[int, ...], name: str) -> Any:
         if len(shape) == 1:
             return np.ones(shape, dtype=np.float32)
         rows, cols = shape
-        return np.tile(block, (rows, cols // 256))
+        if not (talks and name in ("token_embd.weight", "output.weight")):
+            return np.tile(block, (rows, cols // 256))
+        blocks = rng.integers(0, 256, (rows, cols // 256, 144), dtype=np.uint8)
+        blocks[:, :, 0:4] = block[0:4]  # the same d and dmin: only the weights differ
+        if name == "output.weight":
+            blocks[[2, 32000]] = 0  # </s> and <|end_of_turn|>: logit 0, below about half
+        return blocks.reshape(rows, -1)
 
     for name, shape in shapes:
         if len(shape) == 1:
@@ -93,8 +103,8 @@ def make_7b(path: Path) -> Path:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for _, shape in shapes:
-        writer.write_tensor_data(data(shape))
+    for name, shape in shapes:
+        writer.write_tensor_data(data(shape, name))
     writer.close()
     return path
 

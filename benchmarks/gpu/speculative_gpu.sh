@@ -67,7 +67,7 @@ import sys, time
 sys.path.insert(0, "benchmarks")
 from resume_bench import make_7b
 t = time.perf_counter()
-make_7b(__import__("pathlib").Path(sys.argv[1]))
+make_7b(__import__("pathlib").Path(sys.argv[1]), talks=True)
 print(f"7B-shaped Q4_K: {time.perf_counter() - t:.0f} s")
 PY
   python3 -c "from starling_tui.llama import devices; print(devices.list_devices())"
