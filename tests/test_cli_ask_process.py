@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from interrupts import take_ctrl_c
 from test_cli_support import cli_command, cli_env
 
 from starling_tui.history import HistoryStore
@@ -80,6 +81,7 @@ def test_ctrl_c_mid_reply_saves_it_cancelled(smollm2_gguf: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=take_ctrl_c,
     )
     try:
         seen = wait_for_partial_reply(app_paths().history_db, proc)

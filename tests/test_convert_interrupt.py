@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from interrupts import take_ctrl_c
 from model_fixtures import leftovers
 
 ENTRY = Path(__file__).with_name("convert_entry.py")
@@ -20,7 +21,7 @@ def _start_slow_conversion(tiny_checkpoint: Path, out: Path) -> subprocess.Popen
         [sys.executable, str(ENTRY), "0.3", str(tiny_checkpoint), "--outtype", "q4_k_m",
          "--outfile", str(out / "model.gguf")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parent.parent)
+        cwd=Path(__file__).resolve().parent.parent, preexec_fn=take_ctrl_c)
 
 
 def _wait_for_partial_file(out: Path, child: subprocess.Popen[str]) -> None:

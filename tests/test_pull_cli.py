@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from fake_hub import FakeHub
+from interrupts import take_ctrl_c
 from pull_cli_support import (
     ALLOWED_PATH,
     CUT,
@@ -153,7 +154,8 @@ def test_ctrl_c_keeps_the_partial_download(
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(hf_home))
     proc = subprocess.Popen([sys.executable, "-m", "starling_tui.cli.main", "pull"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=take_ctrl_c)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
