@@ -17,6 +17,7 @@ from starling_tui.ui.app import StarlingApp
 from starling_tui.ui.screens.welcome import WelcomeScreen
 from starling_tui.ui.services import Services
 from starling_tui.ui.widgets.prompt_input import PromptInput
+from starling_tui.ui.widgets.status_line import StatusLine
 
 MakeServices = Callable[..., Services]
 Snap = Callable[..., bool]
@@ -73,6 +74,9 @@ def test_chat_with_markdown_branch_and_stopped_reply(
         await ready(pilot)
         await wait_for(pilot, lambda: chat(pilot).conversation_id == conversation_id
                        and len(views(pilot)) == 4)
+        # the draft meter's first count (a worker's) sets the room kept for the reply
+        await wait_for(pilot, lambda: chat(pilot).query_one(StatusLine).reserve is not None,
+                       what="the draft meter's count")
         await still(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -20,9 +20,10 @@ depend on the batch size). The penalties sampler sees the decided tokens in the 
 How many tokens to draft is the :class:`DraftPolicy`'s call (:class:`.draft_cost.CostModel`
 learns it from the step timings reported to it); the drafter (:mod:`.drafter`) only proposes.
 A step is timed whole (decode, sampling, trimming the cache). A one-token step right after a
-batch is not what a one-token step costs: a GPU rebuilds its one-token graph after a batch of
-another shape, which can cost more than the batch. What it takes beyond a one-token step is
-reported as part of the batch before it, so the policy weighs a draft by everything it costs.
+batch is not what a one-token step costs: on a GPU it can take several times as long (the
+one-token compute graph is most likely rebuilt after a batch of another shape). What it takes
+beyond a one-token step is reported as part of the batch before it, so the policy weighs a
+draft by everything it costs.
 """
 
 from __future__ import annotations
