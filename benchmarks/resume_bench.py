@@ -45,8 +45,10 @@ def make_7b(path: Path, *, talks: bool = False) -> Path:
     """Write a 7B-shaped Q4_K GGUF (tiled valid blocks, Starling tokenizer) to ``path``.
 
     Tiled, every token embeds alike and every output row is the same: a reply ends at its
-    first token. ``talks``: the embedding and output rows are random blocks and the end-of-turn
-    rows are zero, so replies go on (random tokens, for what decoding them costs)."""
+    first token. ``talks``: the embedding and output rows are random zero-mean Q8_0 blocks, the
+    end-of-turn rows zero (a logit of 0, about the median) and the layers' output projections
+    zero, so each token is chosen by the one before it: replies go on as a walk through the
+    vocabulary that repeats nothing of the prompt (for what decoding such replies costs)."""
     import gguf
     import numpy as np
 
@@ -81,25 +83,40 @@ def make_7b(path: Path, *, talks: bool = False) -> Path:
     writer.add_file_type(int(gguf.LlamaFileType.MOSTLY_Q4_K_M))
     add_starling_tokenizer(writer)
 
+    random_rows = ("token_embd.weight", "output.weight") if talks else ()
+
     def data(shape: tuple[int, ...], name: str) -> Any:
         if len(shape) == 1:
             return np.ones(shape, dtype=np.float32)
         rows, cols = shape
-        if not (talks and name in ("token_embd.weight", "output.weight")):
+        if talks and name.endswith(("attn_output.weight", "ffn_down.weight")):
+            # Zero blocks (d = dmin = 0) cost what any blocks cost, and the layers then add
+            # nothing to the residual stream: the next token depends on the token itself
+            # rather than on the tiled layers' common offset (one token, forever, whose sign
+            # may differ between builds).
+            return np.zeros((rows, cols // 256 * 144), dtype=np.uint8)
+        if name not in random_rows:
             return np.tile(block, (rows, cols // 256))
-        blocks = rng.integers(0, 256, (rows, cols // 256, 144), dtype=np.uint8)
-        blocks[:, :, 0:4] = block[0:4]  # the same d and dmin: only the weights differ
+        blocks = rng.integers(0, 256, (rows, cols // 32, 34), dtype=np.uint8)  # signed bytes
+        blocks[:, :, 0:2] = np.array([0.01], dtype=np.float16).view(np.uint8)  # the scale
         if name == "output.weight":
-            blocks[[2, 32000]] = 0  # </s> and <|end_of_turn|>: logit 0, below about half
+            blocks[[2, 32000]] = 0  # </s> and <|end_of_turn|>: logit 0, about the median
         return blocks.reshape(rows, -1)
+
+    def nbytes(shape: tuple[int, ...], name: str) -> tuple[int, int, Any]:
+        """(rows, bytes per row, GGML type) of a matrix."""
+        rows, cols = shape
+        if name in random_rows:
+            return rows, cols // 32 * 34, gguf.GGMLQuantizationType.Q8_0
+        return rows, cols // 256 * 144, gguf.GGMLQuantizationType.Q4_K
 
     for name, shape in shapes:
         if len(shape) == 1:
             writer.add_tensor_info(name, shape, np.dtype(np.float32), shape[0] * 4)
         else:
-            nbytes = shape[0] * shape[1] // 256 * 144
-            writer.add_tensor_info(name, (shape[0], shape[1] // 256 * 144), np.dtype(np.uint8),
-                                   nbytes, raw_dtype=gguf.GGMLQuantizationType.Q4_K)
+            rows, row_bytes, kind = nbytes(shape, name)
+            writer.add_tensor_info(name, (rows, row_bytes), np.dtype(np.uint8),
+                                   rows * row_bytes, raw_dtype=kind)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()

@@ -20,13 +20,7 @@
 # Builds and models live under $GPU_WORK (default $HOME/starling-gpu), outside the repo.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-work=${GPU_WORK:-$HOME/starling-gpu}
-build=$work/llama-build
-mkdir -p "$work"
-export PYTHONPATH=$work/site:$PWD/.gpu:$PWD
-export LLAMA_CPP_LIB_PATH=$build/bin
-export PYTHONUNBUFFERED=1
-export MISTRAL_TOKENIZER_MODEL=$PWD/.gpu/tokenizer.model
+. benchmarks/gpu/env.sh
 out=${OUT:-$work/out}
 mkdir -p "$out"
 

@@ -3,17 +3,17 @@
 # Q4_K_M fully offloaded, and SmolLM2 carried over in parts.
 #
 # Here (PyPI): KEEP_SERVER=1 bash benchmarks/gpu/prepare.sh   (.gpu/ with llama-server's sources)
-#              split -n 3 -d SmolLM2-135M-Instruct.Q4_1.gguf .smol/smollm2.part   (.smol/ ignored)
-# There, from the repo root, phases in order, several per call (each call carries one part of
-# SmolLM2: call 1 .gpu and part00, call 2 part01, call 3 part02):
+#              split -n 4 -d SmolLM2-135M-Instruct.Q4_1.gguf .smol/smollm2.part   (.smol/ ignored)
+# There, from the repo root, phases in order, several per call (the carry limit is 64 MiB: call 1
+# carries .gpu and part00, call 2 part01 and part02, call 3 part03):
 #
 #   bash benchmarks/gpu/speculative_gpu.sh build bench   # call 1
-#   bash benchmarks/gpu/speculative_gpu.sh server7b      # call 2
+#   bash benchmarks/gpu/speculative_gpu.sh server7b      # call 2 (or no phase: copies only)
 #   bash benchmarks/gpu/speculative_gpu.sh smol cpu2     # call 3
 #
 #   build     libllama, llama-bench, llama-server (CUDA) and the 7B-shaped Q4_K model
 #   bench     llama-bench pp/tg anchors, the cost curve, plain vs auto end to end on the 7B shape
-#             (random weights: what failed drafts cost)
+#             (replies that repeat nothing: what `auto` costs where no draft matches)
 #   server7b  llama-server's plain and n-gram modes on the 7B shape
 #   smol      SmolLM2 end to end (real acceptance), its llama-server modes, the divergence study
 #   cpu2      SmolLM2 end to end and llama-server on two cores of the host, GPU hidden
@@ -23,13 +23,8 @@
 # The cpu2 phase runs on two cores of the GPU host (CPUs 2 and 3, GPU hidden): a quiet 2-core box.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-work=${GPU_WORK:-$HOME/starling-gpu}
-build=$work/llama-build
+. benchmarks/gpu/env.sh
 mkdir -p "$work/smol"
-export PYTHONPATH=$work/site:$PWD/.gpu:$PWD
-export LLAMA_CPP_LIB_PATH=$build/bin
-export PYTHONUNBUFFERED=1
-export MISTRAL_TOKENIZER_MODEL=$PWD/.gpu/tokenizer.model
 model7b=$work/starling-7b-Q4_K_M.gguf
 smol=$work/SmolLM2-135M-Instruct.Q4_1.gguf
 threads=$(nproc)
@@ -74,6 +69,10 @@ PY
   ;;
 bench)
   nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/nvidia-smi.txt"
+  # the talking 7B's first greedy steps on the GPU and on the CPU: its replies must go on
+  python3 benchmarks/gpu/talk_probe.py "$model7b" --layers 99 | tee "$out/talk_probe.txt"
+  python3 benchmarks/gpu/talk_probe.py "$model7b" --layers 0 --threads "$threads" \
+    | tee -a "$out/talk_probe.txt"
   # the issue's anchors: one-token decode (tg) and batches of 2..32 tokens (pp-k)
   "$build/bin/llama-bench" -m "$model7b" -ngl 99 -p 2,4,8,16,32 -n 128 -r 3 -o md \
     | tee "$out/llama-bench.md"

@@ -1,0 +1,69 @@
+"""Why a model's greedy reply ends where it does: the logits of its first decode steps.
+
+The 7B shape written by ``resume_bench.make_7b(talks=True)`` talks on the CPU (random tokens)
+but ended every reply at its first token on a CUDA build. This decodes a short prompt in a bare
+llama.cpp context, then a few greedy steps, and prints per step: the chosen token, whether it
+ends a turn, the top two logits, the end-of-turn tokens' logits, the range of all logits and
+how many are not finite. Run it with and without GPU layers to compare the two builds' paths.
+
+    python benchmarks/gpu/talk_probe.py MODEL.gguf [--layers 99] [--steps 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+PROMPT = "GPT4 Correct User: Hello!<|end_of_turn|>GPT4 Correct Assistant:"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--layers", type=int, default=99)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from starling_tui.llama.backend import llama, load_model, model_params
+    from starling_tui.llama.internals import new_batch, new_context
+
+    lc = llama()
+    model = load_model(args.model, model_params(n_gpu_layers=args.layers))
+    params = lc.llama_context_default_params()
+    params.n_ctx = 512
+    params.n_threads = params.n_threads_batch = args.threads
+    ctx = new_context(model, params)
+    batch = new_batch(512)
+    vocab = model.vocab
+    n_vocab = model.n_vocab()
+    ends = [t for t in range(n_vocab) if lc.llama_vocab_is_eog(vocab, t)]
+    print(f"{args.model.name}, {args.layers} GPU layers; end-of-turn tokens {ends}")
+    tokens = model.tokenize(PROMPT.encode(), add_bos=True, special=True)
+    batch.set_batch(tokens, 0, False)
+    for step in range(args.steps):
+        if lc.llama_decode(ctx.ctx, batch.batch) != 0:
+            print(f"step {step}: llama_decode failed")
+            break
+        logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx.ctx, -1), shape=(n_vocab,))
+        finite = np.isfinite(logits)
+        order = np.argsort(np.where(finite, logits, -np.inf))[::-1]
+        token = int(order[0])
+        print(f"step {step}: token {token} (end of turn: {token in ends}), top two "
+              f"{logits[order[0]]:.4g} / {logits[order[1]]:.4g}, end-of-turn logits "
+              f"{[round(float(logits[t]), 4) for t in ends]}, range {np.nanmin(logits):.4g} … "
+              f"{np.nanmax(logits):.4g}, not finite {int((~finite).sum())}", flush=True)
+        batch.set_batch([token], len(tokens), True)
+        tokens.append(token)
+    batch.close()
+    ctx.close()
+    model.close()
+
+
+if __name__ == "__main__":
+    main()
