@@ -116,6 +116,15 @@ def test_cheap_batches_and_confident_drafts_draft_long_expensive_ones_short_or_n
     assert CostModel(curve_of(H200_7B), acceptance_of(0.5)).choose(3, 32) > 0
 
 
+def test_a_draft_reaches_no_further_than_its_match() -> None:
+    """Even where every token is expected to hold and batches are cheap, a short match drafts
+    only as far as the evidence it has; a long one drafts long."""
+    model = CostModel(curve_of(H200_7B), acceptance_of(0.99))
+    assert model.choose(4, 32) == 4
+    assert model.choose(5, 32) == 4  # the longest ladder length within the match
+    assert model.choose(24, 32) == 24
+
+
 def test_before_any_measurement_only_long_matches_draft() -> None:
     model = CostModel()
     assert model.choose(1, 8) == 0  # the prior: a short match on an unmeasured device

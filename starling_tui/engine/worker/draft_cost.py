@@ -22,7 +22,12 @@ match (a file the reply returns) hold far more often than those continuing a sho
   match length the prior is too cautious about is learnt without drafting it first.
 - :class:`CostModel` drafts the length that maximises the expected tokens per unit of cost,
   and nothing unless that beats plain decoding by :data:`MARGIN` (which also covers the work
-  a draft adds outside the decode: sampling the verified positions, trimming the cache).
+  a draft adds outside the decode: sampling the verified positions, trimming the cache). A
+  draft reaches no further than :data:`SPEC_FACTOR` times its match (as SuffixDecoding bounds
+  its drafts): an ``m``-token match is evidence for about ``m`` more tokens, while the
+  acceptance by match length, learnt mostly where replies copy whole files, over-promises the
+  tokens past that where a reply quotes a phrase and goes on in its own words. As drafts
+  hold the match grows, so a copy soon drafts at full length.
 
 Only lengths from :data:`LADDER` are drafted, so few batch sizes need measuring. The curve and
 the acceptance live as long as the loaded model: what one reply learnt serves the next.
@@ -41,6 +46,7 @@ BATCH_WEIGHT = 0.3  # weight of a new batch cost in its running average
 PRIOR_DRAFTS = 4.0  # the acceptance prior counts as this many drafted tokens per match length
 KEEP_DRAFTS = 64.0  # counts fade once a match length has seen this many drafted tokens
 MAX_MATCH = 32  # longer matches share the acceptance of this one
+SPEC_FACTOR = 1.0  # a draft is at most this many times as long as the match it continues
 
 
 class CostCurve:
@@ -134,8 +140,9 @@ class CostModel:
 
     def choose(self, match: int, available: int) -> int:
         """How many of ``available`` drafted tokens continuing a ``match``-token match to
-        verify: the length with the most expected tokens per step's cost, or 0 when none
-        beats plain decoding by the margin."""
+        verify: the length (at most :data:`SPEC_FACTOR` × ``match``) with the most expected
+        tokens per step's cost, or 0 when none beats plain decoding by the margin."""
+        available = min(available, int(SPEC_FACTOR * match))
         if match <= 0 or available <= 0:
             return 0
         best, best_gain = 0, 1.0 + self.margin
