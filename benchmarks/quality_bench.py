@@ -55,13 +55,14 @@ def reference_model(kind: str, folder: Path) -> Path:
     return target
 
 
-def dequantize(source: Path, target: Path) -> None:
-    """Q4_1 → F16 with llama.cpp (``allow_requantize``), in a child process."""
+def dequantize(source: Path, target: Path, ftype: str = "MOSTLY_F16") -> None:
+    """A quantized GGUF → F16 (or ``ftype``, a ``LLAMA_FTYPE_*`` name such as ``ALL_F32``)
+    with llama.cpp (``allow_requantize``), in a child process."""
     code = ("import sys; from starling_tui.llama.backend import llama; "
             "lc = llama(); p = lc.llama_model_quantize_default_params(); "
-            "p.ftype = lc.LLAMA_FTYPE_MOSTLY_F16; p.allow_requantize = True; "
+            "p.ftype = getattr(lc, 'LLAMA_FTYPE_' + sys.argv[3]); p.allow_requantize = True; "
             "sys.exit(lc.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
-    subprocess.run([sys.executable, "-c", code, str(source), str(target)], check=True)
+    subprocess.run([sys.executable, "-c", code, str(source), str(target), ftype], check=True)
 
 
 def bare_loop(path: Path, text: str, chunks: int, n_ctx: int = 512) -> float:

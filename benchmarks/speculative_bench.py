@@ -33,6 +33,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -61,6 +62,25 @@ def request(text: str, max_tokens: int) -> ChatRequest:
                        sampling=SamplingOptions(max_tokens=max_tokens, loop_guard=False))
 
 
+def model_path(args: argparse.Namespace) -> Path:
+    """``--model``, or SmolLM2 (``--f32``: dequantized to F32, made once in the temp folder:
+    llama.cpp's CPU arithmetic does not depend on the batch size there, so replies with drafts
+    are plain decoding's and both modes do the same work)."""
+    if args.model:
+        return Path(args.model)
+    if not args.f32:
+        return smollm2_path()
+    from quality_bench import dequantize
+
+    target = Path(tempfile.gettempdir()) / "starling-bench" / "SmolLM2-135M-Instruct.F32.gguf"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        dequantize(smollm2_path(), partial, "ALL_F32")
+        partial.replace(target)
+    return target
+
+
 # -- e2e -----------------------------------------------------------------------------------
 
 
@@ -68,7 +88,7 @@ def e2e(args: argparse.Namespace) -> dict[str, Any]:
     """Both modes on every workload, ``rounds`` times; per-workload medians and ratios."""
     from starling_tui.engine.parent.process import ProcessEngine
 
-    path = Path(args.model) if args.model else smollm2_path()
+    path = model_path(args)
     engines = {}
     for mode in ("off", "auto"):
         engine = ProcessEngine()
@@ -136,7 +156,7 @@ SERVER_MODES = {"plain": [], "ngram-simple": ["--spec-type", "ngram-simple"],
 def server(args: argparse.Namespace) -> dict[str, Any]:
     """llama-server's plain and n-gram speculative modes on the workloads (its own timings)."""
     binary = args.server or build_server()
-    path = Path(args.model) if args.model else smollm2_path()
+    path = model_path(args)
     names = args.workloads or list(WORKLOADS)
     results: dict[str, dict[str, list[float]]] = {w: {m: [] for m in SERVER_MODES} for w in names}
     texts: dict[str, dict[str, str]] = {w: {} for w in names}
@@ -233,7 +253,7 @@ def curve(args: argparse.Namespace) -> dict[str, Any]:
     from starling_tui.llama.backend import llama, load_model, model_params
     from starling_tui.llama.internals import new_batch, new_context
 
-    path = Path(args.model) if args.model else smollm2_path()
+    path = model_path(args)
     lc = llama()
     model = load_model(path, model_params(n_gpu_layers=args.n_gpu_layers))
     params = lc.llama_context_default_params()
@@ -279,7 +299,7 @@ def trace(args: argparse.Namespace) -> dict[str, Any]:
     """Greedy replies (plain decoding) to the workloads: prompt ids and reply ids."""
     from starling_tui.engine.worker.session import Session
 
-    path = Path(args.model) if args.model else smollm2_path()
+    path = model_path(args)
     session = Session(EngineOptions(model_path=str(path), n_ctx=args.ctx, n_threads=args.threads,
                                     state_cache=False, speculative="off"))
     traces = {}
@@ -368,7 +388,7 @@ def diverge(args: argparse.Namespace) -> dict[str, Any]:
     """Plain and speculative greedy replies on 24 prompts: first difference, top-2 gap there."""
     from starling_tui.engine.worker.session import Session
 
-    path = Path(args.model) if args.model else smollm2_path()
+    path = model_path(args)
     prompts = [*WORKLOADS.values(), *MORE_PROMPTS]
     base = {"model_path": str(path), "n_ctx": args.ctx, "n_threads": args.threads,
             "n_gpu_layers": args.n_gpu_layers, "state_cache": False}
@@ -446,6 +466,8 @@ def main() -> None:
     parser.add_argument("command", choices=["e2e", "server", "curve", "trace", "project",
                                             "diverge"])
     parser.add_argument("--model", help="a GGUF (default: SmolLM2-135M)")
+    parser.add_argument("--f32", action="store_true",
+                        help="SmolLM2 dequantized to F32: the same replies in both modes")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--n-gpu-layers", type=int, default=0)
     parser.add_argument("--ctx", type=int, default=4096)

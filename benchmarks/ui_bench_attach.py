@@ -26,7 +26,6 @@ import asyncio
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -56,19 +55,14 @@ def load() -> str:
 async def type_keys(screen: Any, count: int, *, pauses: bool,
                     go_on: Any = lambda: True) -> list[float]:
     """Post ``count`` key presses (while ``go_on()``), each timed to its character."""
-    from textual import events
+    from ui_bench_body import time_key
 
     from starling_tui.ui.widgets.prompt_input import PromptInput
 
     prompt = screen.query_one(PromptInput)
     latencies: list[float] = []
     while len(latencies) < count and go_on():
-        typed = len(prompt.text)
-        sent = time.perf_counter()
-        screen.app.post_message(events.Key("x", "x"))
-        while len(prompt.text) == typed:  # the measured wait: as tight as it can be
-            await asyncio.sleep(0)
-        latencies.append(time.perf_counter() - sent)
+        latencies.append(await time_key(screen, prompt))
         pause = 0.4 if pauses and len(latencies) % BURST == 0 else 0.03
         await asyncio.sleep(pause)
     return latencies

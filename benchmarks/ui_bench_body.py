@@ -62,7 +62,7 @@ class Counted:
             self.count += 1
             return original(widget, text)
 
-        Markdown.append = counted  # type: ignore[method-assign]
+        Markdown.append = counted  # type: ignore[method-assign, assignment]
         self.started, self.cpu = time.perf_counter(), time.process_time()
         return self
 
@@ -176,11 +176,21 @@ async def app_stream(_: Any, screen: Any,
     return counted.figures()
 
 
+async def time_key(screen: Any, prompt: Any) -> float:
+    """Post one key press; seconds until its character is in the prompt box ``prompt``."""
+    from textual import events
+
+    typed = len(prompt.text)
+    sent = time.perf_counter()
+    screen.app.post_message(events.Key("x", "x"))
+    while len(prompt.text) == typed:  # the measured wait: as tight as it can be
+        await asyncio.sleep(0)
+    return time.perf_counter() - sent
+
+
 async def key_latency(_: Any, screen: Any, fresh: bool = True) -> list[float]:
     """Seconds from a key event posted to its character in the prompt box, while streaming
     (each reply in a fresh chat, or all in the one shown when ``fresh`` is false)."""
-    from textual import events
-
     from starling_tui.ui.widgets.prompt_input import PromptInput
 
     prompt = screen.query_one(PromptInput)
@@ -192,12 +202,7 @@ async def key_latency(_: Any, screen: Any, fresh: bool = True) -> list[float]:
         screen.send("go")
         await until(lambda: state.reply_id is not None)
         while state.reply_id is not None and len(latencies) < KEY_SAMPLES:
-            typed = len(prompt.text)
-            sent = time.perf_counter()
-            screen.app.post_message(events.Key("x", "x"))
-            while len(prompt.text) == typed:  # the measured wait: as tight as it can be
-                await asyncio.sleep(0)
-            latencies.append(time.perf_counter() - sent)
+            latencies.append(await time_key(screen, prompt))
             await asyncio.sleep(0.01)
         screen.controller.core.cancel()
         await until(lambda: state.reply_id is None and not screen.controller.generating)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pilot_helpers import SIZE, ready, screen_text, type_ahead, views, wait_for
 from textual import events
+from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from starling_tui.chat.attachments import attachment_tokens
@@ -43,6 +44,21 @@ def chips(screen: ChatScreen) -> list[str]:
     return [chip.file.label() for chip in screen.query(FileChip)]
 
 
+async def open_picker(pilot: Pilot[None]) -> FilePickerScreen:
+    """Press F4 and wait for the file picker."""
+    await pilot.press("f4")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, FilePickerScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, FilePickerScreen)
+    return screen
+
+
+async def type_in_picker(pilot: Pilot[None], path: str) -> None:
+    """Open the picker and enter ``path`` in it."""
+    await open_picker(pilot)
+    await pilot.press(*path, "enter")
+
+
 async def test_f4_picks_a_file_with_completion_and_shows_its_chip_with_tokens(
     make_services: MakeServices, folder: Path,
 ) -> None:
@@ -50,9 +66,7 @@ async def test_f4_picks_a_file_with_completion_and_shows_its_chip_with_tokens(
     app = StarlingApp(make_services(engine=engine))
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await pilot.press("f4")
-        await wait_for(pilot, lambda: isinstance(app.screen, FilePickerScreen))
-        picker = app.screen
+        picker = await open_picker(pilot)
         listed = picker.query_one(OptionList)
         assert [listed.get_option_at_index(i).id for i in range(listed.option_count)] == [
             "sub/", "blob.bin", "notes.md"]  # folders first; hidden ones only after a dot
@@ -78,9 +92,7 @@ async def test_chips_are_removable_and_go_with_the_message(
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         for name in ("notes.md", "sub/calc.py"):
-            await pilot.press("f4")
-            await wait_for(pilot, lambda: isinstance(app.screen, FilePickerScreen))
-            await pilot.press(*name, "enter")
+            await type_in_picker(pilot, name)
             await wait_for(pilot, lambda n=name: any(n.split("/")[-1] in c  # type: ignore[misc]
                                                      for c in chips(screen)))
         assert len(chips(screen)) == 2
@@ -118,9 +130,7 @@ async def test_f7_shows_the_prompt_with_the_attached_files(
     app = StarlingApp(make_services(engine=engine))
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await pilot.press("f4")
-        await wait_for(pilot, lambda: isinstance(app.screen, FilePickerScreen))
-        await pilot.press(*"sub/calc.py", "enter")
+        await type_in_picker(pilot, "sub/calc.py")
         await wait_for(pilot, lambda: len(chips(screen)) == 1)
         for text in ("Add type hints", ""):  # a message of files alone is sent too
             screen.query_one(PromptInput).load_text(text)
@@ -166,9 +176,7 @@ async def test_a_binary_file_is_refused_in_one_line(
     app = StarlingApp(make_services(["ok"]))
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await pilot.press("f4")
-        await wait_for(pilot, lambda: isinstance(app.screen, FilePickerScreen))
-        await pilot.press(*"blob.bin", "enter")
+        await type_in_picker(pilot, "blob.bin")
         await wait_for(pilot, lambda: any("binary" in n.message for n in app._notifications))
         assert chips(screen) == []
 
@@ -179,8 +187,7 @@ async def test_tab_completes_what_a_fast_typist_typed_before_it(
     app = StarlingApp(make_services(["ok"]))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await pilot.press("f4")
-        await wait_for(pilot, lambda: isinstance(app.screen, FilePickerScreen))
+        await open_picker(pilot)
         type_ahead(pilot, "s", "tab")  # one terminal read: the s must be in before Tab
         box = app.screen.query_one(Input)
         await wait_for(pilot, lambda: box.value == "sub/", what="sub/ completed")
