@@ -6,6 +6,7 @@ own (that is the controller's :class:`~starling_tui.ui.controller.ChatState`).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 
 from textual.screen import Screen
@@ -29,6 +30,10 @@ EDIT_BANNER = "Editing a message: Enter sends it as a new branch, Esc cancels"
 GENERATING = "generating… (esc stops)"
 READING = "reading the prompt{done} · {seconds:.0f} s (esc stops)"
 LOADING = "loading model…"
+# A removed message still referred to when its widgets are released (a worker finishing with
+# it, say) would be frozen again and outlive the release: try again this often, this long after.
+RELEASE_TRIES = 4
+RELEASE_RETRY_S = 0.5
 
 
 class ChatView:
@@ -161,8 +166,9 @@ class ChatView:
         self.prompt.set_recall(message.prompts)
         log = self.log
         selecting = log.selected() is not None  # else the focus stays where the user types
+        removed = [weakref.ref(view) for view in log.views()]
         await log.show(message.entries, more_above=message.more_above)
-        self._release_removed()
+        self._release_removed(removed)
         log.mark_view_start(message.view_start, message.dropped)
         self.status.context_used = message.context_used
         focus = log.view_for(message.focus_id) if message.focus_id is not None else None
@@ -173,15 +179,24 @@ class ChatView:
 
     async def clear(self) -> None:
         """An empty log for a new chat."""
+        removed = [weakref.ref(view) for view in self.log.views()]
         await self.log.show([], more_above=False)
-        self._release_removed()
+        self._release_removed(removed)
         self.status.context_used = 0
         focus_now(self.prompt)
 
-    def _release_removed(self) -> None:
-        # The removed messages' widgets may be frozen: free them once the screen has laid out
-        # again (until then the layout's caches still refer to them).
-        self.screen.call_after_refresh(gc_pauses.release)
+    def _release_removed(self, removed: list[weakref.ref[MessageView]],
+                         tries: int = RELEASE_TRIES) -> None:
+        """Free the removed messages' widgets, which may be frozen, once the screen has laid
+        out again (until then the layout's caches still refer to them); again a little later
+        while any of them is still alive."""
+        def release() -> None:
+            gc_pauses.release()
+            if tries > 1 and any(view() is not None for view in removed):
+                self.screen.set_timer(RELEASE_RETRY_S,
+                                      lambda: self._release_removed(removed, tries - 1))
+
+        self.screen.call_after_refresh(release)
 
     async def reply_started(self, entry: MessageEntry) -> None:
         """Mount the empty reply that is about to stream."""

@@ -73,6 +73,33 @@ async def test_a_new_chat_frees_the_frozen_widgets_of_the_old_one(
         assert gc.get_freeze_count() < frozen
 
 
+async def test_a_reply_still_held_at_the_release_is_freed_once_let_go(
+    make_services: MakeServices, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Something (here the test, in the app a worker finishing with it, or the log's cached
+    arrangement) still refers to the old reply when the new chat releases the frozen widgets:
+    it is frozen again with them, and a later release frees it once let go."""
+    releases: list[int] = []
+    release = gc_pauses.release
+
+    def counted() -> None:
+        releases.append(len(releases))
+        release()
+
+    monkeypatch.setattr(gc_pauses, "release", counted)
+    app = StarlingApp(make_services(["## Part\n\n- item **1**\n\n```\ncode\n```"]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "go")
+        held = [views(pilot)[1]]
+        gone = weakref.ref(held[0])
+        await screen.action_new_chat()
+        await wait_for(pilot, lambda: releases, what="the first release")
+        assert gone() is not None
+        held.clear()
+        await wait_for(pilot, lambda: gone() is None, timeout=5, what="the old reply freed")
+
+
 class RecordingApp(StarlingApp):
     """Records the table-of-contents messages that bubble up to the app."""
 

@@ -85,6 +85,9 @@ class ChatLog(VerticalScroll):
         # Textual caches the list of displayed children until it next lays them out, which an
         # empty log never does: refresh it, or it keeps the removed messages' widgets alive.
         _ = self.displayed_children
+        # Likewise its last arrangements (where each child went), kept until four newer ones
+        # push them out.
+        self._clear_arrangement_cache()
         if entries:
             await self.mount_all([self._view(e) for e in entries])
         self.anchor()
