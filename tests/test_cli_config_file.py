@@ -36,3 +36,37 @@ def test_a_bad_key_or_value_is_one_line_on_stderr_and_exit_1(
     assert err.count("\n") == 1
     with HistoryStore() as store:
         assert store.list_conversations() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("STARLING_TUI_TEMPRATURE",
+         "STARLING_TUI_TEMPRATURE is not a setting (did you mean STARLING_TUI_TEMPERATURE?)"),
+        ("STARLING_TUI_COLOUR", "STARLING_TUI_COLOUR is not a setting"),
+    ],
+)
+def test_a_misspelt_environment_variable_is_one_line_on_stderr_and_exit_1(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    name: str, said: str,
+) -> None:
+    monkeypatch.setenv(name, "0.7")
+    status = main(["ask", "hi"], engine_factory=lambda _settings: FakeEngine(["never"]))
+    out, err = capsys.readouterr()
+    assert status == 1 and out == ""
+    assert err.startswith("starling-tui: error: environment variable ") and said in err
+    assert err.count("\n") == 1
+    with HistoryStore() as store:
+        assert store.list_conversations() == []
+
+
+def test_the_variables_that_are_not_settings_are_taken() -> None:
+    """STARLING_TUI_HOME, the llama.cpp log switch and the API key are read where they act;
+    the settings' reader knows them by the names those places use."""
+    from starling_tui.config.sources import NOT_SETTINGS, read_env_values
+    from starling_tui.engine.remote.credentials import KEY_VARIABLE
+    from starling_tui.llama.backend import LLAMA_LOG_ENV
+    from starling_tui.paths import HOME_ENV
+
+    assert set(NOT_SETTINGS) == {HOME_ENV, LLAMA_LOG_ENV, KEY_VARIABLE}
+    assert read_env_values({name: "1" for name in NOT_SETTINGS}) == {}

@@ -28,9 +28,11 @@ means the default. Each key's default, bounds and meaning are declared in the ta
 
 Environment variables: ``STARLING_TUI_`` + the key in upper case, e.g. ``STARLING_TUI_MODEL``,
 ``STARLING_TUI_CTX``, ``STARLING_TUI_TEMPERATURE``, ``STARLING_TUI_N_GPU_LAYERS``,
-``STARLING_TUI_EXTRA_BUFTS=1``. CLI flags are declared in the table (``spec(name).flag``):
-mostly the key with dashes (``--n-gpu-layers``, ``--ctx``, ``--temperature``…), ``--engine URL``
-for ``engine_url``, ``--loop-guard/--no-loop-guard``; see ``starling-tui ask --help``.
+``STARLING_TUI_EXTRA_BUFTS=1``; any other ``STARLING_TUI_`` variable than those and the three
+read elsewhere (:data:`.sources.NOT_SETTINGS`) is refused like an unknown key. CLI flags are
+declared in the table (``spec(name).flag``): mostly the key with dashes (``--n-gpu-layers``,
+``--ctx``, ``--temperature``…), ``--engine URL`` for ``engine_url``,
+``--loop-guard/--no-loop-guard``; see ``starling-tui ask --help``.
 """
 
 from starling_tui.config.settings import (

@@ -5,13 +5,20 @@ Precedence, highest first: command-line flags, environment variables, the config
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from starling_tui.config.settings import SECTIONS, SETTINGS, Settings, parse_value
+from starling_tui.config.spec import ENV_PREFIX
 from starling_tui.errors import ConfigError
+from starling_tui.paths import HOME_ENV
+
+# The STARLING_TUI_ variables that are not settings, each read where it acts: the data folder
+# (paths), llama.cpp's own log (llama.backend) and a remote server's API key (remote.credentials).
+NOT_SETTINGS = (HOME_ENV, "STARLING_TUI_LLAMA_LOG", "STARLING_TUI_API_KEY")
 
 
 def config_path() -> Path:
@@ -63,8 +70,17 @@ def values_from_toml(text: str, path: str) -> dict[str, Any]:
 
 
 def read_env_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Settings given as ``STARLING_TUI_<NAME>`` environment variables (empty ones ignored)."""
+    """Settings given as ``STARLING_TUI_<NAME>`` environment variables (empty ones ignored).
+
+    Any other ``STARLING_TUI_`` variable is refused, as an unknown key in the file is: a
+    misspelt one would otherwise be ignored without a word."""
     environ = os.environ if environ is None else environ
+    known = {item.env for item in SETTINGS} | set(NOT_SETTINGS)
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"environment variable {name} is not a setting{hint}")
     values: dict[str, Any] = {}
     for item in SETTINGS:
         raw = environ.get(item.env)

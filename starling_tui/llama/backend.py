@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from llama_cpp import _internals
 
 EXTRA_BUFTS_ENV = "STARLING_TUI_EXTRA_BUFTS"
+LLAMA_LOG_ENV = "STARLING_TUI_LLAMA_LOG"  # set: llama.cpp's own log goes to stderr
 
 
 @functools.cache
@@ -62,7 +63,7 @@ def llama() -> Any:
     """Import llama_cpp once; its native logging is silenced unless ``STARLING_TUI_LLAMA_LOG``."""
     import llama_cpp
 
-    if not os.environ.get("STARLING_TUI_LLAMA_LOG"):
+    if not os.environ.get(LLAMA_LOG_ENV):
         _silence_native_logs(llama_cpp)
     llama_cpp.llama_backend_init()
     return llama_cpp
