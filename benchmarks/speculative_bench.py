@@ -112,9 +112,9 @@ def e2e(args: argparse.Namespace) -> dict[str, Any]:
     after = load()
     print(f"\n{path.name}, threads {args.threads}, {args.n_gpu_layers} GPU layers, "
           f"{args.rounds} rounds, up to {args.tokens} tokens; load {before} → {after}\n")
-    print("| workload | plain tok/s | auto tok/s | ratio | tokens | drafted | accepted "
-          "| tokens/step | same reply |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| workload | plain tok/s | auto tok/s | ratio | rounds' ratios | tokens | drafted "
+          "| accepted | tokens/step | same reply |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---|")
     table = {}
     for name in names:
         plain, spec = runs[name]["off"], runs[name]["auto"]
@@ -127,9 +127,12 @@ def e2e(args: argparse.Namespace) -> dict[str, Any]:
         same = sum(a["text"] == b["text"] for a, b in zip(plain, spec, strict=True))
         if not p:
             raise SystemExit(f"{name}: the model ended its reply at once (no decode speed)")
+        # each round's auto / plain (the same round's pair): how far one round strays
+        rounds = [b["tok_s"] / a["tok_s"] for a, b in zip(plain, spec, strict=True) if a["tok_s"]]
         table[name] = {"plain": p, "auto": s, "ratio": s / p, "drafted": drafted,
-                       "accepted": accepted, "tokens": tokens, "same": same}
-        print(f"| {name} | {p:.1f} | {s:.1f} | **{s / p:.2f}** | {tokens:.0f} | {drafted:.0f} "
+                       "accepted": accepted, "tokens": tokens, "same": same, "rounds": rounds}
+        print(f"| {name} | {p:.1f} | {s:.1f} | **{s / p:.2f}** | "
+              f"{', '.join(f'{r:.2f}' for r in rounds)} | {tokens:.0f} | {drafted:.0f} "
               f"| {accepted:.0f} | {tokens / max(steps, 1):.2f} | {same}/{len(spec)} |")
     return {"model": path.name, "load_before": before, "load_after": after, "table": table}
 
