@@ -113,8 +113,8 @@ def e2e(args: argparse.Namespace) -> dict[str, Any]:
     print(f"\n{path.name}, threads {args.threads}, {args.n_gpu_layers} GPU layers, "
           f"{args.rounds} rounds, up to {args.tokens} tokens; load {before} → {after}\n")
     print("| workload | plain tok/s | auto tok/s | ratio | rounds' ratios | tokens | drafted "
-          "| accepted | tokens/step | same reply |")
-    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---|")
+          "| accepted | tokens/step | same reply | looping (plain, auto) |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|")
     table = {}
     for name in names:
         plain, spec = runs[name]["off"], runs[name]["auto"]
@@ -129,12 +129,22 @@ def e2e(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"{name}: the model ended its reply at once (no decode speed)")
         # each round's auto / plain (the same round's pair): how far one round strays
         rounds = [b["tok_s"] / a["tok_s"] for a, b in zip(plain, spec, strict=True) if a["tok_s"]]
+        looping = (sum(looped(x["text"]) for x in plain), sum(looped(x["text"]) for x in spec))
         table[name] = {"plain": p, "auto": s, "ratio": s / p, "drafted": drafted,
-                       "accepted": accepted, "tokens": tokens, "same": same, "rounds": rounds}
+                       "accepted": accepted, "tokens": tokens, "same": same, "rounds": rounds,
+                       "looping": looping}
         print(f"| {name} | {p:.1f} | {s:.1f} | **{s / p:.2f}** | "
               f"{', '.join(f'{r:.2f}' for r in rounds)} | {tokens:.0f} | {drafted:.0f} "
-              f"| {accepted:.0f} | {tokens / max(steps, 1):.2f} | {same}/{len(spec)} |")
+              f"| {accepted:.0f} | {tokens / max(steps, 1):.2f} | {same}/{len(spec)} "
+              f"| {looping[0]}, {looping[1]} |")
     return {"model": path.name, "load_before": before, "load_after": after, "table": table}
+
+
+def looped(text: str, tail: int = 120) -> bool:
+    """Whether a reply ends in a loop: its last ``tail`` characters occurred earlier in it (a
+    small model's greedy reply may repeat itself to the token limit, which drafts copy at
+    almost no cost: such a reply says little about real replies)."""
+    return len(text) >= 2 * tail and text[-tail:] in text[:-tail]
 
 
 def one_reply(engine: Any, req: ChatRequest) -> dict[str, Any]:
