@@ -519,7 +519,9 @@ async def test_the_meter_shows_the_draft_against_the_room_left_as_you_type(
         room = 128 - len(with_empty.token_ids)
         await wait_for(pilot, lambda: f"{draft}/{room} tokens" in screen_text(pilot),
                        what=f"{draft}/{room} tokens on the prompt box")
-        assert "ctx 9/256 · reply 128" in screen_text(pilot)  # the reply's reserve is shown
+        # the reply's reserve is shown (the status line takes the same count a moment later)
+        await wait_for(pilot, lambda: "ctx 9/256 · reply 128" in screen_text(pilot),
+                       what="the reply's reserve in the status line")
         await pilot.press(*f" {words(110)}")  # past the room: older turns will leave the view
         await wait_for(pilot, lambda: "older turns leave" in screen_text(pilot),
                        what="the warning that older turns leave")
