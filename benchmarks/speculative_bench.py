@@ -56,10 +56,11 @@ def load() -> str:
     return out.strip().split("load average:")[-1].strip()
 
 
-def request(text: str, max_tokens: int) -> ChatRequest:
-    """A one-message greedy request (no loop guard: a copy may repeat lines on purpose)."""
+def request(text: str, max_tokens: int, loop_guard: bool = False) -> ChatRequest:
+    """A one-message greedy request (by default no loop guard: a copy may repeat lines on
+    purpose)."""
     return ChatRequest((ChatMessage("user", text),),
-                       sampling=SamplingOptions(max_tokens=max_tokens, loop_guard=False))
+                       sampling=SamplingOptions(max_tokens=max_tokens, loop_guard=loop_guard))
 
 
 def model_path(args: argparse.Namespace) -> Path:
@@ -105,7 +106,8 @@ def e2e(args: argparse.Namespace) -> dict[str, Any]:
                 modes = ("off", "auto") if (r + names.index(name)) % 2 == 0 else ("auto", "off")
                 for mode in modes:
                     runs[name][mode].append(one_reply(engines[mode],
-                                                      request(WORKLOADS[name], args.tokens)))
+                                                      request(WORKLOADS[name], args.tokens,
+                                                              args.loop_guard)))
     finally:
         for engine in engines.values():
             engine.close()
@@ -479,6 +481,8 @@ def main() -> None:
     parser.add_argument("command", choices=["e2e", "server", "curve", "trace", "project",
                                             "diverge"])
     parser.add_argument("--model", help="a GGUF (default: SmolLM2-135M)")
+    parser.add_argument("--loop-guard", action="store_true",
+                        help="e2e: stop replies that loop, as the app does by default")
     parser.add_argument("--f32", action="store_true",
                         help="SmolLM2 dequantized to F32: the same replies in both modes")
     parser.add_argument("--threads", type=int, default=2)
