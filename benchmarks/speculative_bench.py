@@ -65,8 +65,8 @@ def request(text: str, max_tokens: int, loop_guard: bool = False) -> ChatRequest
 
 def model_path(args: argparse.Namespace) -> Path:
     """``--model``, or SmolLM2 (``--f32``: dequantized to F32, made once in the temp folder:
-    llama.cpp's CPU arithmetic does not depend on the batch size there, so replies with drafts
-    are plain decoding's and both modes do the same work)."""
+    llama.cpp's CPU arithmetic there hardly depends on the batch size, so replies with drafts
+    are nearly always plain decoding's and both modes do the same work)."""
     if args.model:
         return Path(args.model)
     if not args.f32:
