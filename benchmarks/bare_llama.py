@@ -61,7 +61,11 @@ def bare_params(lc: Any, n_ctx: int, threads: int, gpu_layers: int, flash: bool 
     return params
 
 
-def _open(path: Path, n_ctx: int, threads: int, gpu_layers: int, flash: bool | None) -> Any:
+def open_bare(path: Path, n_ctx: int, threads: int, gpu_layers: int,
+              flash: bool | None = None) -> Any:
+    """A bare llama.cpp context on the model at ``path``, set up as the engine's would be
+    (:func:`bare_params`): ``(llama, model, context, batch)``; close the context, then the
+    model."""
     from llama_cpp import _internals
 
     from starling_tui.llama.backend import llama, load_model, model_params
@@ -86,7 +90,7 @@ def bare_decode(path: Path, prompt: list[int], n_tokens: int, threads: int, n_ct
     ``llama_decode`` one token at a time, ``token_to_piece``; (tokens, tokens/s)."""
     from llama_cpp import _internals
 
-    lc, model, ctx, batch = _open(path, n_ctx, threads, gpu_layers, flash)
+    lc, model, ctx, batch = open_bare(path, n_ctx, threads, gpu_layers, flash)
     sampler = _internals.LlamaSampler()
     sampler.add_greedy()
     _evaluate(lc, ctx, batch, prompt, 0)
@@ -128,7 +132,7 @@ def attention_floor(path: Path, threads: int, n_past: int, n_new: int, gpu_layer
     tiny model that attention costs as much as its matmuls. This ratio is llama.cpp's own
     floor for the reused/empty comparison.
     """
-    lc, model, ctx, batch = _open(path, 4096, threads, gpu_layers, flash)
+    lc, model, ctx, batch = open_bare(path, 4096, threads, gpu_layers, flash)
     tokens = [100 + (i * 7) % 20000 for i in range(n_past + n_new)]
     _evaluate(lc, ctx, batch, tokens[:n_past], 0)
     new = tokens[n_past : n_past + n_new]

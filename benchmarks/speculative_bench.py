@@ -264,19 +264,12 @@ SIZES = (1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33)
 
 
 def curve(args: argparse.Namespace) -> dict[str, Any]:
-    """Seconds per decode of n tokens after ``history`` cached ones; ratios to n = 1."""
-    from starling_tui.llama.backend import llama, load_model, model_params
-    from starling_tui.llama.internals import new_batch, new_context
+    """Seconds per decode of n tokens after ``history`` cached ones; ratios to n = 1 (a bare
+    context with the engine's parameters: its batch, threads and flash attention)."""
+    from bare_llama import open_bare
 
     path = model_path(args)
-    lc = llama()
-    model = load_model(path, model_params(n_gpu_layers=args.n_gpu_layers))
-    params = lc.llama_context_default_params()
-    params.n_ctx = args.ctx
-    params.n_batch = params.n_ubatch = 512
-    params.n_threads = params.n_threads_batch = args.threads
-    ctx = new_context(model, params)
-    batch = new_batch(512)
+    lc, model, ctx, batch = open_bare(path, args.ctx, args.threads, args.n_gpu_layers)
     history = [(i * 7919) % 20000 + 100 for i in range(args.history)]
     for start in range(0, len(history), 512):
         batch.set_batch(history[start:start + 512], start, False)

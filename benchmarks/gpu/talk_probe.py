@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PROMPT = "GPT4 Correct User: Hello!<|end_of_turn|>GPT4 Correct Assistant:"
 
@@ -29,17 +30,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import numpy as np
+    from bare_llama import open_bare
 
-    from starling_tui.llama.backend import llama, load_model, model_params
-    from starling_tui.llama.internals import new_batch, new_context
-
-    lc = llama()
-    model = load_model(args.model, model_params(n_gpu_layers=args.layers))
-    params = lc.llama_context_default_params()
-    params.n_ctx = 512
-    params.n_threads = params.n_threads_batch = args.threads
-    ctx = new_context(model, params)
-    batch = new_batch(512)
+    lc, model, ctx, batch = open_bare(args.model, 512, args.threads, args.layers)
     vocab = model.vocab
     n_vocab = model.n_vocab()
     ends = [t for t in range(n_vocab) if lc.llama_vocab_is_eog(vocab, t)]
