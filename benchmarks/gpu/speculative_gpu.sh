@@ -3,13 +3,16 @@
 # Q4_K_M fully offloaded, and SmolLM2 carried over in parts.
 #
 # Here (PyPI): KEEP_SERVER=1 bash benchmarks/gpu/prepare.sh   (.gpu/ with llama-server's sources)
-#              split -n 4 -d SmolLM2-135M-Instruct.Q4_1.gguf .smol/smollm2.part   (.smol/ ignored)
+#              tar -cJf .smol/gpu.tar.xz .gpu   (7 MB: the sources compress, the model does not)
+#              head -c 58000000 SmolLM2.gguf >.smol/smollm2.part00; tail -c +58000001 SmolLM2.gguf
+#                >.smol/smollm2.part01   (.smol/ ignored)
 # There, from the repo root, phases in order, several per call (the carry limit is 64 MiB: call 1
-# carries .gpu and part00, call 2 part01 and part02, call 3 part03):
+# carries .smol/gpu.tar.xz and part00, call 2 part01; what a call leaves outlives it while the
+# machine stays warm, 30 s after each call):
 #
-#   bash benchmarks/gpu/speculative_gpu.sh build bench   # call 1
-#   bash benchmarks/gpu/speculative_gpu.sh server7b      # call 2 (or no phase: copies only)
-#   bash benchmarks/gpu/speculative_gpu.sh smol cpu2     # call 3
+#   tar -xJf .smol/gpu.tar.xz && bash benchmarks/gpu/speculative_gpu.sh build   # call 1
+#   bash benchmarks/gpu/speculative_gpu.sh smol                                 # call 2
+#   bash benchmarks/gpu/speculative_gpu.sh bench server7b cpu2                  # call 3
 #
 #   build     libllama, llama-bench, llama-server (CUDA) and the 7B-shaped Q4_K model
 #   bench     llama-bench pp/tg anchors, the cost curve, plain vs auto end to end on the 7B shape
@@ -20,7 +23,7 @@
 #   cpu2      SmolLM2 end to end and llama-server on two cores of the host, GPU hidden
 #
 # Every phase first copies the .smol parts it finds to $GPU_WORK (they outlive a call while the
-# machine stays warm). Results go to $OUT/<phase>.tar.gz (the device tool brings it back).
+# machine stays warm). Results go to $OUT/<phase>/ (the device tool brings them back).
 # The cpu2 phase runs on two cores of the GPU host (CPUs 2 and 3, GPU hidden): a quiet 2-core box.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,7 +41,7 @@ cpu2() {  # a command on CPUs 2 and 3 with the GPU hidden
 
 run_phase() {
 phase=$1
-out=$work/out-$phase
+out=${OUT:-$work/out}/$phase  # under $OUT: what a phase wrote comes back even if a call times out
 mkdir -p "$out"
 case "$phase" in
 build)
@@ -118,7 +121,5 @@ esac
 }
 
 for phase in "$@"; do
-  run_phase "$phase" || status=$?
-  tar -czf "${OUT:-$work}/$phase.tar.gz" -C "$work/out-$phase" . || true
-  [ -z "${status:-}" ] || exit "$status"
+  run_phase "$phase"
 done
