@@ -4,7 +4,7 @@
 #
 # Here (PyPI): KEEP_SERVER=1 bash benchmarks/gpu/prepare.sh   (.gpu/ with llama-server's sources)
 #              tar -cJf .smol/gpu.tar.xz .gpu   (7 MB: the sources compress, the model does not)
-#              head -c 58000000 SmolLM2.gguf >.smol/smollm2.part00; tail -c +58000001 SmolLM2.gguf
+#              head -c 54000000 SmolLM2.gguf >.smol/smollm2.part00; tail -c +54000001 SmolLM2.gguf
 #                >.smol/smollm2.part01   (.smol/ ignored)
 # There, from the repo root, phases in order, several per call (the carry limit is 64 MiB: call 1
 # carries .smol/gpu.tar.xz and part00, call 2 part01; what a call leaves outlives it while the
