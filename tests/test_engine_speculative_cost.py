@@ -146,27 +146,29 @@ def test_a_failed_expensive_draft_teaches_the_model_to_stop() -> None:
 
 class SlowAfterBatches:
     """A KV sequence and sampler on a fake clock, as on a GPU: a one-token step takes 1 ms, a
-    batch 1.2 ms, and the first one-token step after a batch ``rebuild_s`` (its graph
-    rebuilt). The model repeats token 7."""
+    batch 1.2 ms, and the first ``slow_steps`` one-token steps after a batch ``rebuild_s``
+    each (their graph rebuilt, or run without a CUDA graph and then captured again). The
+    model repeats token 7."""
 
-    def __init__(self, rebuild_s: float = 0.004) -> None:
+    def __init__(self, rebuild_s: float = 0.004, slow_steps: int = 1) -> None:
         self.rebuild_s = rebuild_s
+        self.slow_steps = slow_steps
         self.now = 0.0
         self.tokens: list[int] = []
         self.ctx = None
-        self.after_batch = True
+        self.since_batch = 0
 
     def clock(self) -> float:
         return self.now
 
     def append(self, token: int) -> None:
-        self.now += self.rebuild_s if self.after_batch else 0.001
-        self.after_batch = False
+        self.now += self.rebuild_s if self.since_batch < self.slow_steps else 0.001
+        self.since_batch += 1
         self.tokens.append(token)
 
     def verify(self, tokens: tuple[int, ...]) -> None:
         self.now += 0.0012
-        self.after_batch = True
+        self.since_batch = 0
         self.tokens.extend(tokens)
 
     def keep(self, n: int) -> None:
@@ -177,10 +179,11 @@ class SlowAfterBatches:
 
 
 class HalfRightDrafts:
-    """Every other step, proposes after a long match the model's token 7 and then 8s: a
-    draft holds for one token, and a one-token step follows each batch."""
+    """Every ``every`` steps, proposes after a long match the model's token 7 and then 8s: a
+    draft holds for one token, and ``every - 1`` one-token steps follow each batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, every: int = 2) -> None:
+        self.every = every
         self.asked = 0
 
     def start(self, context: object) -> None: ...
@@ -191,7 +194,7 @@ class HalfRightDrafts:
         from starling_tui.engine.worker.drafter import NO_DRAFT, Draft
 
         self.asked += 1
-        if self.asked % 2:
+        if self.asked % self.every:
             return NO_DRAFT
         return Draft(16, (7,) + (8,) * (min(limit, 8) - 1))
 
@@ -208,12 +211,14 @@ class Recorder(CostModel):
         super().observe_batch(n, seconds)
 
 
-def run_steps(steps: int, rebuild_s: float = 0.004) -> tuple[Recorder, int]:
+def run_steps(steps: int, rebuild_s: float = 0.004, slow_steps: int = 1,
+              every: int = 2) -> tuple[Recorder, int]:
     from starling_tui.engine.worker.speculation import Speculation
     from starling_tui.types import ChatMessage, ChatRequest
 
-    fake, policy = SlowAfterBatches(rebuild_s), Recorder()
-    spec = Speculation(HalfRightDrafts(), policy, clock=fake.clock)  # type: ignore[arg-type]
+    fake, policy = SlowAfterBatches(rebuild_s, slow_steps), Recorder()
+    spec = Speculation(HalfRightDrafts(every), policy,  # type: ignore[arg-type]
+                       clock=fake.clock)
     request = ChatRequest((ChatMessage("user", "hi"),))
     spec.begin(request, request.messages, [1, 2, 3], lambda _text: [])
     drafted_steps, token = 0, 7
@@ -226,12 +231,22 @@ def run_steps(steps: int, rebuild_s: float = 0.004) -> tuple[Recorder, int]:
 
 def test_a_one_token_step_after_a_batch_charges_its_extra_time_to_the_batch() -> None:
     policy, _ = run_steps(8)
-    # nothing is drafted until a one-token step after a one-token step is timed (the step
-    # after the prompt times nothing); each batch is reported once the step after it shows
-    # what it cost, 1.2 ms + (4 - 1) ms, and that step times no one-token step
+    # nothing is drafted until a settled one-token step is timed (the steps right after the
+    # prompt time nothing); each batch is reported once the steps after it show what it
+    # cost, 1.2 ms + (4 - 1) ms, and those steps time no one-token step
     assert policy.timings[:2] == [(1, 0.001), (1, 0.001)]
     batches = [s for n, s in policy.timings if n > 1]
     assert batches and set(batches) == {0.0042}
+    assert {s for n, s in policy.timings if n == 1} == {0.001}
+
+
+def test_every_slow_step_after_a_batch_is_charged_to_it() -> None:
+    """As llama.cpp's CUDA backend runs the first one-token step after a batch without its
+    CUDA graph and captures the graph on the second: both steps' extra time is the batch's,
+    and neither times a one-token step."""
+    policy, drafted_steps = run_steps(40, rebuild_s=0.002, slow_steps=2, every=4)
+    batches = [s for n, s in policy.timings if n > 1]
+    assert drafted_steps and batches and set(batches) == {0.0032}  # 1.2 ms + 2 × (2 - 1) ms
     assert {s for n, s in policy.timings if n == 1} == {0.001}
 
 

@@ -19,11 +19,13 @@ depend on the batch size). The penalties sampler sees the decided tokens in the 
 
 How many tokens to draft is the :class:`DraftPolicy`'s call (:class:`.draft_cost.CostModel`
 learns it from the step timings reported to it); the drafter (:mod:`.drafter`) only proposes.
-A step is timed whole (decode, sampling, trimming the cache). A one-token step right after a
-batch is not what a one-token step costs: on a GPU it can take several times as long (the
-one-token compute graph is most likely rebuilt after a batch of another shape). What it takes
-beyond a one-token step is reported as part of the batch before it, so the policy weighs a
-draft by everything it costs.
+A step is timed whole (decode, sampling, trimming the cache). The one-token steps right after a
+batch are not what a one-token step costs: on a GPU they can take several times as long
+(llama.cpp's CUDA backend runs the first one-token graph after a batch of another shape
+without its CUDA graph and captures that graph again on the next). What the first
+:data:`SETTLE_STEPS` one-token steps after a batch take beyond a steady one-token step is
+reported as part of that batch, and only later steps time a one-token step, so the policy
+weighs a draft by everything it costs.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from starling_tui.engine.worker.kv_sequence import KvSequence
 from starling_tui.types import ChatMessage, ChatRequest
 
 EARLIER_TOKENS = 16384  # tokens of turns left out of the window that drafts may copy from
+SETTLE_STEPS = 3  # one-token steps after a batch whose time beyond a steady step is the batch's
 
 
 class DraftPolicy(Protocol):
@@ -82,8 +85,9 @@ class Speculation:
     # a proposal not drafted (its match and first token), judged by the next decided token
     _undrafted: tuple[int, int] | None = None
     _batch: tuple[int, float] | None = None  # the last batch and its time, not reported yet
-    _after_batch: bool = True  # the next one-token step follows a batch (or the prompt)
-    _plain_s: float = 0.0  # running average of a one-token step after one-token steps
+    _batch_extra_s: float = 0.0  # what the steps after it took beyond steady one-token steps
+    _since_batch: int = 0  # one-token steps since the last batch (or the prompt)
+    _plain_s: float = 0.0  # running average of a settled one-token step
 
     def begin(self, request: ChatRequest, kept: Sequence[ChatMessage], prompt: Sequence[int],
               encode: Callable[[str], list[int]]) -> None:
@@ -94,8 +98,8 @@ class Speculation:
             self._left_out = (left_out, text_tokens(left_out, encode))
         self.drafter.start([*self._left_out[1], *prompt])
         self._undrafted = None
-        self._report_batch(0.0)
-        self._after_batch = True  # the prompt was a batch
+        self._report_batch()
+        self._since_batch = 0  # the prompt was a batch
 
     def decided(self, token: int) -> None:
         """The reply's next token is ``token`` (in order; rejected drafts never come here)."""
@@ -126,28 +130,32 @@ class Speculation:
         kv.verify((token, *drafted))
         accepted, next_token = agreeing_prefix(sampler, kv.ctx, drafted)
         kv.keep(base + 1 + len(accepted))  # the rejected drafts leave the cache now
-        self._report_batch(0.0)  # a batch right after a batch: the earlier one is complete
-        self._batch, self._after_batch = (k + 1, self.clock() - start), True
+        self._report_batch()  # a batch before the last one settled: that one is complete
+        self._batch, self._since_batch = (k + 1, self.clock() - start), 0
         self.policy.observe_draft(draft.match, k, len(accepted))
         return StepResult(accepted, next_token, drafted=k)
 
     def _timed_plain(self, seconds: float) -> None:
-        """Report a one-token step: after a batch, what it took beyond a one-token step is
-        the batch's; only one-token steps after one-token steps time a one-token step."""
-        if self._after_batch:
-            self._after_batch = False
-            self._report_batch(max(seconds - self._plain_s, 0.0) if self._plain_s else 0.0)
+        """Report a one-token step: while the steps after a batch settle, what they take
+        beyond a steady step is the batch's; only settled steps time a one-token step."""
+        if self._since_batch < SETTLE_STEPS:
+            self._since_batch += 1
+            if self._plain_s:
+                self._batch_extra_s += seconds - self._plain_s
+            if self._since_batch == SETTLE_STEPS:
+                self._report_batch()
             return
         self._plain_s = seconds if not self._plain_s else (
             self._plain_s + 0.1 * (seconds - self._plain_s))
         self.policy.observe_batch(1, seconds)
 
-    def _report_batch(self, extra_s: float) -> None:
-        """Report the batch not reported yet, ``extra_s`` added to its time."""
+    def _report_batch(self) -> None:
+        """Report the batch not reported yet, with what the steps after it took beyond steady
+        ones (as a sum: a step's noise either way cancels out)."""
         if self._batch is not None:
             n, seconds = self._batch
-            self._batch = None
-            self.policy.observe_batch(n, seconds + extra_s)
+            self.policy.observe_batch(n, seconds + max(self._batch_extra_s, 0.0))
+        self._batch, self._batch_extra_s = None, 0.0
 
 
 def text_tokens(messages: Sequence[ChatMessage], encode: Callable[[str], list[int]],
