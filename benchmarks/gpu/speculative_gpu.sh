@@ -49,8 +49,10 @@ build)
     -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
     -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON \
     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-    -DLLAMA_BUILD_APP=OFF >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
-  # shrink TARGETS to "llama" where time is short: the engine needs libllama alone
+    -DLLAMA_BUILD_APP=OFF ${CMAKE_EXTRA:-} >"$out/cmake.log" 2>&1 \
+    || { tail -30 "$out/cmake.log"; exit 1; }
+  # where time is short: TARGETS=llama (the engine needs libllama alone) and
+  # CMAKE_EXTRA=-DGGML_CUDA_FA=OFF (no flash-attention kernels: half the build)
   # shellcheck disable=SC2086
   time cmake --build "$build" --target ${TARGETS:-llama llama-bench llama-server} -j "$threads" \
     >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
