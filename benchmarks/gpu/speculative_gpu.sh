@@ -52,7 +52,7 @@ build)
     -DLLAMA_BUILD_APP=OFF ${CMAKE_EXTRA:-} >"$out/cmake.log" 2>&1 \
     || { tail -30 "$out/cmake.log"; exit 1; }
   # where time is short: TARGETS=llama (the engine needs libllama alone) and
-  # CMAKE_EXTRA=-DGGML_CUDA_FA=OFF (no flash-attention kernels: half the build)
+  # CMAKE_EXTRA=-DGGML_CUDA_FA=OFF (no flash-attention kernels: a shorter build)
   # shellcheck disable=SC2086
   time cmake --build "$build" --target ${TARGETS:-llama llama-bench llama-server} -j "$threads" \
     >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
