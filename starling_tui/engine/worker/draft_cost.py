@@ -27,7 +27,10 @@ match (a file the reply returns) hold far more often than those continuing a sho
   its drafts): an ``m``-token match is evidence for about ``m`` more tokens, while the
   acceptance by match length, learnt mostly where replies copy whole files, over-promises the
   tokens past that where a reply quotes a phrase and goes on in its own words. As drafts
-  hold the match grows, so a copy soon drafts at full length.
+  hold the match grows, so a copy soon drafts at full length. For the same reason a draft
+  reaching past half its match must promise :data:`MARGIN` more than the best one within
+  that half: where batches are cheap a long copy still clears that bar, where they are dear
+  (two CPU cores) only a near-certain one does.
 
 Only lengths from :data:`LADDER` are drafted, so few batch sizes need measuring. The curve and
 the acceptance live as long as the loaded model: what one reply learnt serves the next.
@@ -155,7 +158,9 @@ class CostModel:
                 expected += held
                 k += 1
             gain = expected / self.curve.ratio(length + 1)
-            if gain > best_gain:
+            # past half the match a draft must beat the best shorter one by the margin too
+            bar = best_gain if 2 * length <= match else best_gain * (1.0 + self.margin)
+            if gain > bar:
                 best, best_gain = length, gain
         return best
 
