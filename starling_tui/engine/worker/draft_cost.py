@@ -144,7 +144,9 @@ class CostModel:
     def choose(self, match: int, available: int) -> int:
         """How many of ``available`` drafted tokens continuing a ``match``-token match to
         verify: the length (at most :data:`SPEC_FACTOR` × ``match``) with the most expected
-        tokens per step's cost, or 0 when none beats plain decoding by the margin."""
+        tokens per step's cost, or 0 when none beats plain decoding by the margin; a length
+        past half the match only when it beats the best shorter one (plain decoding
+        included) by the margin too."""
         available = min(available, int(SPEC_FACTOR * match))
         if match <= 0 or available <= 0:
             return 0
