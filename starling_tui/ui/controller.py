@@ -155,12 +155,14 @@ class ChatController:
         """Load a model in a worker (the screen shows the loading dialog)."""
         self._run("model", self.jobs.load_model, path, exclusive=True)
 
-    def preview(self, text: str) -> bool:
+    def preview(self, text: str, *, reply_over: bool = False) -> bool:
         """The exact prompt of the next request, for the inspector; False when it must wait
-        for the reply being written (asked for now, the engine would end that reply)."""
+        for the reply being written (asked for now, the engine would end that reply).
+        ``reply_over``: asked for as the reply's end is handled, when its worker, which
+        posted that end, may not count as finished yet."""
         if self.state.model_info is None:
             self._warn("No model loaded: press ctrl+o to open one")
-        elif self.generating:
+        elif self.generating and not reply_over:
             self.state.preview_after_reply = True
             return False
         else:

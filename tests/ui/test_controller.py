@@ -100,3 +100,37 @@ def test_coding_mode_of_a_new_chat_is_not_saved_until_it_exists(store: HistorySt
     controller.send("write quicksort", after=None)
     (conv,) = store.list_conversations()
     assert conv.mode == "code"
+
+
+class PostedItsEndWorker:
+    """A reply worker that has posted the reply's end but does not count as finished yet."""
+
+    is_finished = False
+
+
+class ReplyStillRunningHost(InlineHost):
+    def run_worker(self, work: Callable[[], Any], *, group: str, exclusive: bool,
+                   thread: bool, exit_on_error: bool) -> Any:
+        done = super().run_worker(work, group=group, exclusive=exclusive, thread=thread,
+                                  exit_on_error=exit_on_error)
+        return PostedItsEndWorker() if group == "reply" else done
+
+
+def test_the_preview_asked_for_at_a_replys_end_runs_before_its_worker_counts_as_finished(
+        store: HistoryStore) -> None:
+    """F7 during a reply waits for its end; asked again as that end is handled, the preview
+    must run even while the worker that posted the end is still winding down (else the
+    inspector waits for an end that has come and gone)."""
+    engine = FakeEngine(["Hello"])
+    host = ReplyStillRunningHost()
+    controller = ChatController(Services(engine=engine, store=store, model_path="/m/x.gguf"),
+                                host)
+    controller.state.model_info = engine.load(EngineOptions("/m/x.gguf"))
+    controller.send("Hi", after=None)
+    assert controller.generating
+    assert not controller.preview("next") and controller.state.preview_after_reply
+    assert "preview" not in host.groups
+    controller.state.preview_after_reply = False
+    assert controller.preview("next", reply_over=True)
+    assert host.groups[-1] == "preview"
+    assert any(isinstance(m, msg.PreviewReady) for m in host.posted)

@@ -209,7 +209,7 @@ class ChatScreen(Screen[None]):
         self._count_files()  # files attached while the engine was busy
         if state.preview_after_reply:  # F7 was pressed during the reply: its prompt now
             state.preview_after_reply = False
-            self.controller.preview(self.view.prompt.text)
+            self.controller.preview(self.view.prompt.text, reply_over=True)
 
     @on(msg.ModelLoaded)
     def _model_loaded(self, message: msg.ModelLoaded) -> None:
