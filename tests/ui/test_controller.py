@@ -44,9 +44,10 @@ class InlineHost:
         self.notes.append(message)
 
 
-def controller_with(store: HistoryStore, replies: list[str]) -> tuple[ChatController, InlineHost]:
+def controller_with(store: HistoryStore, replies: list[str],
+                    host: InlineHost | None = None) -> tuple[ChatController, InlineHost]:
     engine = FakeEngine(replies)
-    host = InlineHost()
+    host = host or InlineHost()
     controller = ChatController(Services(engine=engine, store=store, model_path="/m/x.gguf"),
                                 host)
     controller.state.model_info = engine.load(EngineOptions("/m/x.gguf"))
@@ -121,11 +122,7 @@ def test_the_preview_asked_for_at_a_replys_end_runs_before_its_worker_counts_as_
     """F7 during a reply waits for its end; asked again as that end is handled, the preview
     must run even while the worker that posted the end is still winding down (else the
     inspector waits for an end that has come and gone)."""
-    engine = FakeEngine(["Hello"])
-    host = ReplyStillRunningHost()
-    controller = ChatController(Services(engine=engine, store=store, model_path="/m/x.gguf"),
-                                host)
-    controller.state.model_info = engine.load(EngineOptions("/m/x.gguf"))
+    controller, host = controller_with(store, ["Hello"], ReplyStillRunningHost())
     controller.send("Hi", after=None)
     assert controller.generating
     assert not controller.preview("next") and controller.state.preview_after_reply
