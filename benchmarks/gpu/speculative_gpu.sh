@@ -11,7 +11,7 @@
 # machine stays warm, 30 s after each call):
 #
 #   tar -xJf .smol/gpu.tar.xz && bash benchmarks/gpu/speculative_gpu.sh build   # call 1
-#   bash benchmarks/gpu/speculative_gpu.sh smol                                 # call 2
+#   bash benchmarks/gpu/speculative_gpu.sh smol7b smol                          # call 2
 #   bash benchmarks/gpu/speculative_gpu.sh bench server7b cpu2                  # call 3
 #
 #   build     libllama, llama-bench, llama-server (CUDA) and the 7B-shaped Q4_K model
@@ -19,6 +19,9 @@
 #             (replies that repeat nothing: what `auto` costs where no draft matches; decoys:
 #             phrases of its own reply cut short, where drafts fail)
 #   server7b  llama-server's plain and n-gram modes on the 7B shape
+#   smol7b    SmolLM2 inside the 7B shape (benchmarks/smol7b.py: a 7B's cost per token, SmolLM2's
+#             replies), Q4_K_M, all layers on the GPU: its cost curve, plain vs auto end to
+#             end, llama-server's modes on it
 #   smol      SmolLM2 end to end (real acceptance), its llama-server modes, the divergence study
 #   cpu2      SmolLM2 end to end and llama-server on two cores of the host, GPU hidden
 #
@@ -31,9 +34,15 @@ cd "$(dirname "$0")/../.."
 mkdir -p "$work/smol"
 model7b=$work/starling-7b-Q4_K_M.gguf
 smol=$work/SmolLM2-135M-Instruct.Q4_1.gguf
+smol7b=$work/smollm2-in-7b-shape-Q4_K_M.gguf
 threads=$(nproc)
 [ -d .smol ] && cp .smol/smollm2.part* "$work/smol/" 2>/dev/null || true
 ls "$work/smol" || true
+
+assemble_smol() {  # SmolLM2 from the parts carried over
+  [ -f "$smol" ] || cat "$work"/smol/smollm2.part0* >"$smol"
+  sha256sum "$smol"
+}
 
 cpu2() {  # a command on CPUs 2 and 3 with the GPU hidden
   CUDA_VISIBLE_DEVICES="" taskset -c 2,3 "$@"
@@ -78,10 +87,11 @@ PY
 bench)
   nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/nvidia-smi.txt"
   # the talking 7B's first greedy steps on the GPU and on the CPU: its replies must go on
-  # (on an H100 the GPU probe died with SIGSEGV before printing: it must not stop the phase)
-  python3 benchmarks/gpu/talk_probe.py "$model7b" --layers 99 | tee "$out/talk_probe.txt" \
+  # (on an H100 the GPU probe died with SIGSEGV before printing: it must not stop the phase;
+  # its stages go to stderr, kept with the rest, so the last one names where it died)
+  python3 benchmarks/gpu/talk_probe.py "$model7b" --layers 99 2>&1 | tee "$out/talk_probe.txt" \
     || echo "talk_probe on the GPU: exit status $?" | tee -a "$out/talk_probe.txt"
-  python3 benchmarks/gpu/talk_probe.py "$model7b" --layers 0 --threads "$threads" \
+  python3 benchmarks/gpu/talk_probe.py "$model7b" --layers 0 --threads "$threads" 2>&1 \
     | tee -a "$out/talk_probe.txt" || echo "talk_probe on the CPU: exit status $?"
   # the issue's anchors: one-token decode (tg) and batches of 2..32 tokens (pp-k)
   "$build/bin/llama-bench" -m "$model7b" -ngl 99 -p 2,4,8,16,32 -n 128 -r 3 -o md \
@@ -98,9 +108,21 @@ server7b)
     --model "$model7b" --n-gpu-layers 99 --threads "$threads" --rounds 2 --tokens 128 \
     --out "$out/server_7b.json" | tee "$out/server_7b.md"
   ;;
+smol7b)
+  assemble_smol | tee "$out/smol_sha256.txt"
+  [ -f "$smol7b" ] || python3 benchmarks/smol7b.py "$smol7b" --source "$smol" --work "$work" \
+    | tee "$out/smol7b_build.txt"
+  python3 benchmarks/speculative_bench.py curve --model "$smol7b" --n-gpu-layers 99 \
+    --threads "$threads" --history 512 --rounds 30 --device "$(nvidia-smi --query-gpu=name \
+    --format=csv,noheader | head -1)" --out "$out/curve_smol7b.json" | tee "$out/curve_smol7b.md"
+  python3 benchmarks/speculative_bench.py e2e --model "$smol7b" --n-gpu-layers 99 \
+    --threads "$threads" --rounds 3 --out "$out/e2e_smol7b.json" | tee "$out/e2e_smol7b.md"
+  python3 benchmarks/speculative_bench.py server --server "$build/bin/llama-server" \
+    --model "$smol7b" --n-gpu-layers 99 --threads "$threads" --rounds 2 \
+    --out "$out/server_smol7b.json" | tee "$out/server_smol7b.md"
+  ;;
 smol)
-  cat "$work"/smol/smollm2.part0* >"$smol"
-  sha256sum "$smol" | tee "$out/smol_sha256.txt"
+  assemble_smol | tee "$out/smol_sha256.txt"
   python3 benchmarks/speculative_bench.py e2e --model "$smol" --n-gpu-layers 99 \
     --threads "$threads" --rounds 3 --out "$out/e2e_smol.json" | tee "$out/e2e_smol.md"
   python3 benchmarks/speculative_bench.py server --server "$build/bin/llama-server" \
@@ -112,7 +134,7 @@ smol)
   ;;
 cpu2)
   # the 2-core rows on a quiet host: SmolLM2 end to end and llama-server's modes
-  cat "$work"/smol/smollm2.part0* >"$smol"
+  assemble_smol >/dev/null
   cpu2 python3 benchmarks/speculative_bench.py e2e --model "$smol" --threads 2 --rounds 3 \
     --out "$out/e2e_smol_cpu2.json" | tee "$out/e2e_smol_cpu2.md"
   cpu2 python3 benchmarks/speculative_bench.py server --server "$build/bin/llama-server" \
@@ -120,7 +142,7 @@ cpu2)
     | tee "$out/server_smol_cpu2.md"
   ;;
 *)
-  echo "usage: $0 build|bench|server7b|smol|cpu2 ..." >&2
+  echo "usage: $0 build|bench|server7b|smol7b|smol|cpu2 ..." >&2
   exit 2
   ;;
 esac
