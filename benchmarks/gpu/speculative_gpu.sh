@@ -20,8 +20,8 @@
 #             phrases of its own reply cut short, where drafts fail)
 #   server7b  llama-server's plain and n-gram modes on the 7B shape
 #   smol7b    SmolLM2 inside the 7B shape (benchmarks/smol7b.py: a 7B's cost per token, SmolLM2's
-#             replies), Q4_K_M, all layers on the GPU: its cost curve, plain vs auto end to
-#             end, llama-server's modes on it
+#             own Q4_1 blocks and replies), all layers on the GPU: its cost curve, plain vs
+#             auto end to end, llama-server's modes on it
 #   smol      SmolLM2 end to end (real acceptance), its llama-server modes, the divergence study
 #   cpu2      SmolLM2 end to end and llama-server on two cores of the host, GPU hidden
 #
@@ -34,7 +34,7 @@ cd "$(dirname "$0")/../.."
 mkdir -p "$work/smol"
 model7b=$work/starling-7b-Q4_K_M.gguf
 smol=$work/SmolLM2-135M-Instruct.Q4_1.gguf
-smol7b=$work/smollm2-in-7b-shape-Q4_K_M.gguf
+smol7b=$work/smollm2-in-7b-shape.gguf
 threads=$(nproc)
 [ -d .smol ] && cp .smol/smollm2.part* "$work/smol/" 2>/dev/null || true
 ls "$work/smol" || true
