@@ -41,6 +41,22 @@ SEVEN_B = {"hidden": 4096, "ff": 14336, "layers": 32, "heads": 32, "kv_heads": 8
            "vocab": 32002, "context": 32768}
 
 
+def seven_b_tensors(vocab: int) -> list[tuple[str, tuple[int, ...]]]:
+    """The tensors of a llama GGUF of :data:`SEVEN_B`'s shape with a ``vocab``-token vocabulary:
+    (name, rows × columns), in file order."""
+    d = SEVEN_B
+    h, kv = d["hidden"], d["kv_heads"] * (d["hidden"] // d["heads"])
+    shapes: list[tuple[str, tuple[int, ...]]] = [("token_embd.weight", (vocab, h))]
+    for i in range(d["layers"]):
+        p = f"blk.{i}"
+        shapes += [(f"{p}.attn_norm.weight", (h,)), (f"{p}.attn_q.weight", (h, h)),
+                   (f"{p}.attn_k.weight", (kv, h)), (f"{p}.attn_v.weight", (kv, h)),
+                   (f"{p}.attn_output.weight", (h, h)), (f"{p}.ffn_norm.weight", (h,)),
+                   (f"{p}.ffn_gate.weight", (d["ff"], h)), (f"{p}.ffn_up.weight", (d["ff"], h)),
+                   (f"{p}.ffn_down.weight", (h, d["ff"]))]
+    return [*shapes, ("output_norm.weight", (h,)), ("output.weight", (vocab, h))]
+
+
 def make_7b(path: Path, *, talks: bool = False) -> Path:
     """Write a 7B-shaped Q4_K GGUF (tiled valid blocks, Starling tokenizer) to ``path``.
 
@@ -59,16 +75,8 @@ def make_7b(path: Path, *, talks: bool = False) -> Path:
     rng = np.random.default_rng(7)
     block = rng.integers(0, 256, 144, dtype=np.uint8)  # one Q4_K block: 256 weights
     block[0:4] = np.array([1e-4, 5e-5], dtype=np.float16).view(np.uint8)  # d, dmin
-    h, kv = d["hidden"], d["kv_heads"] * (d["hidden"] // d["heads"])
-    shapes: list[tuple[str, tuple[int, ...]]] = [("token_embd.weight", (d["vocab"], h))]
-    for i in range(d["layers"]):
-        p = f"blk.{i}"
-        shapes += [(f"{p}.attn_norm.weight", (h,)), (f"{p}.attn_q.weight", (h, h)),
-                   (f"{p}.attn_k.weight", (kv, h)), (f"{p}.attn_v.weight", (kv, h)),
-                   (f"{p}.attn_output.weight", (h, h)), (f"{p}.ffn_norm.weight", (h,)),
-                   (f"{p}.ffn_gate.weight", (d["ff"], h)), (f"{p}.ffn_up.weight", (d["ff"], h)),
-                   (f"{p}.ffn_down.weight", (h, d["ff"]))]
-    shapes += [("output_norm.weight", (h,)), ("output.weight", (d["vocab"], h))]
+    h = d["hidden"]
+    shapes = seven_b_tensors(d["vocab"])
     writer = gguf.GGUFWriter(path, "llama")
     writer.add_name("starling-7b-shaped")
     writer.add_context_length(d["context"])

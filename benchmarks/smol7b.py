@@ -56,14 +56,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-TARGET = {"hidden": 4096, "ff": 14336, "layers": 32, "heads": 32, "kv_heads": 8}
+from resume_bench import SEVEN_B, seven_b_tensors
+
+TARGET = SEVEN_B  # the talking 7B shape's dimensions (its vocabulary is the source's)
 KEEP_PREFIXES = ("tokenizer.",)  # source keys copied verbatim
 
 
 def source_dims(reader: Any) -> dict[str, Any]:
     """SmolLM2's (or any llama GGUF's) shape, from its keys."""
     def value(key: str) -> Any:
-        return reader.fields[f"llama.{key}"].contents()
+        field = reader.fields.get(f"llama.{key}")
+        if field is None:
+            raise SystemExit(f"{reader.data.filename}: not a llama model (no llama.{key})")
+        return field.contents()
 
     hidden, heads = value("embedding_length"), value("attention.head_count")
     return {"hidden": hidden, "ff": value("feed_forward_length"),
@@ -167,27 +172,15 @@ def _index(rows: Any, cols: Any) -> Any:
     return np.ix_(rows, cols) if both_lists else (rows, cols)
 
 
-def target_tensors(src: dict[str, Any], vocab: int) -> list[tuple[str, tuple[int, ...]]]:
-    """The 7B shape's tensors (name, rows × columns), in file order."""
-    t = TARGET
-    h, kv = t["hidden"], t["kv_heads"] * (t["hidden"] // t["heads"])
-    shapes: list[tuple[str, tuple[int, ...]]] = [("token_embd.weight", (vocab, h))]
-    for i in range(t["layers"]):
-        p = f"blk.{i}"
-        shapes += [(f"{p}.attn_norm.weight", (h,)), (f"{p}.attn_q.weight", (h, h)),
-                   (f"{p}.attn_k.weight", (kv, h)), (f"{p}.attn_v.weight", (kv, h)),
-                   (f"{p}.attn_output.weight", (h, h)), (f"{p}.ffn_norm.weight", (h,)),
-                   (f"{p}.ffn_gate.weight", (t["ff"], h)), (f"{p}.ffn_up.weight", (t["ff"], h)),
-                   (f"{p}.ffn_down.weight", (h, t["ff"]))]
-    return [*shapes, ("output_norm.weight", (h,)), ("output.weight", (vocab, h))]
-
-
 def write(source: Path, out: Path) -> None:
     """The 7B-shaped GGUF holding ``source``'s model: its blocks as they are where its
     matrices are of a 32-value block type (Q4_0 … Q8_0), F16 where they are F32."""
     import gguf
 
-    reader = gguf.GGUFReader(source)
+    try:
+        reader = gguf.GGUFReader(source)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"{source}: not a readable GGUF file ({error})") from None
     src = source_dims(reader)
     place = Embedding(src)
     tensors = {t.name: t for t in reader.tensors}
@@ -237,7 +230,7 @@ def write(source: Path, out: Path) -> None:
         if key.startswith(KEEP_PREFIXES):
             sub = field.types[1] if len(field.types) > 1 else None
             writer.add_key_value(key, field.contents(), field.types[0], sub_type=sub)
-    plan = target_tensors(src, vocab)
+    plan = seven_b_tensors(vocab)
     for name, shape in plan:
         if len(shape) == 1:
             writer.add_tensor_info(name, shape, np.dtype(np.float32), 4 * shape[0])
@@ -363,16 +356,26 @@ def main() -> None:
                         help="'same' (the source's blocks) or a LLAMA_FTYPE_* name to requantize")
     parser.add_argument("--work", type=Path, default=None, help="folder for the 15 GB F16 file")
     args = parser.parse_args()
+    import gguf
+
+    if args.ftype != SAME and args.ftype not in gguf.LlamaFileType.__members__:
+        raise SystemExit(f"--ftype {args.ftype}: '{SAME}' or a LLAMA_FTYPE_* name such as "
+                         "MOSTLY_Q8_0")
     source = args.source
     if source is None:
         from speculative_bench import smollm2_path
 
         source = smollm2_path()
     work = args.work or args.out.resolve().parent
+    for folder in (args.out.resolve().parent, work):
+        if not folder.is_dir():
+            raise SystemExit(f"{folder}: no such folder")
     try:
         build(args.out, source, args.ftype, work)
     except subprocess.CalledProcessError as error:
         raise SystemExit(f"llama.cpp's quantizer failed (exit {error.returncode})") from None
+    except OSError as error:
+        raise SystemExit(f"{error.filename or args.out}: {error.strerror}") from None
     print(f"{args.out}: SmolLM2 in the 7B shape ({args.ftype}), "
           f"{args.out.stat().st_size / 2**30:.2f} GiB")
 
